@@ -1,0 +1,191 @@
+/**
+ * The typed field kinds stack configuration is built from. Each field knows its Pulumi.yaml
+ * declaration (type, description, default) and how to parse and check the raw string the
+ * Pulumi engine hands the program, so the declaration and the check can never drift apart.
+ *
+ * Raw values arrive as the engine passes them: scalars as strings ("3", "true"), arrays as
+ * JSON text. `undefined` means the stack file does not set the key.
+ */
+
+/** The types Pulumi.yaml can declare for a project config key. */
+export type PulumiConfigType = "string" | "integer" | "boolean" | "array";
+
+/** A problem with one key: what was seen and what is expected. */
+export interface FieldProblem {
+    seen: string;
+    expected: string;
+}
+
+export interface Field<T> {
+    readonly type: PulumiConfigType;
+    readonly itemType?: "string";
+    readonly description: string;
+    /** Default applied when the key is unset; absent means the key is required. */
+    readonly default?: T;
+    /** Marks the key as a Pulumi secret (read with requireSecret). */
+    readonly secret?: boolean;
+    /** Parse and check a raw value; returns the typed value or the problem. */
+    parse(raw: string): { value: T } | { problem: FieldProblem };
+}
+
+interface Common<T> {
+    description: string;
+    default?: T;
+}
+
+const show = (raw: string): string => JSON.stringify(raw);
+
+/** A string, optionally limited to a set of values or a pattern. */
+export function str(
+    opts: Common<string> & {
+        oneOf?: readonly string[];
+        pattern?: RegExp;
+        /** Human wording of the pattern, e.g. "a GCP region such as europe-west1". */
+        patternText?: string;
+        /** Extra check returning the expectation text on failure. */
+        check?: (v: string) => string | undefined;
+    },
+): Field<string> {
+    return {
+        type: "string",
+        description: opts.description,
+        ...(opts.default !== undefined ? { default: opts.default } : {}),
+        parse(raw) {
+            if (opts.oneOf && !opts.oneOf.includes(raw)) {
+                return {
+                    problem: { seen: show(raw), expected: `one of ${opts.oneOf.join(", ")}` },
+                };
+            }
+            if (opts.pattern && !(raw === opts.default || opts.pattern.test(raw))) {
+                return {
+                    problem: { seen: show(raw), expected: opts.patternText ?? `${opts.pattern}` },
+                };
+            }
+            const failed = opts.check?.(raw);
+            if (failed !== undefined) return { problem: { seen: show(raw), expected: failed } };
+            return { value: raw };
+        },
+    };
+}
+
+/** An enum of string literals; the parsed type is the literal union. */
+export function oneOf<const V extends readonly string[]>(
+    values: V,
+    opts: Common<V[number]>,
+): Field<V[number]> {
+    return str({ ...opts, oneOf: values });
+}
+
+/** A whole number within [min, max]. */
+export function int(opts: Common<number> & { min: number; max: number }): Field<number> {
+    const expected = `a whole number from ${opts.min} to ${opts.max}`;
+    return {
+        type: "integer",
+        description: opts.description,
+        ...(opts.default !== undefined ? { default: opts.default } : {}),
+        parse(raw) {
+            if (!/^-?\d+$/.test(raw.trim())) return { problem: { seen: show(raw), expected } };
+            const n = Number(raw);
+            if (n < opts.min || n > opts.max) return { problem: { seen: raw, expected } };
+            return { value: n };
+        },
+    };
+}
+
+/** true or false. */
+export function bool(opts: Common<boolean>): Field<boolean> {
+    return {
+        type: "boolean",
+        description: opts.description,
+        ...(opts.default !== undefined ? { default: opts.default } : {}),
+        parse(raw) {
+            if (raw === "true") return { value: true };
+            if (raw === "false") return { value: false };
+            return { problem: { seen: show(raw), expected: "true or false" } };
+        },
+    };
+}
+
+/** A list of strings, each accepted by `item.ok` (described by `item.text`). */
+export function list(
+    opts: Common<string[]> & {
+        item: { text: string; ok: (v: string) => boolean };
+        minItems?: number;
+        maxItems?: number;
+    },
+): Field<string[]> {
+    const min = opts.minItems ?? 0;
+    const max = opts.maxItems ?? 100;
+    const expected = `a list of ${min} to ${max} items, each ${opts.item.text}`;
+    return {
+        type: "array",
+        itemType: "string",
+        description: opts.description,
+        ...(opts.default !== undefined ? { default: opts.default } : {}),
+        parse(raw) {
+            let parsed: unknown;
+            try {
+                parsed = JSON.parse(raw);
+            } catch {
+                return { problem: { seen: show(raw), expected } };
+            }
+            if (!Array.isArray(parsed) || parsed.length < min || parsed.length > max) {
+                return { problem: { seen: raw, expected } };
+            }
+            for (const [i, item] of parsed.entries()) {
+                if (typeof item !== "string" || !opts.item.ok(item)) {
+                    const seen = `${JSON.stringify(item)} at index ${i}`;
+                    return { problem: { seen, expected: `each item ${opts.item.text}` } };
+                }
+            }
+            return { value: parsed as string[] };
+        },
+    };
+}
+
+// ---- Shared value checks ------------------------------------------------------------------
+
+/** An IPv4 CIDR block such as 10.0.0.0/20, with host bits zero. */
+export interface Cidr {
+    base: number;
+    prefix: number;
+}
+
+export function parseCidr(text: string): Cidr | undefined {
+    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(text);
+    if (!m) return undefined;
+    const octets = m.slice(1, 5).map(Number);
+    const prefix = Number(m[5]);
+    if (octets.some((o) => o > 255) || prefix > 32) return undefined;
+    const base = octets.reduce((acc, o) => acc * 256 + o, 0);
+    return { base, prefix };
+}
+
+function cidrSize(c: Cidr): number {
+    return 2 ** (32 - c.prefix);
+}
+
+export function cidrHostBitsZero(c: Cidr): boolean {
+    return c.base % cidrSize(c) === 0;
+}
+
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+    return a.base < b.base + cidrSize(b) && b.base < a.base + cidrSize(a);
+}
+
+/** A CIDR check whose prefix lies within [minPrefix, maxPrefix]: predicate plus its wording. */
+export function cidrRule(
+    minPrefix: number,
+    maxPrefix: number,
+    example: string,
+): { text: string; ok: (v: string) => boolean } {
+    const range =
+        minPrefix === maxPrefix ? `/${minPrefix}` : `a prefix from /${minPrefix} to /${maxPrefix}`;
+    return {
+        text: `an IPv4 CIDR block with ${range} and zero host bits (e.g. ${example})`,
+        ok: (v) => {
+            const c = parseCidr(v);
+            return !!c && c.prefix >= minPrefix && c.prefix <= maxPrefix && cidrHostBitsZero(c);
+        },
+    };
+}

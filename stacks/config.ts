@@ -1,0 +1,301 @@
+/**
+ * The one place that reads stack configuration.
+ *
+ * `CONFIG_SPEC` declares every key: its Pulumi.yaml type, description and default, and the check
+ * applied to it. `parseConfig` turns the raw values of one stack into a typed, validated
+ * `PlatformConfig` or throws one `ConfigError` listing every problem (key, value seen, what is
+ * expected, how to fix it). `loadConfig` reads the values from the Pulumi engine.
+ *
+ * Pulumi.yaml's `config:` block is generated from this spec (`npm run config:sync`) and a test
+ * fails when they differ, so the CLI's own checks and ours always agree.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import {
+    Field,
+    FieldProblem,
+    bool,
+    cidrRule,
+    cidrsOverlap,
+    int,
+    list,
+    oneOf,
+    parseCidr,
+    str,
+} from "./config-schema";
+
+/** The Pulumi project name; config keys are namespaced with it (`taxi-platform:environment`). */
+export const PROJECT = "taxi-platform";
+
+export const ENVIRONMENTS = ["dev", "staging", "prod"] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+
+const nodesCidr = cidrRule(8, 24, "10.10.0.0/20");
+const podsCidr = cidrRule(8, 21, "10.20.0.0/16");
+const servicesCidr = cidrRule(8, 24, "10.30.0.0/20");
+const masterCidr = cidrRule(28, 28, "172.16.0.0/28");
+const authorizedCidr = cidrRule(0, 32, "203.0.113.0/24");
+
+export const CONFIG_SPEC = {
+    environment: oneOf(ENVIRONMENTS, {
+        description:
+            "Environment this stack deploys: dev, staging or prod. Names resources and sets safety defaults.",
+    }),
+    gcpProject: str({
+        description:
+            "Google Cloud project id that holds the platform (replace the placeholder with yours).",
+        pattern: /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/,
+        patternText:
+            "a GCP project id: 6-30 lower-case letters, digits or hyphens, starting with a letter (e.g. acme-taxi-dev)",
+    }),
+    gcpRegion: str({
+        description:
+            "Google Cloud region for the cluster, buckets and datasets, e.g. europe-west1.",
+        pattern:
+            /^(africa|asia|australia|europe|me|northamerica|southamerica|us)-[a-z]+[1-9][0-9]?$/,
+        patternText:
+            "a GCP region such as europe-west1 or us-central1 (a region, not a zone like europe-west1-b)",
+    }),
+    awsRegion: str({
+        description: "AWS region of the S3 landing bucket and the trigger Lambda, e.g. us-east-1.",
+        pattern:
+            /^(us|eu|ap|sa|ca|me|af|il|mx)-(north|south|east|west|central|northeast|northwest|southeast|southwest)-[1-9]$/,
+        patternText: "an AWS region such as us-east-1 or eu-central-1",
+    }),
+    domain: str({
+        description:
+            "DNS domain for the UIs (airflow.<domain>, mlflow.<domain>, ...) with managed TLS. Empty: served on the load balancer IP without TLS.",
+        default: "",
+        pattern: /^(?=.{4,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/,
+        patternText: "a lower-case DNS name such as data.example.com, or empty for no domain",
+    }),
+    nodesCidr: str({
+        description: "Primary IPv4 range of the cluster subnet (nodes), /8 to /24.",
+        default: "10.10.0.0/20",
+        check: (v) => (nodesCidr.ok(v) ? undefined : nodesCidr.text),
+    }),
+    podsCidr: str({
+        description: "Secondary IPv4 range for pods, /8 to /21.",
+        default: "10.20.0.0/16",
+        check: (v) => (podsCidr.ok(v) ? undefined : podsCidr.text),
+    }),
+    servicesCidr: str({
+        description: "Secondary IPv4 range for Kubernetes services, /8 to /24.",
+        default: "10.30.0.0/20",
+        check: (v) => (servicesCidr.ok(v) ? undefined : servicesCidr.text),
+    }),
+    masterCidr: str({
+        description: "IPv4 /28 range for the private GKE control plane.",
+        default: "172.16.0.0/28",
+        check: (v) => (masterCidr.ok(v) ? undefined : masterCidr.text),
+    }),
+    masterAuthorizedNetworks: list({
+        description:
+            "CIDR blocks allowed to reach the GKE control plane (your office VPN, CI runners). Replace the documentation ranges.",
+        item: authorizedCidr,
+        minItems: 1,
+        maxItems: 50,
+    }),
+    releaseChannel: oneOf(["RAPID", "REGULAR", "STABLE"] as const, {
+        description: "GKE release channel: RAPID, REGULAR or STABLE.",
+        default: "REGULAR",
+    }),
+    systemPoolMachineType: str({
+        description: "Machine type of the always-on system node pool.",
+        default: "e2-standard-4",
+        pattern: /^[a-z][a-z0-9]*-[a-z]+(-[0-9]+)?(-[a-z0-9]+)?$/,
+        patternText: "a GCE machine type such as e2-standard-4",
+    }),
+    systemPoolNodes: int({
+        description: "Nodes per zone in the system pool.",
+        default: 1,
+        min: 1,
+        max: 10,
+    }),
+    jobsPoolMachineType: str({
+        description: "Machine type of the autoscaling jobs pool where task pods and Spark run.",
+        default: "e2-standard-8",
+        pattern: /^[a-z][a-z0-9]*-[a-z]+(-[0-9]+)?(-[a-z0-9]+)?$/,
+        patternText: "a GCE machine type such as e2-standard-8",
+    }),
+    jobsPoolMinNodes: int({
+        description: "Minimum nodes per zone in the jobs pool (0 lets it scale to zero).",
+        default: 0,
+        min: 0,
+        max: 100,
+    }),
+    jobsPoolMaxNodes: int({
+        description: "Maximum nodes per zone in the jobs pool.",
+        default: 3,
+        min: 1,
+        max: 100,
+    }),
+    jobsPoolSpot: bool({
+        description: "Run the jobs pool on Spot VMs (cheaper, may be preempted; tasks retry).",
+        default: false,
+    }),
+    deletionProtection: bool({
+        description: "Protect the cluster, buckets and datasets from deletion by pulumi destroy.",
+        default: true,
+    }),
+    stagingRetentionDays: int({
+        description: "Days a copied file stays in the staging bucket before lifecycle deletes it.",
+        default: 30,
+        min: 1,
+        max: 3650,
+    }),
+    bigqueryLocation: str({
+        description:
+            "BigQuery dataset location: a multi-region (EU, US) or a region. Empty: the GCP region.",
+        default: "",
+        pattern: /^(EU|US|[a-z]+-[a-z]+[1-9][0-9]?)$/,
+        patternText: "EU, US or a region such as europe-west1, or empty for the GCP region",
+    }),
+} satisfies Record<string, Field<unknown>>;
+
+export type ConfigSpec = typeof CONFIG_SPEC;
+export type ConfigKey = keyof ConfigSpec;
+type ValueOf<F> = F extends Field<infer T> ? T : never;
+
+/** The validated configuration of one stack, as every component receives it. */
+export type PlatformConfig = { readonly [K in ConfigKey]: ValueOf<ConfigSpec[K]> } & {
+    /** The Pulumi stack name. */
+    readonly stack: string;
+    /** BigQuery location with the default applied. */
+    readonly datasetLocation: string;
+};
+
+/** One problem found in a stack's configuration. */
+export interface ConfigProblem extends FieldProblem {
+    key: string;
+    fix: string;
+}
+
+/** Thrown when stack configuration is invalid: one message naming every bad key. */
+export class ConfigError extends pulumi.RunError {
+    constructor(
+        readonly stack: string,
+        readonly problems: ConfigProblem[],
+    ) {
+        const lines = problems.map(
+            (p) => `  - ${PROJECT}:${p.key}: got ${p.seen}; expected ${p.expected}. ${p.fix}`,
+        );
+        const s = problems.length === 1 ? "" : "s";
+        super(
+            `Invalid configuration for stack "${stack}" (${problems.length} problem${s}):\n${lines.join("\n")}`,
+        );
+        this.name = "ConfigError";
+    }
+}
+
+function setHint(stack: string, key: string): string {
+    const isList = (CONFIG_SPEC as Record<string, Field<unknown>>)[key]?.type === "array";
+    const set = isList
+        ? `pulumi config set --path '${key}[0]' <value>`
+        : `pulumi config set ${key} <value>`;
+    return `Fix it in stacks/Pulumi.${stack}.yaml or with: ${set} --stack ${stack}`;
+}
+
+/**
+ * Parse the raw values of one stack (as the engine gives them: strings, arrays as JSON).
+ * `read(key)` returns undefined for unset keys. Unknown keys are reported too.
+ */
+export function parseConfig(
+    stack: string,
+    read: (key: string) => string | undefined,
+    setKeys: readonly string[] = [],
+): PlatformConfig {
+    const problems: ConfigProblem[] = [];
+    const out: Record<string, unknown> = {};
+    for (const [key, field] of Object.entries(CONFIG_SPEC) as [string, Field<unknown>][]) {
+        const raw = read(key);
+        if (raw === undefined) {
+            if (field.default === undefined) {
+                problems.push({
+                    key,
+                    seen: "nothing (the key is missing)",
+                    expected: field.description.replace(/\.$/, ""),
+                    fix: setHint(stack, key),
+                });
+            } else {
+                out[key] = field.default;
+            }
+            continue;
+        }
+        const parsed = field.parse(raw);
+        if ("problem" in parsed)
+            problems.push({ key, ...parsed.problem, fix: setHint(stack, key) });
+        else out[key] = parsed.value;
+    }
+    for (const key of setKeys) {
+        if (!(key in CONFIG_SPEC)) {
+            problems.push({
+                key,
+                seen: "an unknown key",
+                expected: `one of the keys declared in Pulumi.yaml (${Object.keys(CONFIG_SPEC).join(", ")})`,
+                fix: `Remove it or correct its spelling in stacks/Pulumi.${stack}.yaml`,
+            });
+        }
+    }
+    if (problems.length === 0) problems.push(...crossChecks(stack, out));
+    if (problems.length > 0) throw new ConfigError(stack, problems);
+    const cfg = out as Omit<PlatformConfig, "stack" | "datasetLocation">;
+    if (cfg.environment !== stack && ENVIRONMENTS.includes(stack as Environment)) {
+        throw new ConfigError(stack, [
+            {
+                key: "environment",
+                seen: JSON.stringify(cfg.environment),
+                expected: `"${stack}" for the stack named ${stack}`,
+                fix: setHint(stack, "environment"),
+            },
+        ]);
+    }
+    return {
+        ...cfg,
+        stack,
+        datasetLocation: cfg.bigqueryLocation === "" ? cfg.gcpRegion : cfg.bigqueryLocation,
+    };
+}
+
+/** Checks that involve more than one key. */
+function crossChecks(stack: string, v: Record<string, unknown>): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    if ((v.jobsPoolMaxNodes as number) < (v.jobsPoolMinNodes as number)) {
+        problems.push({
+            key: "jobsPoolMaxNodes",
+            seen: String(v.jobsPoolMaxNodes),
+            expected: `at least jobsPoolMinNodes (${String(v.jobsPoolMinNodes)})`,
+            fix: setHint(stack, "jobsPoolMaxNodes"),
+        });
+    }
+    const ranges = ["nodesCidr", "podsCidr", "servicesCidr", "masterCidr"] as const;
+    for (let i = 0; i < ranges.length; i++) {
+        for (let j = i + 1; j < ranges.length; j++) {
+            const [a, b] = [ranges[i]!, ranges[j]!];
+            const ca = parseCidr(v[a] as string);
+            const cb = parseCidr(v[b] as string);
+            if (ca && cb && cidrsOverlap(ca, cb)) {
+                problems.push({
+                    key: b,
+                    seen: `${JSON.stringify(v[b])}, which overlaps ${a} ${JSON.stringify(v[a])}`,
+                    expected: "a range disjoint from the other cluster ranges",
+                    fix: setHint(stack, b),
+                });
+            }
+        }
+    }
+    return problems;
+}
+
+/** Read and validate the running stack's configuration from the Pulumi engine. */
+export function loadConfig(): PlatformConfig {
+    const cfg = new pulumi.Config(PROJECT);
+    const setKeys = Object.keys(pulumiConfigSnapshot())
+        .filter((k) => k.startsWith(`${PROJECT}:`))
+        .map((k) => k.slice(PROJECT.length + 1));
+    return parseConfig(pulumi.getStack(), (key) => cfg.get(key), setKeys);
+}
+
+/** All config values the engine passed to the program (keys namespaced). */
+function pulumiConfigSnapshot(): Record<string, string> {
+    return pulumi.runtime.allConfig();
+}

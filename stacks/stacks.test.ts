@@ -1,0 +1,53 @@
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import YAML from "yaml";
+import { renderStack, type Rendered } from "../tools/render";
+import { inventoryOf, inventoryPath } from "../tools/inventory";
+import { listStacks } from "../tools/stack-files";
+import { validateK8sObject, type K8sObject } from "../testing/k8s-validate";
+
+/**
+ * Every stack is evaluated through the real program entry point (stacks/index.ts, config read
+ * from the stack file) under the offline engine, then checked against its inventory.
+ */
+describe("stacks: offline evaluation of every stack", () => {
+    const rendered = new Map<string, Rendered>();
+
+    before(async () => {
+        for (const stack of listStacks()) rendered.set(stack, await renderStack(stack));
+    });
+
+    for (const stack of listStacks()) {
+        describe(stack, () => {
+            it(`matches stacks/inventory/${stack}.yaml (regenerate with: npm run inventory:update)`, () => {
+                const want = YAML.parse(fs.readFileSync(inventoryPath(stack), "utf8")) as unknown;
+                assert.deepEqual(inventoryOf(rendered.get(stack)!), want);
+            });
+
+            it("declares only Kubernetes objects that pass strict schema validation", async () => {
+                const r = rendered.get(stack)!;
+                const crds = r.kubernetes.filter(
+                    (o) => o.kind === "CustomResourceDefinition",
+                ) as K8sObject[];
+                for (const obj of r.kubernetes) await validateK8sObject(obj as K8sObject, crds);
+            });
+
+            it("targets the project and regions of its stack file", () => {
+                const r = rendered.get(stack)!;
+                const gcp = r.resources.filter((x) => x.type === "pulumi:providers:gcp");
+                assert.equal(gcp.length, 1, "exactly one explicit GCP provider");
+                assert.equal(r.outputs.environment, stack);
+                assert.equal(gcp[0]!.inputs.project, r.outputs.gcpProject);
+            });
+        });
+    }
+
+    it("stacks differ where their config differs", () => {
+        const projects = listStacks().map((s) => rendered.get(s)!.outputs.gcpProject);
+        assert.equal(
+            new Set(projects).size,
+            projects.length,
+            "each environment has its own project",
+        );
+    });
+});
