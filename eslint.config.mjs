@@ -30,6 +30,18 @@ export default tseslint.config(
         },
     },
     {
+        // Tests assert on recorded resource inputs, which are untyped JSON by nature.
+        files: ["**/*.test.ts"],
+        rules: {
+            "@typescript-eslint/no-explicit-any": "off",
+            "@typescript-eslint/no-unsafe-member-access": "off",
+            "@typescript-eslint/no-unsafe-call": "off",
+            "@typescript-eslint/no-unsafe-assignment": "off",
+            "@typescript-eslint/no-unsafe-argument": "off",
+            "@typescript-eslint/no-unsafe-return": "off",
+        },
+    },
+    {
         files: ["**/*.mjs", "**/*.cjs"],
         ...tseslint.configs.disableTypeChecked,
     },

@@ -84,3 +84,29 @@ describe("testing/k8s-validate", () => {
         );
     });
 });
+
+describe("testing/k8s-validate: Gateway API resources", () => {
+    const route = (spec: Record<string, unknown>): K8sObject => ({
+        apiVersion: "gateway.networking.k8s.io/v1",
+        kind: "HTTPRoute",
+        metadata: { name: "airflow", namespace: "airflow" },
+        spec,
+    });
+    it("accepts a valid HTTPRoute and rejects a schema violation", async () => {
+        await validateK8sObject(
+            route({
+                parentRefs: [{ name: "platform" }],
+                rules: [{ backendRefs: [{ name: "web", port: 8080 }] }],
+            }),
+        );
+        await assert.rejects(
+            validateK8sObject(
+                route({
+                    parentRefs: [{ name: "platform" }],
+                    rules: [{ backendRefs: [{ name: "web", port: 70000 }] }],
+                }),
+            ),
+            /port must be <= 65535/,
+        );
+    });
+});

@@ -46,10 +46,23 @@ function splitApiVersion(apiVersion: string): { group: string; version: string }
 
 const modelModules = new Map<string, Promise<Record<string, any>>>();
 
+/**
+ * Custom-resource groups whose CRD schemas come as generated validators in a maintained npm
+ * package. Their objects are built in TypeScript against the same package's interfaces, so
+ * unknown fields are caught by the compiler; here they get the schema's runtime checks.
+ */
+export const CRD_MODEL_PACKAGES: Record<string, string> = {
+    "gateway.networking.k8s.io": "@kubernetes-models/gateway-api/gateway.networking.k8s.io",
+};
+
 async function kubernetesModel(apiVersion: string, kind: string): Promise<any> {
     const { group, version } = splitApiVersion(apiVersion);
-    const spec =
-        group === "" ? `kubernetes-models/${version}` : `kubernetes-models/${group}/${version}`;
+    const crdPackage = CRD_MODEL_PACKAGES[group];
+    const spec = crdPackage
+        ? `${crdPackage}/${version}`
+        : group === ""
+          ? `kubernetes-models/${version}`
+          : `kubernetes-models/${group}/${version}`;
     let mod = modelModules.get(spec);
     if (!mod) {
         // kubernetes-models is ESM-only: load it with a real dynamic import.
@@ -113,8 +126,9 @@ export async function validateK8sObject(obj: K8sObject, crds: K8sObject[] = []):
     if (crd) return validateCustomResource(obj, crd);
 
     const Model = await kubernetesModel(obj.apiVersion, obj.kind);
-    const ClientModel = clientModel(obj.apiVersion, obj.kind);
-    if (!Model || !ClientModel) {
+    const isPackagedCrd = CRD_MODEL_PACKAGES[group] !== undefined;
+    const ClientModel = isPackagedCrd ? undefined : clientModel(obj.apiVersion, obj.kind);
+    if (!Model || (!ClientModel && !isPackagedCrd)) {
         throw new K8sValidationError(describe(obj), [
             `no schema for ${obj.apiVersion} ${obj.kind}: not a built-in kind, and no CRD given for it`,
         ]);
@@ -125,7 +139,7 @@ export async function validateK8sObject(obj: K8sObject, crds: K8sObject[] = []):
     } catch (err) {
         problems.push(...formatAjvLike(err));
     }
-    unknownFields(obj, ClientModel.name as string, "", problems);
+    if (ClientModel) unknownFields(obj, ClientModel.name as string, "", problems);
     if (problems.length > 0) throw new K8sValidationError(describe(obj), problems);
 }
 

@@ -18,6 +18,24 @@ export function inventoryPath(stack: string): string {
 export const INVENTORY_FIELDS: Record<string, string[]> = {
     "pulumi:providers:gcp": ["project", "region"],
     "pulumi:providers:aws": ["region"],
+    "gcp:container/cluster:Cluster": [
+        "releaseChannel.channel",
+        "privateClusterConfig.enablePrivateNodes",
+        "privateClusterConfig.masterIpv4CidrBlock",
+        "workloadIdentityConfig.workloadPool",
+        "deletionProtection",
+    ],
+    "gcp:container/nodePool:NodePool": [
+        "nodeConfig.machineType",
+        "nodeCount",
+        "autoscaling.minNodeCount",
+        "autoscaling.maxNodeCount",
+        "nodeConfig.spot",
+    ],
+    "gcp:compute/subnetwork:Subnetwork": ["ipCidrRange"],
+    "gcp:storage/bucket:Bucket": ["name", "versioning.enabled", "forceDestroy"],
+    "gcp:bigquery/dataset:Dataset": ["datasetId", "location"],
+    "gcp:certificatemanager/certificate:Certificate": ["managed.domains"],
 };
 
 export interface Inventory {

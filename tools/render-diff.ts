@@ -78,10 +78,11 @@ export function diffStates(base: StackState, head: StackState): StackDiff {
         );
         if (changes.length > 0) modified.push({ resource: r, changes });
     }
+    const byKey = (x: ResourceState, y: ResourceState) => key(x).localeCompare(key(y));
     return {
-        added: [...after.values()].filter((r) => !before.has(key(r))),
-        removed: [...before.values()].filter((r) => !after.has(key(r))),
-        modified,
+        added: [...after.values()].filter((r) => !before.has(key(r))).sort(byKey),
+        removed: [...before.values()].filter((r) => !after.has(key(r))).sort(byKey),
+        modified: modified.sort((x, y) => byKey(x.resource, y.resource)),
         outputs: changesBetween(base.outputs, head.outputs),
     };
 }

@@ -17,6 +17,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import YAML from "yaml";
+import { cloudFakes } from "../testing/cloud-fakes";
 import { evaluate, type RecordedResource } from "../testing/pulumi-harness";
 import { PROJECT } from "../stacks/config";
 import { REPO_ROOT, configDeclarations } from "./pulumi-yaml";
@@ -61,7 +62,13 @@ export async function renderStack(stack: string): Promise<Rendered> {
             // eslint-disable-next-line @typescript-eslint/no-require-imports
             return require(PROGRAM) as Record<string, unknown>;
         },
-        { project: PROJECT, stack, config, secretKeys },
+        {
+            project: PROJECT,
+            stack,
+            config,
+            secretKeys,
+            outputs: cloudFakes(config[`${PROJECT}:gcpProject`] ?? "offline-project"),
+        },
     );
     const kubernetes = run.resources
         .filter(

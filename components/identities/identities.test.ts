@@ -1,0 +1,134 @@
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as k8s from "@pulumi/kubernetes";
+import { cloudFakes } from "../../testing/cloud-fakes";
+import { evaluate } from "../../testing/pulumi-harness";
+import { DataLake } from "../data-lake/data-lake";
+import { PlatformNamespaces } from "../namespaces/namespaces";
+import { WORKLOAD_ACCESS, WorkloadIdentities, grants, grantsTable } from "./identities";
+
+async function build() {
+    return evaluate(
+        () => {
+            const provider = new k8s.Provider("k8s", { kubeconfig: "{}" });
+            const lake = new DataLake("dev", {
+                project: "acme-taxi-dev",
+                region: "europe-west1",
+                environment: "dev",
+            });
+            const namespaces = new PlatformNamespaces("dev", {}, { providers: [provider] });
+            return new WorkloadIdentities(
+                "dev",
+                {
+                    project: "acme-taxi-dev",
+                    environment: "dev",
+                    workloadPool: "acme-taxi-dev.svc.id.goog",
+                    buckets: lake.buckets,
+                    datasets: lake.datasets,
+                    namespaces,
+                },
+                { providers: [provider] },
+            );
+        },
+        { outputs: cloudFakes("acme-taxi-dev") },
+    );
+}
+
+describe("components/identities", () => {
+    it("creates one Google account per workload, bound to its Kubernetes account, and no keys", async () => {
+        const r = await build();
+        const accounts = r
+            .ofType("gcp:serviceaccount/account:Account")
+            .map((a) => String(a.inputs.accountId));
+        assert.deepEqual(accounts.sort(), [
+            "dev-airflow",
+            "dev-dbt",
+            "dev-docs-app",
+            "dev-ml",
+            "dev-mlflow",
+            "dev-spark",
+        ]);
+        assert.equal(r.ofType("gcp:serviceaccount/key:Key").length, 0);
+        const wi = r
+            .ofType("gcp:serviceaccount/iAMMember:IAMMember")
+            .map((m) => `${String(m.inputs.role)} ${String(m.inputs.member)}`);
+        const pool = "serviceAccount:acme-taxi-dev.svc.id.goog";
+        assert.deepEqual(
+            wi.sort(),
+            [
+                "airflow/airflow",
+                "docs/docs-app",
+                "jobs/dbt",
+                "jobs/ml",
+                "jobs/spark",
+                "mlflow/mlflow",
+            ].map((ksa) => `roles/iam.workloadIdentityUser ${pool}[${ksa}]`),
+        );
+        const ksa = r.get("kubernetes:core/v1:ServiceAccount", "dev-spark-ksa").inputs as Record<
+            string,
+            any
+        >;
+        assert.deepEqual(ksa.metadata.annotations, {
+            "iam.gke.io/gcp-service-account": "dev-spark@acme-taxi-dev.iam.gserviceaccount.com",
+        });
+        assert.equal(
+            (
+                r.get("kubernetes:core/v1:ServiceAccount", "dev-docs-app-ksa").inputs as Record<
+                    string,
+                    any
+                >
+            ).automountServiceAccountToken,
+            false,
+        );
+    });
+
+    it("grants exactly the IAM table, on the named buckets and datasets only", async () => {
+        const r = await build();
+        const member = (w: string) =>
+            `serviceAccount:dev-${w}@acme-taxi-dev.iam.gserviceaccount.com`;
+        const built = [
+            ...r
+                .ofType("gcp:storage/bucketIAMMember:BucketIAMMember")
+                .map(
+                    (m) =>
+                        `${String(m.inputs.member)} ${String(m.inputs.bucket)} ${String(m.inputs.role)}`,
+                ),
+            ...r
+                .ofType("gcp:bigquery/datasetIamMember:DatasetIamMember")
+                .map(
+                    (m) =>
+                        `${String(m.inputs.member)} ${String(m.inputs.datasetId)} ${String(m.inputs.role)}`,
+                ),
+            ...r
+                .ofType("gcp:projects/iAMMember:IAMMember")
+                .map(
+                    (m) =>
+                        `${String(m.inputs.member)} ${String(m.inputs.project)} ${String(m.inputs.role)}`,
+                ),
+        ].sort();
+        const target = (scope: string, t: string) =>
+            scope === "bucket"
+                ? `acme-taxi-dev-${t}`
+                : scope === "dataset"
+                  ? `taxi_dev_${t}`
+                  : "acme-taxi-dev";
+        const expected = grants()
+            .map((g) => `${member(g.workload)} ${target(g.scope, g.target)} ${g.role}`)
+            .sort();
+        assert.deepEqual(built, expected);
+        assert.ok(
+            !built.some((b) => /roles\/(owner|editor|storage\.admin|bigquery\.admin)/.test(b)),
+            "no broad roles",
+        );
+    });
+
+    it("keeps the README's access table in sync with WORKLOAD_ACCESS", () => {
+        const readme = fs.readFileSync(path.join(__dirname, "README.md"), "utf8");
+        assert.ok(
+            readme.includes(grantsTable()),
+            "regenerate the table in components/identities/README.md from grantsTable()",
+        );
+        assert.equal(Object.keys(WORKLOAD_ACCESS).length, 6);
+    });
+});

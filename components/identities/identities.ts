@@ -1,0 +1,211 @@
+/**
+ * WorkloadIdentities: one Google service account per workload, bound to its Kubernetes service
+ * account through Workload Identity, with only the bucket, dataset and project roles its job
+ * needs (see WORKLOAD_ACCESS; the README's table is generated from it). No keys are created.
+ */
+import * as gcp from "@pulumi/gcp";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { BucketKey, DatasetKey } from "../data-lake/data-lake";
+import { NAMESPACES, type NamespaceKey } from "../namespaces/namespaces";
+import { PART_OF } from "../shared/labels";
+
+export type Workload = "airflow" | "spark" | "dbt" | "ml" | "mlflow" | "docs-app";
+
+export interface WorkloadAccess {
+    /** Why the workload needs a cloud identity. */
+    purpose: string;
+    /** Namespace of its Kubernetes service account. */
+    namespace: NamespaceKey;
+    buckets: Partial<Record<BucketKey, string>>;
+    datasets: Partial<Record<DatasetKey, string>>;
+    projectRoles: string[];
+}
+
+/** Who gets what. Change access here, nowhere else. */
+export const WORKLOAD_ACCESS: Record<Workload, WorkloadAccess> = {
+    airflow: {
+        purpose: "scheduler and the copy task: stage S3 files, start the bulk transfer",
+        namespace: "airflow",
+        buckets: { staging: "roles/storage.objectAdmin" },
+        datasets: {},
+        projectRoles: ["roles/storagetransfer.user"],
+    },
+    spark: {
+        purpose:
+            "Spark driver and executors: read staged files, load raw trips, write validation docs",
+        namespace: "jobs",
+        buckets: {
+            staging: "roles/storage.objectViewer",
+            "spark-temp": "roles/storage.objectAdmin",
+            docs: "roles/storage.objectAdmin",
+        },
+        datasets: { raw: "roles/bigquery.dataEditor" },
+        projectRoles: ["roles/bigquery.jobUser", "roles/bigquery.readSessionUser"],
+    },
+    dbt: {
+        purpose: "dbt build: read raw trips, build marts, publish docs",
+        namespace: "jobs",
+        buckets: { docs: "roles/storage.objectAdmin" },
+        datasets: { raw: "roles/bigquery.dataViewer", marts: "roles/bigquery.dataEditor" },
+        projectRoles: ["roles/bigquery.jobUser"],
+    },
+    ml: {
+        purpose: "training and retraining: read fare features, log runs and models",
+        namespace: "jobs",
+        buckets: { "mlflow-artifacts": "roles/storage.objectAdmin" },
+        datasets: { marts: "roles/bigquery.dataViewer" },
+        projectRoles: ["roles/bigquery.jobUser", "roles/bigquery.readSessionUser"],
+    },
+    mlflow: {
+        purpose: "MLflow tracking server: store and serve artifacts",
+        namespace: "mlflow",
+        buckets: { "mlflow-artifacts": "roles/storage.objectAdmin" },
+        datasets: {},
+        projectRoles: [],
+    },
+    "docs-app": {
+        purpose: "docs web app: read the published docs",
+        namespace: "docs",
+        buckets: { docs: "roles/storage.objectViewer" },
+        datasets: {},
+        projectRoles: [],
+    },
+};
+
+/** One IAM grant, as the table shows it. */
+export interface Grant {
+    workload: Workload;
+    scope: "bucket" | "dataset" | "project";
+    target: string;
+    role: string;
+}
+
+export function grants(access: Record<Workload, WorkloadAccess> = WORKLOAD_ACCESS): Grant[] {
+    const out: Grant[] = [];
+    for (const [workload, a] of Object.entries(access) as [Workload, WorkloadAccess][]) {
+        for (const [b, role] of Object.entries(a.buckets))
+            out.push({ workload, scope: "bucket", target: b, role });
+        for (const [d, role] of Object.entries(a.datasets))
+            out.push({ workload, scope: "dataset", target: d, role });
+        for (const role of a.projectRoles)
+            out.push({ workload, scope: "project", target: "project", role });
+    }
+    return out;
+}
+
+export interface WorkloadIdentitiesArgs {
+    project: string;
+    /** Environment, prefixed to account ids (`dev-spark`). */
+    environment: string;
+    /** `<project>.svc.id.goog` from the cluster. */
+    workloadPool: string;
+    buckets: Record<BucketKey, gcp.storage.Bucket>;
+    datasets: Record<DatasetKey, gcp.bigquery.Dataset>;
+    /** Namespaces must exist before service accounts are created in them. */
+    namespaces: pulumi.Resource;
+}
+
+export class WorkloadIdentities extends pulumi.ComponentResource {
+    public readonly googleAccounts: Record<Workload, gcp.serviceaccount.Account>;
+    /** Kubernetes service account name per workload (namespace in WORKLOAD_ACCESS). */
+    public readonly kubernetesAccounts: Record<Workload, pulumi.Output<string>>;
+    public readonly emails: Record<Workload, pulumi.Output<string>>;
+
+    /** Pass the GCP and Kubernetes providers in `opts.providers`; children inherit them. */
+    constructor(
+        name: string,
+        args: WorkloadIdentitiesArgs,
+        opts: pulumi.ComponentResourceOptions = {},
+    ) {
+        super("taxi:gcp:WorkloadIdentities", name, {}, opts);
+        const gcpOpts = { parent: this };
+        const k8sOpts = { parent: this, dependsOn: [args.namespaces] };
+        const googleAccounts = {} as Record<Workload, gcp.serviceaccount.Account>;
+        const kubernetesAccounts = {} as Record<Workload, pulumi.Output<string>>;
+
+        for (const [workload, access] of Object.entries(WORKLOAD_ACCESS) as [
+            Workload,
+            WorkloadAccess,
+        ][]) {
+            const namespace = NAMESPACES[access.namespace];
+            const gsa = new gcp.serviceaccount.Account(
+                `${name}-${workload}`,
+                {
+                    accountId: `${args.environment}-${workload}`,
+                    displayName: `${workload} (${args.environment})`,
+                    description: access.purpose,
+                },
+                gcpOpts,
+            );
+            const member = pulumi.interpolate`serviceAccount:${gsa.email}`;
+            new gcp.serviceaccount.IAMMember(
+                `${name}-${workload}-wi`,
+                {
+                    serviceAccountId: gsa.name,
+                    role: "roles/iam.workloadIdentityUser",
+                    member: `serviceAccount:${args.workloadPool}[${namespace}/${workload}]`,
+                },
+                gcpOpts,
+            );
+            for (const [bucket, role] of Object.entries(access.buckets) as [BucketKey, string][]) {
+                new gcp.storage.BucketIAMMember(
+                    `${name}-${workload}-${bucket}`,
+                    { bucket: args.buckets[bucket].name, role, member },
+                    gcpOpts,
+                );
+            }
+            for (const [dataset, role] of Object.entries(access.datasets) as [
+                DatasetKey,
+                string,
+            ][]) {
+                new gcp.bigquery.DatasetIamMember(
+                    `${name}-${workload}-${dataset}`,
+                    { datasetId: args.datasets[dataset].datasetId, role, member },
+                    gcpOpts,
+                );
+            }
+            for (const role of access.projectRoles) {
+                new gcp.projects.IAMMember(
+                    `${name}-${workload}-${role.split("/")[1]!.replace(/\./g, "-")}`,
+                    { project: args.project, role, member },
+                    gcpOpts,
+                );
+            }
+            const ksa = new k8s.core.v1.ServiceAccount(
+                `${name}-${workload}-ksa`,
+                {
+                    metadata: {
+                        name: workload,
+                        namespace,
+                        labels: {
+                            "app.kubernetes.io/name": workload,
+                            "app.kubernetes.io/part-of": PART_OF,
+                        },
+                        annotations: { "iam.gke.io/gcp-service-account": gsa.email },
+                    },
+                    // Only workloads that call the Kubernetes API (Airflow launches task pods, the Spark
+                    // driver launches executors) get a token.
+                    automountServiceAccountToken: workload === "airflow" || workload === "spark",
+                },
+                k8sOpts,
+            );
+            googleAccounts[workload] = gsa;
+            kubernetesAccounts[workload] = ksa.metadata.name;
+        }
+        this.googleAccounts = googleAccounts;
+        this.kubernetesAccounts = kubernetesAccounts;
+        this.emails = Object.fromEntries(
+            Object.entries(googleAccounts).map(([w, a]) => [w, a.email]),
+        ) as Record<Workload, pulumi.Output<string>>;
+        this.registerOutputs({ emails: this.emails });
+    }
+}
+
+/** The access table as Markdown, for the README (a test keeps the two in sync). */
+export function grantsTable(): string {
+    const rows = grants().map(
+        (g) => `| ${g.workload} | ${g.scope} | ${g.target} | \`${g.role}\` |`,
+    );
+    return ["| workload | scope | target | role |", "|---|---|---|---|", ...rows].join("\n");
+}

@@ -1,0 +1,57 @@
+/**
+ * PlatformNamespaces: the namespaces of the platform, each enforcing the `restricted` Pod
+ * Security Standard, so no workload can run privileged, as root or with host access.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { PART_OF } from "../shared/labels";
+
+/** Namespace of each part of the platform. */
+export const NAMESPACES = {
+    airflow: "airflow",
+    jobs: "jobs",
+    mlflow: "mlflow",
+    monitoring: "monitoring",
+    docs: "docs",
+    gateway: "gateway",
+} as const;
+export type NamespaceKey = keyof typeof NAMESPACES;
+
+/** Label that lets a namespace attach routes to the shared Gateway. */
+export const GATEWAY_ACCESS_LABEL = "taxi-platform/gateway-access";
+
+export interface PlatformNamespacesArgs {
+    /** Pod Security Standard level enforced (default "restricted"). */
+    podSecurity?: "restricted" | "baseline";
+}
+
+export class PlatformNamespaces extends pulumi.ComponentResource {
+    public readonly names: Record<NamespaceKey, pulumi.Output<string>>;
+
+    constructor(name: string, args: PlatformNamespacesArgs, opts: pulumi.ComponentResourceOptions) {
+        super("taxi:k8s:PlatformNamespaces", name, {}, opts);
+        const level = args.podSecurity ?? "restricted";
+        const names = {} as Record<NamespaceKey, pulumi.Output<string>>;
+        for (const [key, ns] of Object.entries(NAMESPACES) as [NamespaceKey, string][]) {
+            const created = new k8s.core.v1.Namespace(
+                `${name}-${key}`,
+                {
+                    metadata: {
+                        name: ns,
+                        labels: {
+                            "app.kubernetes.io/part-of": PART_OF,
+                            "pod-security.kubernetes.io/enforce": level,
+                            "pod-security.kubernetes.io/enforce-version": "latest",
+                            "pod-security.kubernetes.io/warn": "restricted",
+                            ...(key === "jobs" ? {} : { [GATEWAY_ACCESS_LABEL]: "true" }),
+                        },
+                    },
+                },
+                { parent: this },
+            );
+            names[key] = created.metadata.name;
+        }
+        this.names = names;
+        this.registerOutputs({ names });
+    }
+}

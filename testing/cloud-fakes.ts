@@ -1,0 +1,36 @@
+/**
+ * Computed values the clouds would return (endpoints, IPs, emails), for offline evaluation.
+ * They use documentation IP ranges and `offline` markers so a render can never be mistaken for
+ * real state.
+ */
+import type { EvaluateOptions } from "./pulumi-harness";
+
+type Outputs = NonNullable<EvaluateOptions["outputs"]>;
+
+export function cloudFakes(project: string): Outputs {
+    return {
+        "gcp:container/cluster:Cluster": (name, inputs) => ({
+            name: inputs.name ?? name,
+            endpoint: "203.0.113.10",
+            masterAuth: { clusterCaCertificate: "T0ZGTElORS1DQQ==" },
+        }),
+        "gcp:compute/globalAddress:GlobalAddress": (name, inputs) => ({
+            name: inputs.name ?? name,
+            address: "203.0.113.20",
+        }),
+        "gcp:serviceaccount/account:Account": (_name, inputs) => {
+            const email = `${String(inputs.accountId)}@${project}.iam.gserviceaccount.com`;
+            return { email, name: `projects/${project}/serviceAccounts/${email}` };
+        },
+        "gcp:certificatemanager/dnsAuthorization:DnsAuthorization": (_name, inputs) => ({
+            dnsResourceRecords: [
+                {
+                    name: `_acme-challenge.${String(inputs.domain)}.`,
+                    type: "CNAME",
+                    data: `offline.${String(inputs.domain)}.authorize.certificatemanager.goog.`,
+                },
+            ],
+        }),
+        "gcp:certificatemanager/certificateMap:CertificateMap": (name) => ({ name }),
+    };
+}
