@@ -32,6 +32,27 @@ describe("stacks: offline evaluation of every stack", () => {
                 for (const obj of r.kubernetes) await validateK8sObject(obj as K8sObject, crds);
             });
 
+            it("has one public IP for all UIs, no service-account keys, no public buckets", () => {
+                const r = rendered.get(stack)!;
+                assert.equal(
+                    r.resources.filter((x) => x.type === "gcp:compute/globalAddress:GlobalAddress")
+                        .length,
+                    1,
+                );
+                assert.equal(
+                    r.resources.filter((x) => x.type === "gcp:compute/address:Address").length,
+                    0,
+                );
+                assert.equal(
+                    r.resources.filter((x) => x.type === "gcp:serviceaccount/key:Key").length,
+                    0,
+                );
+                for (const b of r.resources.filter((x) => x.type === "gcp:storage/bucket:Bucket")) {
+                    assert.equal(b.inputs.publicAccessPrevention, "enforced", b.name);
+                }
+                assert.equal(r.outputs.kubeconfig, "[secret]", "kubeconfig is a secret output");
+            });
+
             it("targets the project and regions of its stack file", () => {
                 const r = rendered.get(stack)!;
                 const gcp = r.resources.filter((x) => x.type === "pulumi:providers:gcp");
