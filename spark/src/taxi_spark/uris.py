@@ -1,0 +1,129 @@
+"""URIs the jobs accept (``file://``, ``gs://``, ``s3://``) and the filesystems behind them.
+
+Python-side I/O (Parquet footers, test data, data docs) goes through ``pyarrow.fs``, whose GCS
+and S3 clients ship inside the pyarrow wheel and use ambient credentials (Workload Identity on
+GKE, the default AWS chain for S3). Spark-side I/O gets the same location as a Hadoop path via
+:func:`to_spark_path`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import unquote, urlparse
+
+import pyarrow.fs as pafs
+
+from taxi_spark.errors import UriError
+
+SCHEMES = ("file", "gs", "s3")
+
+
+@dataclass(frozen=True)
+class Location:
+    """A parsed URI: ``scheme`` plus the filesystem-relative ``path`` pyarrow expects."""
+
+    uri: str
+    scheme: str
+    path: str  # "/abs/path" for file, "bucket/key" for gs and s3
+
+    @property
+    def name(self) -> str:
+        return self.path.rstrip("/").rsplit("/", 1)[-1]
+
+    def child(self, name: str) -> Location:
+        return parse(self.uri.rstrip("/") + "/" + name.lstrip("/"))
+
+
+def parse(uri: str, *, arg: str = "--uri") -> Location:
+    """Parse ``uri``; ``arg`` names the argument or env var in error messages."""
+    if not uri or not uri.strip():
+        raise UriError(f"{arg} is empty; pass a file://, gs:// or s3:// URI.")
+    uri = uri.strip()
+    if uri.startswith("/"):
+        # A bare absolute path is accepted for convenience and normalised to file://.
+        uri = "file://" + uri
+    parsed = urlparse(uri)
+    scheme = parsed.scheme.lower()
+    if scheme not in SCHEMES:
+        raise UriError(
+            f"{arg}={uri!r} uses the unsupported scheme {scheme or '(none)'!r}; "
+            "use file:///absolute/path, gs://bucket/key or s3://bucket/key."
+        )
+    if scheme == "file":
+        if parsed.netloc not in ("", "localhost"):
+            raise UriError(
+                f"{arg}={uri!r} has a host part; a local file URI needs three slashes: "
+                "file:///absolute/path."
+            )
+        path = unquote(parsed.path)
+        if not path.startswith("/"):
+            raise UriError(f"{arg}={uri!r} must be an absolute path (file:///...).")
+        return Location(uri=uri, scheme=scheme, path=path)
+    if not parsed.netloc:
+        raise UriError(f"{arg}={uri!r} has no bucket; expected {scheme}://bucket/key.")
+    return Location(uri=uri, scheme=scheme, path=parsed.netloc + unquote(parsed.path))
+
+
+def filesystem(loc: Location) -> pafs.FileSystem:
+    """A pyarrow filesystem for ``loc``'s scheme."""
+    if loc.scheme == "file":
+        return pafs.LocalFileSystem()
+    if loc.scheme == "gs":
+        return pafs.GcsFileSystem()
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        return pafs.S3FileSystem(region=region)
+    bucket = loc.path.split("/", 1)[0]
+    return pafs.S3FileSystem(region=pafs.resolve_s3_region(bucket))
+
+
+def to_spark_path(loc: Location) -> str:
+    """The Hadoop path Spark reads: ``s3://`` becomes ``s3a://`` (hadoop-aws' scheme).
+
+    Paths stay unescaped: Hadoop's ``Path`` escapes characters such as the space in the TLC
+    bucket's ``trip data/`` prefix itself.
+    """
+    if loc.scheme == "file":
+        return "file://" + loc.path
+    if loc.scheme == "s3":
+        return "s3a://" + loc.path
+    return "gs://" + loc.path
+
+
+def to_uri(scheme: str, path: str) -> str:
+    """The inverse of :func:`parse`: rebuild a URI from a scheme and a filesystem path."""
+    if scheme == "file":
+        return "file://" + path
+    return f"{scheme}://{path}"
+
+
+def require_file(uri: str, *, arg: str = "--uri", hint: str = "") -> str:
+    """``uri`` normalised, after checking that it is an existing file (not a folder)."""
+    loc = parse(uri, arg=arg)
+    info = filesystem(loc).get_file_info(loc.path)
+    if info.type == pafs.FileType.NotFound:
+        raise UriError(f"{arg}={uri!r} does not exist.")
+    if info.type != pafs.FileType.File:
+        raise UriError(f"{arg}={uri!r} is a folder, not a file.{hint}")
+    return to_uri(loc.scheme, loc.path)
+
+
+def list_parquet(uri: str, *, arg: str = "--uri") -> list[str]:
+    """``uri`` itself if it is a file, else every ``*.parquet`` below it (sorted, recursive)."""
+    loc = parse(uri, arg=arg)
+    fs = filesystem(loc)
+    info = fs.get_file_info(loc.path)
+    if info.type == pafs.FileType.File:
+        return [to_uri(loc.scheme, loc.path)]
+    if info.type == pafs.FileType.NotFound:
+        raise UriError(f"{arg}={uri!r} does not exist (no file or folder at that location).")
+    selector = pafs.FileSelector(loc.path.rstrip("/"), recursive=True)
+    files = sorted(
+        to_uri(loc.scheme, f.path)
+        for f in fs.get_file_info(selector)
+        if f.type == pafs.FileType.File and f.path.endswith(".parquet")
+    )
+    if not files:
+        raise UriError(f"{arg}={uri!r} is a folder with no *.parquet files in it.")
+    return files
