@@ -55,3 +55,26 @@ def main(
         log.error("job_failed", error=str(exc), error_type=type(exc).__name__)
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def load_files(job: str, files: list[str], args: argparse.Namespace) -> int:
+    """Load ``files`` with the warehouse from ``pipeline-env``, label the run, write the summary.
+
+    Shared by the batch and initial_load jobs so both label their warehouse jobs the same way
+    (BigQuery job labels are how cost is attributed to a job and a DAG run).
+    """
+    from taxi_spark import config, load, session
+    from taxi_spark.warehouse import from_config
+
+    cfg = config.load()
+    spark = session.build(f"taxi-{job.replace('_', '-')}", cfg.runtime)
+    labels = {
+        "app": "taxi-platform",
+        "component": "spark",
+        "job": job,
+        "env": cfg.platform_env,
+        "run_id": args.run_id or "manual",
+    }
+    summary = load.run(spark, files, from_config(cfg), job=job, labels=labels)
+    write_summary(summary.as_dict(), args.summary_out)
+    return EXIT_OK

@@ -12,9 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from taxi_spark import config, load, session, uris
+from taxi_spark import uris
 from taxi_spark.jobs import _cli
-from taxi_spark.warehouse import from_config
 
 
 def parser() -> argparse.ArgumentParser:
@@ -29,25 +28,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = config.load()
     files = [
         uris.require_file(
             args.uri,
             hint=" The batch job loads one file; use taxi_spark.jobs.initial_load for a folder.",
         )
     ]
-    spark = session.build("taxi-batch", cfg.runtime)
-    wh = from_config(cfg)
-    labels = {
-        "app": "taxi-platform",
-        "component": "spark",
-        "job": "batch",
-        "env": cfg.platform_env,
-        "run_id": args.run_id or "manual",
-    }
-    summary = load.run(spark, files, wh, job="batch", labels=labels)
-    _cli.write_summary(summary.as_dict(), args.summary_out)
-    return _cli.EXIT_OK
+    return _cli.load_files("batch", files, args)
 
 
 def main(argv: list[str] | None = None) -> int:

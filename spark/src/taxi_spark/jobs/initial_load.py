@@ -15,10 +15,9 @@ import argparse
 import re
 import sys
 
-from taxi_spark import config, load, schema, session, uris
+from taxi_spark import schema, uris
 from taxi_spark.errors import ConfigError, UriError
 from taxi_spark.jobs import _cli
-from taxi_spark.warehouse import from_config
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -64,24 +63,13 @@ def run(args: argparse.Namespace) -> int:
     start, end = _month(args.start, "--from"), _month(args.end, "--to")
     if start and end and start > end:
         raise ConfigError(f"--from={args.start} is after --to={args.end}.")
-    cfg = config.load()
     files = select_files(uris.list_parquet(args.uri), start, end)
     if not files:
         raise UriError(
             f"no *.parquet files named YYYY-MM between --from={args.start} and --to={args.end} "
             f"under --uri={args.uri!r}."
         )
-    spark = session.build("taxi-initial-load", cfg.runtime)
-    labels = {
-        "app": "taxi-platform",
-        "component": "spark",
-        "job": "initial_load",
-        "env": cfg.platform_env,
-        "run_id": args.run_id or "manual",
-    }
-    summary = load.run(spark, files, from_config(cfg), job="initial_load", labels=labels)
-    _cli.write_summary(summary.as_dict(), args.summary_out)
-    return _cli.EXIT_OK
+    return _cli.load_files("initial_load", files, args)
 
 
 def main(argv: list[str] | None = None) -> int:
