@@ -289,13 +289,8 @@ function crossChecks(stack: string, v: Record<string, unknown>): ConfigProblem[]
 /** Read and validate the running stack's configuration from the Pulumi engine. */
 export function loadConfig(): PlatformConfig {
     const cfg = new pulumi.Config(PROJECT);
-    const setKeys = Object.keys(pulumiConfigSnapshot())
+    const setKeys = Object.keys(pulumi.runtime.allConfig())
         .filter((k) => k.startsWith(`${PROJECT}:`))
         .map((k) => k.slice(PROJECT.length + 1));
     return parseConfig(pulumi.getStack(), (key) => cfg.get(key), setKeys);
-}
-
-/** All config values the engine passed to the program (keys namespaced). */
-function pulumiConfigSnapshot(): Record<string, string> {
-    return pulumi.runtime.allConfig();
 }

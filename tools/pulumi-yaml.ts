@@ -10,20 +10,13 @@ import * as path from "node:path";
 import YAML from "yaml";
 import { CONFIG_SPEC, PROJECT } from "../stacks/config";
 import type { Field } from "../stacks/config-schema";
+import type { Declaration } from "./stack-files";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
 export const PROJECT_FILE = path.join(REPO_ROOT, "Pulumi.yaml");
 
-export interface ConfigDeclaration {
-    type: string;
-    description: string;
-    default?: unknown;
-    secret?: boolean;
-    items?: { type: string };
-}
-
-export function configDeclarations(): Record<string, ConfigDeclaration> {
-    const out: Record<string, ConfigDeclaration> = {};
+export function configDeclarations(): Record<string, Declaration> {
+    const out: Record<string, Declaration> = {};
     for (const [key, field] of Object.entries(CONFIG_SPEC) as [string, Field<unknown>][]) {
         out[key] = {
             type: field.type,

@@ -21,13 +21,7 @@ import { cloudFakes } from "../testing/cloud-fakes";
 import { evaluate, type RecordedResource } from "../testing/pulumi-harness";
 import { PROJECT } from "../stacks/config";
 import { REPO_ROOT, configDeclarations } from "./pulumi-yaml";
-import {
-    checkAgainstDeclarations,
-    listStacks,
-    readStackFile,
-    toEngineConfig,
-    type Declaration,
-} from "./stack-files";
+import { checkAgainstDeclarations, listStacks, readStackFile, toEngineConfig } from "./stack-files";
 import { inventoryOf, INVENTORY_DIR, inventoryPath, type Inventory } from "./inventory";
 
 export interface Rendered {
@@ -44,11 +38,7 @@ const PROGRAM = path.join(REPO_ROOT, "stacks", "index.ts");
 export async function renderStack(stack: string): Promise<Rendered> {
     const started = process.hrtime.bigint();
     const values = readStackFile(stack);
-    const problems = checkAgainstDeclarations(
-        stack,
-        values,
-        configDeclarations() as Record<string, Declaration>,
-    );
+    const problems = checkAgainstDeclarations(stack, values, configDeclarations());
     if (problems.length > 0) {
         throw new Error(
             `stacks/Pulumi.${stack}.yaml does not match Pulumi.yaml:\n  - ${problems.join("\n  - ")}`,

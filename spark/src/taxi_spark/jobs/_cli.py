@@ -15,7 +15,14 @@ EXIT_VALIDATION_FAILED = 1
 EXIT_USAGE = 2
 
 
-def add_common(parser: argparse.ArgumentParser) -> None:
+def new_parser(job: str, doc: str | None, uri_help: str) -> argparse.ArgumentParser:
+    """The parser every job starts from: its ``--uri`` plus the common options."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m taxi_spark.jobs.{job}",
+        description=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--uri", required=True, help=uri_help)
     parser.add_argument(
         "--run-id",
         default="",
@@ -27,6 +34,7 @@ def add_common(parser: argparse.ArgumentParser) -> None:
         help="also write the JSON summary to this local path (e.g. /airflow/xcom/return.json)",
     )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    return parser
 
 
 def write_summary(summary: dict, path: str | None) -> None:

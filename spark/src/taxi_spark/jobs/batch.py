@@ -17,14 +17,7 @@ from taxi_spark.jobs import _cli
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m taxi_spark.jobs.batch",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--uri", required=True, help="file://, gs:// or s3:// URI of one .parquet file")
-    _cli.add_common(p)
-    return p
+    return _cli.new_parser("batch", __doc__, "file://, gs:// or s3:// URI of one .parquet file")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,15 +17,9 @@ from taxi_spark.jobs import _cli
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m taxi_spark.jobs.group_schemas",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--uri", required=True, help="file or folder URI (file://, gs://, s3://)")
+    p = _cli.new_parser("group_schemas", __doc__, "file or folder URI (file://, gs://, s3://)")
     p.add_argument("--workers", type=int, default=16, help="footer reads in flight (default 16)")
     p.add_argument("--with-files", action="store_true", help="list every file of each group")
-    _cli.add_common(p)
     return p
 
 

@@ -47,15 +47,9 @@ def select_files(
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m taxi_spark.jobs.initial_load",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--uri", required=True, help="folder URI (file://, gs://, s3://) of the files")
+    p = _cli.new_parser("initial_load", __doc__, "folder URI (file://, gs://, s3://) of the files")
     p.add_argument("--from", dest="start", default=None, help="first month to load, YYYY-MM")
     p.add_argument("--to", dest="end", default=None, help="last month to load, YYYY-MM")
-    _cli.add_common(p)
     return p
 
 

@@ -20,12 +20,7 @@ from taxi_spark.jobs import _cli
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m taxi_spark.jobs.validate",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--uri", required=True, help="file://, gs:// or s3:// URI of one .parquet file")
+    p = _cli.new_parser("validate", __doc__, "file://, gs:// or s3:// URI of one .parquet file")
     p.add_argument(
         "--expectations",
         default=str(validation.DEFAULT_EXPECTATIONS),
@@ -40,7 +35,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--docs-uri", default=None, help="where data docs go (default: DOCS_URI; 'none' to skip)"
     )
-    _cli.add_common(p)
     return p
 
 
