@@ -13,6 +13,7 @@ export default tseslint.config(
             "dags/**",
             "dbt/**",
             "ml/**",
+            "**/dist/**",
         ],
     },
     js.configs.recommended,

@@ -9,6 +9,8 @@
  *
  *   npm run test:python                  every folder
  *   npm run test:python -- spark dbt     only these
+ *   tsx tools/python-suites.ts --prepare [folders]   only create/refresh the environments
+ *                                        (TypeScript tests that drive Airflow, dbt or MLflow use them)
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -120,7 +122,9 @@ export function runSuite(folder: string): SuiteResult {
 }
 
 function main(): void {
-    const requested = process.argv.slice(2);
+    const argv = process.argv.slice(2);
+    const prepareOnly = argv.includes("--prepare");
+    const requested = argv.filter((a) => a !== "--prepare");
     const unknown = requested.filter((f) => !PYTHON_FOLDERS.includes(f));
     if (unknown.length > 0) {
         console.error(
@@ -133,6 +137,10 @@ function main(): void {
         console.log(
             "no Python test suites yet (a folder takes part when it has requirements-dev.txt and tests/)",
         );
+        return;
+    }
+    if (prepareOnly) {
+        for (const folder of folders) ensureVenv(folder);
         return;
     }
     const results = folders.map(runSuite);

@@ -4,8 +4,11 @@
  *
  *   1. TypeScript typecheck (tsc --noEmit)
  *   2. lint (ESLint + Prettier)
- *   3. unit and infrastructure tests (mocha: config, harness, components, stacks, render)
- *   4. Python suites of every pipeline folder, each in its own cached virtual environment
+ *   3. system packages the browser tests need (Debian's chromium), installed when missing
+ *   4. each pipeline folder's Python virtual environment, created or refreshed (cached)
+ *   5. unit, infrastructure and service tests (mocha: config, components, stacks, render,
+ *      docs app, trigger function; some drive the Python environments prepared in step 4)
+ *   6. Python suites of every pipeline folder
  */
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
@@ -17,6 +20,12 @@ const STEPS: { name: string; cmd: string; args: string[] }[] = [
     { name: "typecheck", cmd: bin("tsc"), args: ["--noEmit", "-p", "tsconfig.json"] },
     { name: "eslint", cmd: bin("eslint"), args: ["."] },
     { name: "prettier", cmd: bin("prettier"), args: ["--check", "."] },
+    { name: "system packages", cmd: bin("tsx"), args: [path.join("tools", "system-packages.ts")] },
+    {
+        name: "python envs",
+        cmd: bin("tsx"),
+        args: [path.join("tools", "python-suites.ts"), "--prepare"],
+    },
     { name: "mocha", cmd: bin("mocha"), args: [] },
     { name: "python suites", cmd: bin("tsx"), args: [path.join("tools", "python-suites.ts")] },
 ];
