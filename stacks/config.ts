@@ -143,6 +143,47 @@ export const CONFIG_SPEC = {
         min: 1,
         max: 3650,
     }),
+    imageTag: str({
+        description:
+            "Tag of the platform's own images (airflow, spark, dbt, ml, docs-app) in the environment's Artifact Registry.",
+        default: "0.1.0",
+        pattern: /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/,
+        patternText: "a Docker tag: letters, digits, _, . and -, at most 128 characters",
+    }),
+    extraDatabases: list({
+        description:
+            'Databases the in-cluster Postgres serves besides the platform\'s own (airflow, mlflow, grafana): "name" or "name:owner". Reconciled on every update; removing one never drops it.',
+        default: [],
+        item: {
+            text: 'a database name, optionally with an owner ("reports" or "reports:analyst"): lower-case letters, digits and _',
+            ok: (v) => /^[a-z][a-z0-9_]{0,62}(:[a-z][a-z0-9_]{0,62})?$/.test(v),
+        },
+        maxItems: 20,
+    }),
+    postgresDiskGi: int({
+        description: "Size in GiB of the Postgres data volume.",
+        default: 20,
+        min: 5,
+        max: 4096,
+    }),
+    backupRetentionDays: int({
+        description: "Days a daily Postgres dump stays in the backups bucket.",
+        default: 14,
+        min: 1,
+        max: 3650,
+    }),
+    prometheusRetentionDays: int({
+        description: "Days Prometheus keeps metrics.",
+        default: 15,
+        min: 1,
+        max: 400,
+    }),
+    prometheusDiskGi: int({
+        description: "Size in GiB of the Prometheus data volume.",
+        default: 20,
+        min: 5,
+        max: 4096,
+    }),
     bigqueryLocation: str({
         description:
             "BigQuery dataset location: a multi-region (EU, US) or a region. Empty: the GCP region.",
@@ -256,6 +297,9 @@ export function parseConfig(
     };
 }
 
+/** Databases the platform's own services use; `extraDatabases` adds to them. */
+export const PLATFORM_DATABASES = ["airflow", "mlflow", "grafana"] as const;
+
 /** Checks that involve more than one key. */
 function crossChecks(stack: string, v: Record<string, unknown>): ConfigProblem[] {
     const problems: ConfigProblem[] = [];
@@ -266,6 +310,19 @@ function crossChecks(stack: string, v: Record<string, unknown>): ConfigProblem[]
             expected: `at least jobsPoolMinNodes (${String(v.jobsPoolMinNodes)})`,
             fix: setHint(stack, "jobsPoolMaxNodes"),
         });
+    }
+    const seenDbs = new Set<string>(PLATFORM_DATABASES);
+    for (const entry of v.extraDatabases as string[]) {
+        const db = entry.split(":")[0]!;
+        if (seenDbs.has(db)) {
+            problems.push({
+                key: "extraDatabases",
+                seen: JSON.stringify(entry),
+                expected: `database names not already declared (the platform's own are ${PLATFORM_DATABASES.join(", ")})`,
+                fix: setHint(stack, "extraDatabases"),
+            });
+        }
+        seenDbs.add(db);
     }
     const ranges = ["nodesCidr", "podsCidr", "servicesCidr", "masterCidr"] as const;
     for (let i = 0; i < ranges.length; i++) {

@@ -6,14 +6,26 @@
 import * as aws from "@pulumi/aws";
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
-import type { PlatformConfig } from "./config";
+import { PLATFORM_DATABASES, type PlatformConfig } from "./config";
 import { GkeCluster } from "../components/cluster/cluster";
 import { DataLake } from "../components/data-lake/data-lake";
 import { WorkloadIdentities } from "../components/identities/identities";
 import { SharedLoadBalancer } from "../components/load-balancer/load-balancer";
-import { PlatformNamespaces } from "../components/namespaces/namespaces";
+import { MlflowServer } from "../components/mlflow/mlflow";
+import { Monitoring } from "../components/monitoring/monitoring";
+import { DocsSite } from "../components/docs-site/docs-site";
+import { NAMESPACES, PlatformNamespaces } from "../components/namespaces/namespaces";
+import { PlatformPostgres, type DatabaseSpec } from "../components/postgres/postgres";
 import { Network } from "../components/network/network";
 import { platformLabels } from "../components/shared/labels";
+import { platformImages } from "../components/shared/versions";
+
+/** Namespace of the app using each of the platform's own databases (its Secret lands there). */
+const DATABASE_USERS: Record<(typeof PLATFORM_DATABASES)[number], string> = {
+    airflow: NAMESPACES.airflow,
+    mlflow: NAMESPACES.mlflow,
+    grafana: NAMESPACES.monitoring,
+};
 
 export function definePlatform(cfg: PlatformConfig) {
     const env = cfg.environment;
@@ -94,6 +106,73 @@ export function definePlatform(cfg: PlatformConfig) {
         { domain: cfg.domain, namespace: namespaces.names.gateway, k8sProvider: cluster.provider },
         { ...onGcp, dependsOn: [namespaces] },
     );
+    const images = platformImages(lake.registryUrl, cfg.imageTag);
+
+    const databases: DatabaseSpec[] = [
+        ...PLATFORM_DATABASES.map((db) => ({ name: db, namespace: DATABASE_USERS[db] })),
+        // Extra databases: their credentials Secret stays in the database namespace.
+        ...cfg.extraDatabases.map((entry) => {
+            const [db, owner] = entry.split(":");
+            return { name: db!, ...(owner ? { owner } : {}), namespace: NAMESPACES.database };
+        }),
+    ];
+    const postgres = new PlatformPostgres(
+        env,
+        {
+            namespace: NAMESPACES.database,
+            monitoringNamespace: NAMESPACES.monitoring,
+            databases,
+            diskGi: cfg.postgresDiskGi,
+            backup: {
+                bucket: lake.buckets.backups.name,
+                serviceAccount: identities.kubernetesAccounts["postgres-backup"],
+            },
+        },
+        { ...inCluster, dependsOn: [namespaces, identities] },
+    );
+    const monitoring = new Monitoring(
+        env,
+        {
+            namespace: NAMESPACES.monitoring,
+            scrapeNamespaces: [NAMESPACES.jobs, NAMESPACES.docs],
+            scrapePorts: [8090, 8080],
+            airflowNamespace: NAMESPACES.airflow,
+            databaseNamespace: NAMESPACES.database,
+            exporterSecret: postgres.exporterSecret.name,
+            grafanaDbSecret: postgres.secrets.grafana!.name,
+            apiServerCidr: cfg.masterCidr,
+            retentionDays: cfg.prometheusRetentionDays,
+            diskGi: cfg.prometheusDiskGi,
+            loadBalancer: lb,
+        },
+        { ...inCluster, dependsOn: [namespaces, postgres] },
+    );
+    const mlflow = new MlflowServer(
+        env,
+        {
+            namespace: NAMESPACES.mlflow,
+            image: images.ml,
+            databaseSecret: postgres.secrets.mlflow!.name,
+            artifactsBucket: lake.buckets["mlflow-artifacts"].name,
+            serviceAccount: identities.kubernetesAccounts.mlflow,
+            clientNamespaces: [NAMESPACES.airflow, NAMESPACES.jobs],
+            databaseNamespace: NAMESPACES.database,
+            loadBalancer: lb,
+        },
+        { ...inCluster, dependsOn: [namespaces, postgres] },
+    );
+    const docs = new DocsSite(
+        env,
+        {
+            namespace: NAMESPACES.docs,
+            image: images.docsApp,
+            docsUri: lake.uris.docs,
+            serviceAccount: identities.kubernetesAccounts["docs-app"],
+            monitoringNamespace: NAMESPACES.monitoring,
+            loadBalancer: lb,
+        },
+        { ...inCluster, dependsOn: [namespaces] },
+    );
 
     return {
         environment: env,
@@ -105,8 +184,14 @@ export function definePlatform(cfg: PlatformConfig) {
         kubeconfig: cluster.kubeconfig,
         loadBalancerIp: lb.ip,
         dnsRecords: lb.dnsRecords,
-        /** Service URLs; each UI's component adds its route (Airflow, MLflow, Grafana, docs). */
-        urls: pulumi.output({} as Record<string, string>),
+        /** Service URLs, one host each on the shared load balancer. */
+        urls: pulumi.output({ grafana: monitoring.grafanaUrl, mlflow: mlflow.url, docs: docs.url }),
+        grafanaAdmin: {
+            user: monitoring.grafanaAdminUser,
+            password: pulumi.secret(monitoring.grafanaAdminPassword),
+        },
+        mlflowInternalUrl: mlflow.internalUrl,
+        postgres: { host: postgres.host, reconcileJob: postgres.reconcileJobName },
         buckets: lake.uris,
         datasets: lake.datasetIds,
         registryUrl: lake.registryUrl,

@@ -4,7 +4,8 @@ import YAML from "yaml";
 import { renderStack, type Rendered } from "../tools/render";
 import { inventoryOf, inventoryPath } from "../tools/inventory";
 import { listStacks } from "../tools/stack-files";
-import { validateK8sObject, type K8sObject } from "../testing/k8s-validate";
+import { validateRecorded, type K8sObject } from "../testing/k8s-validate";
+import { DOCUMENTED_EXCEPTIONS, podSpecOf, podViolations } from "../testing/pod-security";
 
 /**
  * Every stack is evaluated through the real program entry point (stacks/index.ts, config read
@@ -29,7 +30,7 @@ describe("stacks: offline evaluation of every stack", () => {
                 const crds = r.kubernetes.filter(
                     (o) => o.kind === "CustomResourceDefinition",
                 ) as K8sObject[];
-                for (const obj of r.kubernetes) await validateK8sObject(obj as K8sObject, crds);
+                for (const obj of r.kubernetes) await validateRecorded(obj as K8sObject, crds);
             });
 
             it("has one public IP for all UIs, no service-account keys, no public buckets", () => {
@@ -51,6 +52,60 @@ describe("stacks: offline evaluation of every stack", () => {
                     assert.equal(b.inputs.publicAccessPrevention, "enforced", b.name);
                 }
                 assert.equal(r.outputs.kubeconfig, "[secret]", "kubeconfig is a secret output");
+            });
+
+            it("runs every pod under the restricted profile, with resources and probes", () => {
+                const r = rendered.get(stack)!;
+                const pods = (r.kubernetes as any[]).filter((o) => podSpecOf(o));
+                assert.ok(
+                    pods.length >= 6,
+                    `expected the platform's workloads, found ${pods.length}`,
+                );
+                const problems = pods.flatMap((o) => podViolations(o));
+                assert.deepEqual(problems, [], "see testing/pod-security.ts for the rules");
+                assert.deepEqual(DOCUMENTED_EXCEPTIONS, {}, "exceptions are listed in the README");
+            });
+
+            it("keeps secrets out of ConfigMaps, env values and plain outputs", () => {
+                const r = rendered.get(stack)!;
+                for (const cm of (r.kubernetes as any[]).filter((o) => o.kind === "ConfigMap")) {
+                    const text = JSON.stringify(cm);
+                    assert.ok(
+                        !text.includes("[secret]"),
+                        `ConfigMap ${cm.metadata?.name} holds a secret`,
+                    );
+                    assert.ok(
+                        !/offline-password/.test(text),
+                        `ConfigMap ${cm.metadata?.name} holds a password`,
+                    );
+                }
+                for (const o of r.kubernetes as any[]) {
+                    const spec = podSpecOf(o)?.spec;
+                    for (const c of [
+                        ...(spec?.containers ?? []),
+                        ...(spec?.initContainers ?? []),
+                    ]) {
+                        for (const e of c.env ?? []) {
+                            assert.ok(
+                                e.value === undefined ||
+                                    !/secret|offline-password/.test(String(e.value)),
+                                `${o.kind}/${o.metadata?.name}/${c.name} env ${e.name} has a secret as a plain value`,
+                            );
+                            if (
+                                /PASSWORD|SECRET|TOKEN|KEY$/.test(e.name) &&
+                                e.valueFrom === undefined
+                            ) {
+                                assert.fail(
+                                    `${o.kind}/${o.metadata?.name}/${c.name} env ${e.name} is not read from a Secret`,
+                                );
+                            }
+                        }
+                    }
+                }
+                assert.ok(
+                    !JSON.stringify(r.outputs).includes("offline-password"),
+                    "a password in the outputs",
+                );
             });
 
             it("targets the project and regions of its stack file", () => {

@@ -32,5 +32,9 @@ export function cloudFakes(project: string): Outputs {
             ],
         }),
         "gcp:certificatemanager/certificateMap:CertificateMap": (name) => ({ name }),
+        // Marked secret by the provider; the harness redacts it like any secret.
+        "random:index/randomPassword:RandomPassword": (name) => ({
+            result: `offline-password-${name}`,
+        }),
     };
 }

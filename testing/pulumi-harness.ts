@@ -113,19 +113,19 @@ function parentKey(
     return `${parent.type}::${parent.name}`;
 }
 
+/** Resolve stack outputs the way the engine shows them: secrets (at any depth) as SECRET. */
 async function resolveOutputs(result: unknown): Promise<unknown> {
     const value = await Promise.resolve(result);
+    if (pulumi.Output.isInstance(value)) {
+        if (await pulumi.isSecret(value)) return SECRET;
+        return resolveOutputs(await resolveOutputValue(value));
+    }
+    if (pulumi.Resource.isInstance(value)) return resolveOutputValue(value.urn);
+    if (Array.isArray(value)) return Promise.all(value.map(resolveOutputs));
     if (value === null || typeof value !== "object") return value;
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (pulumi.Output.isInstance(v)) {
-            const secret = await pulumi.isSecret(v);
-            out[k] = secret ? SECRET : await resolveOutputValue(v);
-        } else if (pulumi.Resource.isInstance(v)) {
-            out[k] = await resolveOutputValue(v.urn);
-        } else {
-            out[k] = v;
-        }
+        out[k] = await resolveOutputs(v);
     }
     return out;
 }

@@ -10,12 +10,12 @@ const ARGS: DataLakeArgs = {
 };
 
 describe("components/data-lake", () => {
-    it("creates four buckets, two datasets and one Docker registry, nothing else", async () => {
+    it("creates five buckets, two datasets and one Docker registry, nothing else", async () => {
         const r = await evaluate(() => new DataLake("dev", ARGS));
         assert.deepEqual(r.countsByType(), {
             "gcp:artifactregistry/repository:Repository": 1,
             "gcp:bigquery/dataset:Dataset": 2,
-            "gcp:storage/bucket:Bucket": 4,
+            "gcp:storage/bucket:Bucket": 5,
             "taxi:gcp:DataLake": 1,
         });
         assert.deepEqual(
@@ -24,6 +24,7 @@ describe("components/data-lake", () => {
                 .map((b) => b.inputs.name)
                 .sort(),
             [
+                "acme-taxi-dev-backups",
                 "acme-taxi-dev-docs",
                 "acme-taxi-dev-mlflow-artifacts",
                 "acme-taxi-dev-spark-temp",
@@ -61,6 +62,9 @@ describe("components/data-lake", () => {
         ]);
         assert.deepEqual(bucket("spark-temp").lifecycleRules, [
             { action: { type: "Delete" }, condition: { age: 2 } },
+        ]);
+        assert.deepEqual(bucket("backups").lifecycleRules, [
+            { action: { type: "Delete" }, condition: { age: 14 } },
         ]);
         assert.equal(bucket("staging").versioning.enabled, false);
         for (const key of ["docs", "mlflow-artifacts"] as const) {

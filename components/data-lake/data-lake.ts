@@ -17,6 +17,8 @@ export const BUCKETS = {
     "mlflow-artifacts": { versioned: true, expires: undefined },
     /** Spark's temporary BigQuery load data; transient (days). */
     "spark-temp": { versioned: false, expires: "sparkTemp" },
+    /** Daily Postgres dumps; expire after the backup retention. Not versioned: dumps are never overwritten. */
+    backups: { versioned: false, expires: "backups" },
 } as const;
 export type BucketKey = keyof typeof BUCKETS;
 
@@ -35,6 +37,8 @@ export interface DataLakeArgs {
     datasetLocation?: string;
     /** Days before staged files are deleted (default 30). */
     stagingRetentionDays?: number;
+    /** Days a Postgres dump is kept (default 14). */
+    backupRetentionDays?: number;
     /** Days before Spark temp files are deleted (default 2). */
     sparkTempRetentionDays?: number;
     /** Noncurrent versions kept in versioned buckets (default 5). */
@@ -51,6 +55,7 @@ export function resolveDataLakeArgs(args: DataLakeArgs) {
         datasetLocation: args.datasetLocation ?? args.region,
         stagingRetentionDays: args.stagingRetentionDays ?? 30,
         sparkTempRetentionDays: args.sparkTempRetentionDays ?? 2,
+        backupRetentionDays: args.backupRetentionDays ?? 14,
         keepVersions: args.keepVersions ?? 5,
         deletionProtection: args.deletionProtection ?? true,
     };
@@ -59,6 +64,8 @@ export function resolveDataLakeArgs(args: DataLakeArgs) {
             `stagingRetentionDays is ${r.stagingRetentionDays}; must be at least 1`,
         r.sparkTempRetentionDays < 1 &&
             `sparkTempRetentionDays is ${r.sparkTempRetentionDays}; must be at least 1`,
+        r.backupRetentionDays < 1 &&
+            `backupRetentionDays is ${r.backupRetentionDays}; must be at least 1`,
         r.keepVersions < 1 && `keepVersions is ${r.keepVersions}; must be at least 1`,
         !/^[a-z0-9_]+$/.test(r.environment) &&
             `environment ${JSON.stringify(r.environment)} must be lower-case letters, digits or _`,
@@ -81,7 +88,11 @@ export class DataLake extends pulumi.ComponentResource {
         const args = resolveDataLakeArgs(rawArgs);
         const o = { parent: this };
 
-        const days = { staging: args.stagingRetentionDays, sparkTemp: args.sparkTempRetentionDays };
+        const days = {
+            staging: args.stagingRetentionDays,
+            sparkTemp: args.sparkTempRetentionDays,
+            backups: args.backupRetentionDays,
+        };
         const buckets = {} as Record<BucketKey, gcp.storage.Bucket>;
         for (const [key, spec] of Object.entries(BUCKETS) as [
             BucketKey,

@@ -47,6 +47,7 @@ describe("components/identities", () => {
             "dev-docs-app",
             "dev-ml",
             "dev-mlflow",
+            "dev-postgres-backup",
             "dev-spark",
         ]);
         assert.equal(r.ofType("gcp:serviceaccount/key:Key").length, 0);
@@ -58,6 +59,7 @@ describe("components/identities", () => {
             wi.sort(),
             [
                 "airflow/airflow",
+                "database/postgres-backup",
                 "docs/docs-app",
                 "jobs/dbt",
                 "jobs/ml",
@@ -129,6 +131,6 @@ describe("components/identities", () => {
             readme.includes(grantsTable()),
             "regenerate the table in components/identities/README.md from grantsTable()",
         );
-        assert.equal(Object.keys(WORKLOAD_ACCESS).length, 6);
+        assert.equal(Object.keys(WORKLOAD_ACCESS).length, 7);
     });
 });

@@ -10,7 +10,8 @@ import type { BucketKey, DatasetKey } from "../data-lake/data-lake";
 import { NAMESPACES, type NamespaceKey } from "../namespaces/namespaces";
 import { PART_OF } from "../shared/labels";
 
-export type Workload = "airflow" | "spark" | "dbt" | "ml" | "mlflow" | "docs-app";
+export type Workload =
+    "airflow" | "spark" | "dbt" | "ml" | "mlflow" | "docs-app" | "postgres-backup";
 
 export interface WorkloadAccess {
     /** Why the workload needs a cloud identity. */
@@ -68,6 +69,13 @@ export const WORKLOAD_ACCESS: Record<Workload, WorkloadAccess> = {
         purpose: "docs web app: read the published docs",
         namespace: "docs",
         buckets: { docs: "roles/storage.objectViewer" },
+        datasets: {},
+        projectRoles: [],
+    },
+    "postgres-backup": {
+        purpose: "daily Postgres dumps: upload only (cannot read, overwrite or delete backups)",
+        namespace: "database",
+        buckets: { backups: "roles/storage.objectCreator" },
         datasets: {},
         projectRoles: [],
     },

@@ -1,10 +1,13 @@
 /**
  * PlatformNamespaces: the namespaces of the platform, each enforcing the `restricted` Pod
- * Security Standard, so no workload can run privileged, as root or with host access.
+ * Security Standard, so no workload can run privileged, as root or with host access, and each
+ * starting from "deny all traffic" (ingress and egress) with DNS as the only exception; the
+ * components add the connections their pods need next to the pods (shared/network-policy.ts).
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PART_OF } from "../shared/labels";
+import { allowPolicy, fromNamespace } from "../shared/network-policy";
 
 /** Namespace of each part of the platform. */
 export const NAMESPACES = {
@@ -12,6 +15,7 @@ export const NAMESPACES = {
     jobs: "jobs",
     mlflow: "mlflow",
     monitoring: "monitoring",
+    database: "database",
     docs: "docs",
     gateway: "gateway",
 } as const;
@@ -43,13 +47,45 @@ export class PlatformNamespaces extends pulumi.ComponentResource {
                             "pod-security.kubernetes.io/enforce": level,
                             "pod-security.kubernetes.io/enforce-version": "latest",
                             "pod-security.kubernetes.io/warn": "restricted",
-                            ...(key === "jobs" ? {} : { [GATEWAY_ACCESS_LABEL]: "true" }),
+                            ...(key === "jobs" || key === "database"
+                                ? {}
+                                : { [GATEWAY_ACCESS_LABEL]: "true" }),
                         },
                     },
                 },
                 { parent: this },
             );
             names[key] = created.metadata.name;
+            const o = { parent: this, dependsOn: [created] };
+            new k8s.networking.v1.NetworkPolicy(
+                `${name}-${key}-default-deny`,
+                {
+                    metadata: {
+                        name: "default-deny",
+                        namespace: ns,
+                        labels: { "app.kubernetes.io/part-of": PART_OF },
+                    },
+                    spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
+                },
+                o,
+            );
+            allowPolicy(
+                `${name}-${key}-allow-dns`,
+                { name: "allow-dns", namespace: ns },
+                {
+                    podSelector: {},
+                    egress: [
+                        {
+                            to: [fromNamespace("kube-system", { "k8s-app": "kube-dns" })],
+                            ports: [
+                                { protocol: "UDP", port: 53 },
+                                { protocol: "TCP", port: 53 },
+                            ],
+                        },
+                    ],
+                },
+                o,
+            );
         }
         this.names = names;
         this.registerOutputs({ names });

@@ -1,0 +1,55 @@
+import { strict as assert } from "node:assert";
+import * as k8s from "@pulumi/kubernetes";
+import { cloudFakes } from "../../testing/cloud-fakes";
+import { evaluate } from "../../testing/pulumi-harness";
+import { SharedLoadBalancer } from "../load-balancer/load-balancer";
+import { DocsSite } from "./docs-site";
+
+function build(replicas?: number) {
+    return evaluate(
+        () => {
+            const provider = new k8s.Provider("k8s", { kubeconfig: "{}" });
+            const lb = new SharedLoadBalancer("dev", {
+                namespace: "gateway",
+                k8sProvider: provider,
+            });
+            const d = new DocsSite(
+                "dev",
+                {
+                    namespace: "docs",
+                    image: "registry/docs-app@sha256:abc",
+                    docsUri: "gs://acme-docs",
+                    serviceAccount: "docs-app",
+                    monitoringNamespace: "monitoring",
+                    loadBalancer: lb,
+                    ...(replicas !== undefined ? { replicas } : {}),
+                },
+                { providers: [provider] },
+            );
+            return { url: d.url };
+        },
+        { outputs: cloudFakes("acme-taxi-dev") },
+    );
+}
+
+describe("components/docs-site", () => {
+    it("serves the docs bucket with two replicas, a PodDisruptionBudget and a route on the shared LB", async () => {
+        const r = await build();
+        const d = r.get("kubernetes:apps/v1:Deployment", "dev-app").inputs as any;
+        assert.equal(d.spec.replicas, 2);
+        const c = d.spec.template.spec.containers[0];
+        assert.deepEqual(c.env, [
+            { name: "DOCS_URI", value: "gs://acme-docs" },
+            { name: "PORT", value: "8080" },
+        ]);
+        assert.equal(c.readinessProbe.httpGet.path, "/healthz");
+        assert.equal(d.spec.template.spec.serviceAccountName, "docs-app");
+        assert.equal(r.ofType("kubernetes:policy/v1:PodDisruptionBudget").length, 1);
+        assert.equal(r.outputs.url, "http://docs.203-0-113-20.sslip.io");
+        assert.equal((await build(1)).ofType("kubernetes:policy/v1:PodDisruptionBudget").length, 0);
+    });
+
+    it("rejects zero replicas", async () => {
+        await assert.rejects(build(0), /replicas is 0/);
+    });
+});

@@ -1,0 +1,201 @@
+/**
+ * MlflowServer: the MLflow tracking server (ARCHITECTURE.md §2) with its backend store in its own
+ * Postgres database and its artifacts in the MLflow GCS bucket, reached through Workload Identity
+ * (no key). Runs from the ml image (which carries mlflow, psycopg2 and google-cloud-storage) and is
+ * served through the shared load balancer; jobs reach it in-cluster at `internalUrl`.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { SharedLoadBalancer } from "../load-balancer/load-balancer";
+import {
+    GKE_METADATA,
+    GOOGLE_LB_RANGES,
+    INTERNET_HTTPS,
+    allowPolicy,
+    fromNamespace,
+    tcp,
+} from "../shared/network-policy";
+import { assertArgs } from "../shared/validation";
+import {
+    appLabels,
+    container,
+    httpProbe,
+    resources,
+    restrictedPodSecurity,
+} from "../shared/workload";
+
+export const MLFLOW_PORT = 5000;
+
+export interface MlflowServerArgs {
+    /** Namespace (holds the `mlflow` service account and the database Secret). Required. */
+    namespace: string;
+    /** Image with MLflow (the ml image, by digest). Required. */
+    image: pulumi.Input<string>;
+    /** Secret in `namespace` whose `uri` key is the backend store URI. Required. */
+    databaseSecret: string;
+    /** Bucket name for artifacts (served through the server: --serve-artifacts). Required. */
+    artifactsBucket: pulumi.Input<string>;
+    /** Kubernetes service account bound to the mlflow Google account. Required. */
+    serviceAccount: pulumi.Input<string>;
+    /** Namespaces whose pods may call the server (Airflow, the jobs). Required. */
+    clientNamespaces: string[];
+    /** Namespace of the Postgres server. Required. */
+    databaseNamespace: string;
+    /** Replicas (default 1; a PodDisruptionBudget is added above 1). */
+    replicas?: number;
+    /** Gunicorn workers (default 2). */
+    workers?: number;
+    loadBalancer: SharedLoadBalancer;
+}
+
+export function resolveMlflowArgs(args: MlflowServerArgs) {
+    const r = { ...args, replicas: args.replicas ?? 1, workers: args.workers ?? 2 };
+    assertArgs("MlflowServer", [
+        (r.replicas < 1 || r.replicas > 10) && `replicas is ${r.replicas}; must be 1 to 10`,
+        (r.workers < 1 || r.workers > 16) && `workers is ${r.workers}; must be 1 to 16`,
+    ]);
+    return r;
+}
+
+export class MlflowServer extends pulumi.ComponentResource {
+    public readonly url: pulumi.Output<string>;
+    /** What jobs and Airflow use (MLFLOW_TRACKING_URI). */
+    public readonly internalUrl: string;
+
+    /** Pass the cluster's Kubernetes provider in `opts.providers`. */
+    constructor(
+        name: string,
+        rawArgs: MlflowServerArgs,
+        opts: pulumi.ComponentResourceOptions = {},
+    ) {
+        super("taxi:k8s:MlflowServer", name, {}, opts);
+        const args = resolveMlflowArgs(rawArgs);
+        const o = { parent: this };
+        const ns = args.namespace;
+        const { labels, selector } = appLabels("mlflow", "tracking");
+        this.internalUrl = `http://mlflow.${ns}.svc.cluster.local:${MLFLOW_PORT}`;
+        const route = args.loadBalancer.addRoute(
+            "mlflow",
+            { namespace: ns, service: "mlflow", port: MLFLOW_PORT },
+            this,
+        );
+        this.url = route.url;
+        // MLflow 3 rejects requests whose Host header it does not know (DNS-rebinding guard).
+        const allowedHosts = pulumi.interpolate`${route.host},mlflow.${ns}.svc.cluster.local:${MLFLOW_PORT},mlflow.${ns}.svc:${MLFLOW_PORT},mlflow.${ns}:${MLFLOW_PORT},localhost:${MLFLOW_PORT}`;
+
+        new k8s.apps.v1.Deployment(
+            `${name}-server`,
+            {
+                metadata: { name: "mlflow", namespace: ns, labels },
+                spec: {
+                    replicas: args.replicas,
+                    selector: { matchLabels: selector },
+                    template: {
+                        metadata: { labels },
+                        spec: {
+                            serviceAccountName: args.serviceAccount,
+                            // The GCS client gets its token from the GKE metadata server, not the API.
+                            automountServiceAccountToken: false,
+                            securityContext: restrictedPodSecurity(10001),
+                            containers: [
+                                container({
+                                    name: "mlflow",
+                                    image: args.image,
+                                    command: ["mlflow", "server"],
+                                    args: [
+                                        "--host=0.0.0.0",
+                                        `--port=${MLFLOW_PORT}`,
+                                        `--workers=${args.workers}`,
+                                        "--serve-artifacts",
+                                        pulumi.interpolate`--artifacts-destination=gs://${args.artifactsBucket}/artifacts`,
+                                        pulumi.interpolate`--allowed-hosts=${allowedHosts}`,
+                                    ],
+                                    env: [
+                                        {
+                                            // Read by `mlflow server` instead of --backend-store-uri,
+                                            // so the password is not on the command line.
+                                            name: "MLFLOW_BACKEND_STORE_URI",
+                                            valueFrom: {
+                                                secretKeyRef: {
+                                                    name: args.databaseSecret,
+                                                    key: "uri",
+                                                },
+                                            },
+                                        },
+                                        { name: "HOME", value: "/tmp" },
+                                    ],
+                                    ports: [{ name: "http", containerPort: MLFLOW_PORT }],
+                                    resources: resources("250m", "1Gi", { cpu: "1" }),
+                                    startupProbe: httpProbe("/health", "http", {
+                                        failureThreshold: 30,
+                                    }),
+                                    readinessProbe: httpProbe("/health", "http"),
+                                    livenessProbe: httpProbe("/health", "http", {
+                                        periodSeconds: 30,
+                                    }),
+                                    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+                                }),
+                            ],
+                            volumes: [{ name: "tmp", emptyDir: {} }],
+                        },
+                    },
+                },
+            },
+            o,
+        );
+        new k8s.core.v1.Service(
+            `${name}-service`,
+            {
+                metadata: { name: "mlflow", namespace: ns, labels },
+                spec: {
+                    selector,
+                    ports: [{ name: "http", port: MLFLOW_PORT, targetPort: "http" }],
+                },
+            },
+            o,
+        );
+        if (args.replicas > 1) {
+            new k8s.policy.v1.PodDisruptionBudget(
+                `${name}-pdb`,
+                {
+                    metadata: { name: "mlflow", namespace: ns, labels },
+                    spec: { minAvailable: 1, selector: { matchLabels: selector } },
+                },
+                o,
+            );
+        }
+        allowPolicy(
+            `${name}-netpol`,
+            { name: "mlflow", namespace: ns },
+            {
+                podSelector: selector,
+                ingress: [
+                    {
+                        from: [
+                            ...GOOGLE_LB_RANGES.map((cidr) => ({ ipBlock: { cidr } })),
+                            ...args.clientNamespaces.map((n) => fromNamespace(n)),
+                        ],
+                        ports: tcp(MLFLOW_PORT),
+                    },
+                ],
+                egress: [
+                    {
+                        to: [
+                            fromNamespace(args.databaseNamespace, {
+                                "app.kubernetes.io/name": "postgres",
+                            }),
+                        ],
+                        ports: tcp(5432),
+                    },
+                    INTERNET_HTTPS,
+                    {
+                        to: GKE_METADATA.map((cidr) => ({ ipBlock: { cidr } })),
+                        ports: tcp(80, 988),
+                    },
+                ],
+            },
+            o,
+        );
+        this.registerOutputs({ url: this.url, internalUrl: this.internalUrl });
+    }
+}
