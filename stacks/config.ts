@@ -150,6 +150,18 @@ export const CONFIG_SPEC = {
         pattern: /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/,
         patternText: "a Docker tag: letters, digits, _, . and -, at most 128 characters",
     }),
+    triggerMemoryMb: int({
+        description: "Memory in MB of the S3 -> Airflow trigger Lambda.",
+        default: 256,
+        min: 128,
+        max: 10240,
+    }),
+    triggerTimeoutSeconds: int({
+        description: "Timeout in seconds of the S3 -> Airflow trigger Lambda.",
+        default: 30,
+        min: 5,
+        max: 900,
+    }),
     extraDatabases: list({
         description:
             'Databases the in-cluster Postgres serves besides the platform\'s own (airflow, mlflow, grafana): "name" or "name:owner". Reconciled on every update; removing one never drops it.',

@@ -6,6 +6,9 @@
 import * as aws from "@pulumi/aws";
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
+import { buildBundle } from "../functions/airflow-trigger/build";
+import { AwsTrigger } from "../components/aws-trigger/aws-trigger";
+import { S3Transfer } from "../components/s3-transfer/s3-transfer";
 import { PLATFORM_DATABASES, type PlatformConfig } from "./config";
 import { GkeCluster } from "../components/cluster/cluster";
 import { DataLake } from "../components/data-lake/data-lake";
@@ -174,6 +177,34 @@ export function definePlatform(cfg: PlatformConfig) {
         { ...inCluster, dependsOn: [namespaces] },
     );
 
+    // AWS: the landing bucket and the trigger; the function calls Airflow's public URL.
+    const trigger = new AwsTrigger(
+        env,
+        {
+            environment: env,
+            bucketName: `${cfg.gcpProject}-landing`,
+            code: pulumi
+                .output(buildBundle())
+                .apply((b) => new pulumi.asset.FileArchive(b.dir) as pulumi.asset.Archive),
+            airflowUrl: lb.urlFor("airflow"),
+            memoryMb: cfg.triggerMemoryMb,
+            timeoutSeconds: cfg.triggerTimeoutSeconds,
+            forceDestroy: !cfg.deletionProtection,
+        },
+        { providers: [awsProvider] },
+    );
+    const transfer = new S3Transfer(
+        env,
+        {
+            environment: env,
+            project: cfg.gcpProject,
+            sourceBucketName: trigger.bucketName,
+            sourceBucketArn: trigger.bucketArn,
+            sinkBucketName: lake.buckets.staging.name,
+        },
+        { providers: [awsProvider, gcpProvider] },
+    );
+
     return {
         environment: env,
         gcpProject: cfg.gcpProject,
@@ -191,6 +222,8 @@ export function definePlatform(cfg: PlatformConfig) {
             password: pulumi.secret(monitoring.grafanaAdminPassword),
         },
         mlflowInternalUrl: mlflow.internalUrl,
+        landingBucket: trigger.bucketName,
+        transferJobName: transfer.transferJobName,
         postgres: { host: postgres.host, reconcileJob: postgres.reconcileJobName },
         buckets: lake.uris,
         datasets: lake.datasetIds,

@@ -6,6 +6,19 @@
 import type { EvaluateOptions } from "./pulumi-harness";
 
 type Outputs = NonNullable<EvaluateOptions["outputs"]>;
+type Invokes = NonNullable<EvaluateOptions["invokes"]>;
+
+/** Data-source lookups the program makes, answered offline. */
+export function cloudInvokes(project: string): Invokes {
+    return {
+        // The project's Storage Transfer service agent (S3Transfer federates an AWS role to it).
+        "gcp:storage/getTransferProjectServiceAccount:getTransferProjectServiceAccount": () => ({
+            email: `project-000000000000@storage-transfer-service.iam.gserviceaccount.com`,
+            subjectId: "100000000000000000000",
+            project,
+        }),
+    };
+}
 
 export function cloudFakes(project: string): Outputs {
     return {

@@ -17,7 +17,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import YAML from "yaml";
-import { cloudFakes } from "../testing/cloud-fakes";
+import { cloudFakes, cloudInvokes } from "../testing/cloud-fakes";
 import { evaluate, type RecordedResource } from "../testing/pulumi-harness";
 import { PROJECT } from "../stacks/config";
 import { REPO_ROOT, configDeclarations } from "./pulumi-yaml";
@@ -58,6 +58,7 @@ export async function renderStack(stack: string): Promise<Rendered> {
             config,
             secretKeys,
             outputs: cloudFakes(config[`${PROJECT}:gcpProject`] ?? "offline-project"),
+            invokes: cloudInvokes(config[`${PROJECT}:gcpProject`] ?? "offline-project"),
         },
     );
     const kubernetes = run.resources

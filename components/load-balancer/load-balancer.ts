@@ -210,6 +210,11 @@ export class SharedLoadBalancer extends pulumi.ComponentResource {
             : this.ip.apply((ip) => `${app}.${ip.replace(/\./g, "-")}.sslip.io`);
     }
 
+    /** URL an app is served on (https with a domain, http on the sslip.io fallback). */
+    urlFor(app: string): pulumi.Output<string> {
+        return this.hostFor(app).apply((h) => `${this.tls ? "https" : "http"}://${h}`);
+    }
+
     /**
      * Route `<app>.<domain>` to a Service. Called by the component that owns the Service; the
      * HTTPRoute is created as a child of `parent`.
@@ -245,7 +250,7 @@ export class SharedLoadBalancer extends pulumi.ComponentResource {
             },
             { parent, provider: this.k8sProvider },
         );
-        const url = host.apply((h) => `${this.tls ? "https" : "http"}://${h}`);
+        const url = this.urlFor(app);
         return { host, url, resource };
     }
 }

@@ -1,0 +1,137 @@
+import { strict as assert } from "node:assert";
+import { evaluate } from "../../testing/pulumi-harness";
+import { S3Transfer, type S3TransferArgs, SINK_ROLES } from "./s3-transfer";
+
+const AGENT = "project-123456789@storage-transfer-service.iam.gserviceaccount.com";
+const SUBJECT = "109876543210987654321";
+const ACCOUNT = "123456789012";
+const INVOKE = "gcp:storage/getTransferProjectServiceAccount:getTransferProjectServiceAccount";
+
+const ARGS: S3TransferArgs = {
+    environment: "dev",
+    project: "acme-taxi-dev",
+    sourceBucketName: "acme-taxi-dev-landing",
+    sourceBucketArn: "arn:aws:s3:::acme-taxi-dev-landing",
+    sinkBucketName: "acme-taxi-dev-staging",
+};
+
+function build(args: Partial<S3TransferArgs> = {}) {
+    const seen: Record<string, unknown>[] = [];
+    return evaluate(() => new S3Transfer("dev-transfer", { ...ARGS, ...args }), {
+        invokes: {
+            [INVOKE]: (inputs) => {
+                seen.push(inputs);
+                return {
+                    email: AGENT,
+                    member: `serviceAccount:${AGENT}`,
+                    subjectId: SUBJECT,
+                    id: "x",
+                };
+            },
+        },
+        outputs: {
+            "aws:iam/role:Role": (_n, i) => ({
+                arn: `arn:aws:iam::${ACCOUNT}:role/${String(i.name)}`,
+            }),
+        },
+    }).then((r) => ({ ...r, invokeInputs: seen }));
+}
+
+type Inputs = Record<string, any>;
+
+describe("components/s3-transfer", () => {
+    it("creates a federated role, its read-only policy, the sink grants and one transfer job", async () => {
+        const r = await build();
+        assert.deepEqual(r.countsByType(), {
+            "aws:iam/role:Role": 1,
+            "aws:iam/rolePolicy:RolePolicy": 1,
+            "gcp:storage/bucketIAMMember:BucketIAMMember": 2,
+            "gcp:storage/transferJob:TransferJob": 1,
+            "taxi:platform:S3Transfer": 1,
+        });
+        assert.equal(r.childrenOf("taxi:platform:S3Transfer", "dev-transfer").length, 5);
+        assert.deepEqual(r.invokeInputs, [{ project: "acme-taxi-dev" }]);
+        assert.equal(r.ofType("aws:iam/accessKey:AccessKey").length, 0);
+        assert.equal(r.ofType("aws:iam/user:User").length, 0);
+    });
+
+    it("lets only the project's transfer service agent assume the role, by web identity", async () => {
+        const r = await build();
+        const role = r.get("aws:iam/role:Role", "dev-transfer-sts").inputs as Inputs;
+        assert.equal(role.name, "dev-gcp-storage-transfer");
+        assert.deepEqual(JSON.parse(role.assumeRolePolicy), {
+            Version: "2012-10-17",
+            Statement: [
+                {
+                    Sid: "GoogleStorageTransferService",
+                    Effect: "Allow",
+                    Principal: { Federated: "accounts.google.com" },
+                    Action: "sts:AssumeRoleWithWebIdentity",
+                    Condition: { StringEquals: { "accounts.google.com:sub": SUBJECT } },
+                },
+            ],
+        });
+    });
+
+    it("grants the role read-only access to the landing bucket under the source path", async () => {
+        const r = await build();
+        const p = r.get("aws:iam/rolePolicy:RolePolicy", "dev-transfer-sts").inputs as Inputs;
+        assert.equal(p.role, "dev-gcp-storage-transfer");
+        assert.deepEqual(JSON.parse(p.policy).Statement, [
+            {
+                Sid: "ListLandingBucket",
+                Effect: "Allow",
+                Action: ["s3:ListBucket", "s3:GetBucketLocation"],
+                Resource: "arn:aws:s3:::acme-taxi-dev-landing",
+            },
+            {
+                Sid: "ReadLandingObjects",
+                Effect: "Allow",
+                Action: "s3:GetObject",
+                Resource: "arn:aws:s3:::acme-taxi-dev-landing/trip data/*",
+            },
+        ]);
+        assert.ok(!/s3:(Put|Delete)/.test(String(p.policy)), "read-only");
+    });
+
+    it("copies to the staging bucket under a prefix with roleArn and no access keys, unscheduled", async () => {
+        const r = await build();
+        const job = r.get("gcp:storage/transferJob:TransferJob", "dev-transfer-job")
+            .inputs as Inputs;
+        assert.equal(job.name, "transferJobs/dev-s3-full-refresh");
+        assert.equal(job.project, "acme-taxi-dev");
+        assert.equal(job.schedule, undefined, "runs only when the full_refresh DAG starts it");
+        assert.equal(job.eventStream, undefined);
+        assert.deepEqual(job.transferSpec.awsS3DataSource, {
+            bucketName: "acme-taxi-dev-landing",
+            path: "trip data/",
+            roleArn: `arn:aws:iam::${ACCOUNT}:role/dev-gcp-storage-transfer`,
+        });
+        assert.equal(job.transferSpec.awsS3DataSource.awsAccessKey, undefined);
+        assert.equal(job.transferSpec.awsS3DataSource.credentialsSecret, undefined);
+        assert.deepEqual(job.transferSpec.gcsDataSink, {
+            bucketName: "acme-taxi-dev-staging",
+            path: "yellow/",
+        });
+        assert.equal(job.transferSpec.transferOptions.deleteObjectsFromSourceAfterTransfer, false);
+        assert.deepEqual(
+            r
+                .ofType("gcp:storage/bucketIAMMember:BucketIAMMember")
+                .map(
+                    (m) =>
+                        `${String(m.inputs.bucket)} ${String(m.inputs.role)} ${String(m.inputs.member)}`,
+                )
+                .sort(),
+            SINK_ROLES.map(
+                (role) => `acme-taxi-dev-staging ${role} serviceAccount:${AGENT}`,
+            ).sort(),
+        );
+    });
+
+    it("rejects malformed paths, naming the arg", async () => {
+        await assert.rejects(
+            build({ sourcePath: "trip data", sinkPath: "/x/" }),
+            /sourcePath "trip data" must be "" or a prefix ending with "\/".*\n.*sinkPath "\/x\/"/,
+        );
+    });
+});

@@ -1,0 +1,101 @@
+/**
+ * Bundle the Lambda with esbuild: one minified CommonJS file, `dist/index.js`, exporting
+ * `handler` (Lambda handler setting `index.handler`), platform node, target node22. The AWS SDK
+ * v3 Secrets Manager client is bundled (pinned by package-lock, not whatever the runtime ships);
+ * the build fails if AWS SDK v2 (`aws-sdk`) would end up in it.
+ *
+ *   tsx functions/airflow-trigger/build.ts        builds and prints the size as one JSON line
+ *
+ * The stack calls `buildBundle()` and passes `new pulumi.asset.FileArchive(result.dir)` to the
+ * AwsTrigger component.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { deflateRawSync } from "node:zlib";
+import { build } from "esbuild";
+
+export const FUNCTION_DIR = __dirname;
+
+export interface BundleResult {
+    /** Directory holding only the bundle: zip it (or FileArchive it) as the Lambda code. */
+    dir: string;
+    /** The bundle file, `<dir>/index.js`. */
+    file: string;
+    bytes: number;
+    /** Deflated size: roughly what the Lambda zip weighs. */
+    deflatedBytes: number;
+    /** Bundled input bytes per npm package (or `(function)` for our own sources). */
+    inputsByPackage: Record<string, number>;
+}
+
+export interface BundleOptions {
+    /** Output directory (default `functions/airflow-trigger/dist`). It is emptied first. */
+    outdir?: string;
+    /** Default true. */
+    minify?: boolean;
+}
+
+function packageOf(input: string): string {
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+    return m?.[1] ?? "(function)";
+}
+
+export async function buildBundle(options: BundleOptions = {}): Promise<BundleResult> {
+    const dir = path.resolve(options.outdir ?? path.join(FUNCTION_DIR, "dist"));
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, "index.js");
+    const result = await build({
+        entryPoints: [path.join(FUNCTION_DIR, "src", "handler.ts")],
+        outfile: file,
+        bundle: true,
+        platform: "node",
+        target: "node22",
+        format: "cjs",
+        minify: options.minify ?? true,
+        legalComments: "none",
+        metafile: true,
+        logLevel: "silent",
+    });
+    const inputsByPackage: Record<string, number> = {};
+    for (const [input, info] of Object.entries(
+        result.metafile.outputs[path.relative(process.cwd(), file)]?.inputs ?? {},
+    )) {
+        const pkg = packageOf(input);
+        inputsByPackage[pkg] = (inputsByPackage[pkg] ?? 0) + info.bytesInOutput;
+    }
+    const v2 = Object.keys(result.metafile.inputs).filter((i) => /node_modules\/aws-sdk\//.test(i));
+    if (v2.length > 0) {
+        throw new Error(
+            `the bundle would include AWS SDK v2 (${v2[0]}): import only @aws-sdk/* v3 clients`,
+        );
+    }
+    const content = fs.readFileSync(file);
+    return {
+        dir,
+        file,
+        bytes: content.length,
+        deflatedBytes: deflateRawSync(content, { level: 9 }).length,
+        inputsByPackage,
+    };
+}
+
+if (require.main === module) {
+    buildBundle()
+        .then((r) => {
+            console.log(
+                JSON.stringify({
+                    event: "bundle_built",
+                    file: path.relative(process.cwd(), r.file),
+                    bytes: r.bytes,
+                    kib: Math.round((r.bytes / 1024) * 10) / 10,
+                    deflated_kib: Math.round((r.deflatedBytes / 1024) * 10) / 10,
+                    by_package: r.inputsByPackage,
+                }),
+            );
+        })
+        .catch((err: unknown) => {
+            console.error(err instanceof Error ? err.message : String(err));
+            process.exit(1);
+        });
+}

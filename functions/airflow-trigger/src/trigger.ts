@@ -1,0 +1,125 @@
+/**
+ * The handler logic, built from its dependencies so tests and local runs construct it with their
+ * own credential source and logger. `handler.ts` builds it once per Lambda container.
+ *
+ * For each new object under the configured prefix and suffix: one DAG run with a deterministic
+ * id and `conf.uri`. Every record is attempted even when one fails; then, if any failed, the
+ * invocation throws (Lambda's async retries and the on-failure destination take over; records
+ * already triggered answer 409 on the retry and count as done).
+ */
+import { AirflowClient, AirflowError, type TriggerOutcome } from "./airflow";
+import type { TriggerConfig } from "./config";
+import { credentialSourceFromConfig, type CredentialSource } from "./credentials";
+import { dagRunId, filterReason, objectUri, parseS3Event } from "./events";
+import { createLogger, type Logger } from "./log";
+
+export interface TriggerResult {
+    uri: string;
+    dagRunId: string;
+    outcome: TriggerOutcome;
+}
+
+export interface TriggerSummary {
+    /** True for `s3:TestEvent`. */
+    testEvent: boolean;
+    runs: TriggerResult[];
+    /** Keys skipped by the prefix/suffix filter or because the record is not a creation. */
+    ignored: { key: string; reason: string }[];
+}
+
+export class TriggerFailedError extends Error {
+    constructor(
+        public readonly failures: { uri: string; dagRunId: string; error: string }[],
+        /** True when at least one failure is transient. */
+        public readonly retryable: boolean,
+    ) {
+        super(
+            `${failures.length} object(s) could not be triggered${retryable ? " (transient; retry)" : ""}:\n  - ${failures
+                .map((f) => `${f.uri} (run ${f.dagRunId}): ${f.error}`)
+                .join("\n  - ")}`,
+        );
+        this.name = "TriggerFailedError";
+    }
+}
+
+export interface TriggerDeps {
+    config: TriggerConfig;
+    /** Default: from `config.credentials`. */
+    credentials?: CredentialSource;
+    /** Default: JSON lines on stdout at `config.logLevel`. */
+    logger?: Logger;
+}
+
+/** Minimal view of the Lambda context (the handler also runs outside Lambda). */
+export interface InvocationContext {
+    awsRequestId?: string;
+}
+
+export type TriggerHandler = (
+    event: unknown,
+    context?: InvocationContext,
+) => Promise<TriggerSummary>;
+
+export function createTriggerHandler(deps: TriggerDeps): TriggerHandler {
+    const { config } = deps;
+    const logger = deps.logger ?? createLogger({ level: config.logLevel });
+    const credentials = deps.credentials ?? credentialSourceFromConfig(config.credentials);
+    const client = new AirflowClient({
+        baseUrl: config.airflowUrl,
+        credentials,
+        logger,
+        timeoutMs: config.requestTimeoutMs,
+    });
+
+    return async (event, context) => {
+        const log = logger.child(
+            context?.awsRequestId === undefined ? {} : { request_id: context.awsRequestId },
+        );
+        const parsed = parseS3Event(event);
+        const summary: TriggerSummary = { testEvent: false, runs: [], ignored: [] };
+        if (parsed.kind === "test") {
+            log.info("s3_test_event_ignored", { bucket: parsed.bucket });
+            summary.testEvent = true;
+            return summary;
+        }
+        for (const other of parsed.otherEvents) {
+            const reason = `event ${other.eventName} is not an object creation`;
+            log.info("object_ignored", { bucket: other.bucket, key: other.key, reason });
+            summary.ignored.push({ key: other.key, reason });
+        }
+        const failures: { uri: string; dagRunId: string; error: string }[] = [];
+        let retryable = false;
+        for (const o of parsed.objects) {
+            const reason = filterReason(o.key, config.keyPrefix, config.keySuffix);
+            if (reason !== undefined) {
+                log.info("object_ignored", { bucket: o.bucket, key: o.key, reason });
+                summary.ignored.push({ key: o.key, reason });
+                continue;
+            }
+            const uri = objectUri(o, config.landingUriBase);
+            const runId = dagRunId(o);
+            const conf: Record<string, unknown> = { uri };
+            if (o.versionId !== undefined) conf.version_id = o.versionId;
+            const fields = { dag_id: config.dagId, dag_run_id: runId, uri, s3_event: o.eventName };
+            try {
+                const outcome = await client.triggerDagRun(config.dagId, runId, conf);
+                summary.runs.push({ uri, dagRunId: runId, outcome });
+                log.info(outcome === "created" ? "dag_run_created" : "dag_run_exists", fields);
+            } catch (err) {
+                const e = err instanceof Error ? err : new Error(String(err));
+                const isRetryable = !(e instanceof AirflowError) || e.retryable;
+                retryable ||= isRetryable;
+                failures.push({ uri, dagRunId: runId, error: e.message });
+                log.error("dag_run_failed", {
+                    ...fields,
+                    error: e.name,
+                    message: e.message,
+                    status: e instanceof AirflowError ? e.status : undefined,
+                    retryable: isRetryable,
+                });
+            }
+        }
+        if (failures.length > 0) throw new TriggerFailedError(failures, retryable);
+        return summary;
+    };
+}

@@ -1,0 +1,448 @@
+/**
+ * A local Airflow 3 for tests and `npm start`: no Docker, no cluster, nothing left behind.
+ *
+ * `startLocalAirflow(options)` uses the Airflow installed in `dags/.venv` (created by
+ * `tsx tools/python-suites.ts --prepare dags`):
+ *   1. AIRFLOW_HOME in a new temp dir (or the one given), the FAB auth manager, a metadata DB
+ *      (SQLite in the home by default, or any SQLAlchemy URL you pass, e.g. a local PostgreSQL
+ *      database you created), generated fernet key / API secret key / JWT secret;
+ *   2. `airflow db migrate`, `airflow users create` for one API user (role `User` by default:
+ *      enough to create DAG runs), `airflow dags reserialize` so the API knows the DAGs;
+ *   3. starts the requested components (default: only `api-server`, which is all that creating
+ *      runs needs; add `scheduler`, `dag-processor`, `triggerer` to run them), each in its own
+ *      process group with output in `<home>/logs/<component>.log`;
+ *   4. waits for `GET /api/v2/monitor/health` and, if asked, checks that the expected DAGs are
+ *      known to the API.
+ * It returns the base URL, the user's credentials and `stop()`, which kills every process group
+ * it started (SIGTERM, then SIGKILL) and removes a temp home. If starting fails, or the Node
+ * process exits without calling `stop()`, the process groups are killed as well.
+ *
+ *   tsx tools/local-airflow.ts [--port 28110] [--components api-server,scheduler]
+ *       starts one and keeps it running until Ctrl-C (prints the URL and the path of the
+ *       credentials file as JSON; the password itself is never printed).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+
+const ROOT = path.resolve(__dirname, "..");
+
+export type AirflowComponent = "api-server" | "scheduler" | "dag-processor" | "triggerer";
+
+export interface LocalAirflowOptions {
+    /** The `airflow` executable (default `dags/.venv/bin/airflow`). */
+    airflowBin?: string;
+    /** AIRFLOW_HOME (default: a new temp dir, removed by `stop()`); an existing home is kept. */
+    home?: string;
+    /** DAGs folder (default `dags/`). */
+    dagsFolder?: string;
+    /** api-server port on 127.0.0.1 (default 28110). */
+    port?: number;
+    /** SQLAlchemy URL of the metadata DB (default SQLite file in the home). */
+    databaseUrl?: string;
+    /** Processes to run (default `["api-server"]`). */
+    components?: AirflowComponent[];
+    /** The API user to create (default `trigger-fn`, a random password, role `User`). */
+    user?: { username: string; password?: string; role?: string };
+    /** Run `airflow dags reserialize` before starting (default true). */
+    reserialize?: boolean;
+    /** DAG ids that must be known to the API once it is up; a clear error otherwise. */
+    expectDags?: string[];
+    /** Extra `AIRFLOW__…` (or any) variables for every Airflow process. */
+    env?: Record<string, string>;
+    /** Overall limit for migrate + start (default 240 s). */
+    startupTimeoutMs?: number;
+    /** Progress lines (default: JSON lines on stderr). */
+    log?: (event: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface LocalAirflow {
+    /** `http://127.0.0.1:<port>` */
+    baseUrl: string;
+    username: string;
+    password: string;
+    /** `<home>/api-user.json` (mode 0600): `{"username", "password"}`, usable as the trigger's AIRFLOW_CREDENTIALS_FILE. */
+    credentialsFile: string;
+    home: string;
+    /** The environment the Airflow processes run with (to run more `airflow` commands). */
+    env: NodeJS.ProcessEnv;
+    /** Log file of a component. */
+    logFile(component: AirflowComponent): string;
+    /** Kill every process started, remove a temp home. Safe to call twice. */
+    stop(): Promise<void>;
+}
+
+export class LocalAirflowError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "LocalAirflowError";
+    }
+}
+
+/** Process groups still running, killed on exit if the caller never stopped them. */
+const LIVE = new Set<number>();
+let exitHookInstalled = false;
+function trackGroup(pid: number): void {
+    LIVE.add(pid);
+    if (!exitHookInstalled) {
+        exitHookInstalled = true;
+        process.once("exit", () => {
+            for (const pgid of LIVE) killGroup(pgid, "SIGKILL");
+        });
+    }
+}
+
+function killGroup(pgid: number, signal: NodeJS.Signals): void {
+    try {
+        process.kill(-pgid, signal);
+    } catch {
+        // already gone
+    }
+}
+
+function groupAlive(pgid: number): boolean {
+    try {
+        process.kill(-pgid, 0);
+        return true;
+    } catch {
+        return false;
+    }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function tail(file: string, lines = 25): string {
+    try {
+        return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+    } catch {
+        return "(no output)";
+    }
+}
+
+/** Run one `airflow` CLI command to completion in its own process group, output to a log file. */
+async function runCommand(
+    bin: string,
+    args: string[],
+    env: NodeJS.ProcessEnv,
+    logFile: string,
+    deadline: number,
+): Promise<void> {
+    const out = fs.openSync(logFile, "a");
+    const child = spawn(bin, args, { env, detached: true, stdio: ["ignore", out, out] });
+    fs.closeSync(out);
+    const pgid = child.pid!;
+    trackGroup(pgid);
+    const code = await new Promise<number | null>((resolve, reject) => {
+        const timer = setTimeout(
+            () => {
+                killGroup(pgid, "SIGKILL");
+                reject(
+                    new LocalAirflowError(
+                        `airflow ${args.join(" ")} did not finish in time; see ${logFile}:\n${tail(logFile)}`,
+                    ),
+                );
+            },
+            Math.max(1, deadline - Date.now()),
+        );
+        child.once("error", (err) => {
+            clearTimeout(timer);
+            reject(err);
+        });
+        child.once("exit", (c) => {
+            clearTimeout(timer);
+            resolve(c);
+        });
+    }).finally(() => {
+        killGroup(pgid, "SIGKILL"); // children it may have left
+        LIVE.delete(pgid);
+    });
+    if (code !== 0) {
+        throw new LocalAirflowError(
+            `airflow ${args.join(" ")} exited with ${code}; see ${logFile}:\n${tail(logFile)}`,
+        );
+    }
+}
+
+/** Environment for every Airflow process. */
+export function airflowEnv(o: {
+    home: string;
+    dagsFolder: string;
+    port: number;
+    databaseUrl: string;
+    extra?: Record<string, string>;
+}): NodeJS.ProcessEnv {
+    const base = `http://127.0.0.1:${o.port}`;
+    const env: NodeJS.ProcessEnv = {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        LANG: process.env.LANG ?? "C.UTF-8",
+        TZ: "UTC",
+        AIRFLOW_HOME: o.home,
+        AIRFLOW__CORE__DAGS_FOLDER: o.dagsFolder,
+        AIRFLOW__CORE__LOAD_EXAMPLES: "False",
+        AIRFLOW__CORE__AUTH_MANAGER:
+            "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager",
+        AIRFLOW__CORE__FERNET_KEY: randomBytes(32).toString("base64url") + "=",
+        AIRFLOW__CORE__EXECUTION_API_SERVER_URL: `${base}/execution/`,
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: o.databaseUrl,
+        AIRFLOW__API__HOST: "127.0.0.1",
+        AIRFLOW__API__PORT: String(o.port),
+        AIRFLOW__API__BASE_URL: base,
+        AIRFLOW__API__WORKERS: "1",
+        AIRFLOW__API__SECRET_KEY: randomBytes(24).toString("hex"),
+        AIRFLOW__API_AUTH__JWT_SECRET: randomBytes(32).toString("hex"),
+        AIRFLOW__LOGGING__BASE_LOG_FOLDER: path.join(o.home, "logs"),
+        AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR: "True",
+        ...o.extra,
+    };
+    return env;
+}
+
+async function waitForHealth(
+    baseUrl: string,
+    child: ChildProcess,
+    logFile: string,
+    deadline: number,
+): Promise<void> {
+    let last = "no answer yet";
+    while (Date.now() < deadline) {
+        if (child.exitCode !== null || child.signalCode !== null) {
+            throw new LocalAirflowError(
+                `airflow api-server exited (${child.exitCode ?? child.signalCode}) before becoming healthy; see ${logFile}:\n${tail(logFile)}`,
+            );
+        }
+        try {
+            const res = await fetch(`${baseUrl}/api/v2/monitor/health`, {
+                signal: AbortSignal.timeout(2000),
+            });
+            if (res.ok) return;
+            last = `HTTP ${res.status}`;
+        } catch (err) {
+            last = (err as Error & { cause?: { code?: string } }).cause?.code ?? String(err);
+        }
+        await sleep(500);
+    }
+    throw new LocalAirflowError(
+        `airflow api-server at ${baseUrl} not healthy in time (${last}); see ${logFile}:\n${tail(logFile)}`,
+    );
+}
+
+async function checkDags(
+    baseUrl: string,
+    username: string,
+    password: string,
+    dagIds: string[],
+): Promise<void> {
+    const tokenRes = await fetch(`${baseUrl}/auth/token`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ username, password }),
+    });
+    if (tokenRes.status !== 201 && tokenRes.status !== 200) {
+        throw new LocalAirflowError(
+            `POST /auth/token for the created user answered ${tokenRes.status}: ${await tokenRes.text()}`,
+        );
+    }
+    const { access_token } = (await tokenRes.json()) as { access_token: string };
+    for (const dagId of dagIds) {
+        const res = await fetch(`${baseUrl}/api/v2/dags/${encodeURIComponent(dagId)}`, {
+            headers: { authorization: `Bearer ${access_token}` },
+        });
+        if (res.status !== 200) {
+            throw new LocalAirflowError(
+                `the API does not know DAG ${dagId} (${res.status}: ${await res.text()}): is dags/${dagId}.py there, and does it import without errors (airflow dags list-import-errors)?`,
+            );
+        }
+    }
+}
+
+/** True when something accepts TCP connections on 127.0.0.1:port. */
+function portAnswers(port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+        const socket = net.connect({ host: "127.0.0.1", port });
+        socket.setTimeout(1000);
+        socket.once("connect", () => {
+            socket.destroy();
+            resolve(true);
+        });
+        socket.once("timeout", () => {
+            socket.destroy();
+            resolve(false);
+        });
+        socket.once("error", () => resolve(false));
+    });
+}
+
+export async function startLocalAirflow(options: LocalAirflowOptions = {}): Promise<LocalAirflow> {
+    const bin = options.airflowBin ?? path.join(ROOT, "dags", ".venv", "bin", "airflow");
+    if (!fs.existsSync(bin)) {
+        throw new LocalAirflowError(
+            `${bin} not found: create the Airflow environment with \`tsx tools/python-suites.ts --prepare dags\``,
+        );
+    }
+    const log =
+        options.log ??
+        ((event: string, fields: Record<string, unknown> = {}) =>
+            process.stderr.write(
+                `${JSON.stringify({ logger: "local-airflow", event, ...fields })}\n`,
+            ));
+    const tempHome = options.home === undefined;
+    const home = options.home ?? fs.mkdtempSync(path.join(os.tmpdir(), "taxi-airflow-"));
+    fs.mkdirSync(path.join(home, "logs"), { recursive: true });
+    const port = options.port ?? 28110;
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const dagsFolder = path.resolve(options.dagsFolder ?? path.join(ROOT, "dags"));
+    const databaseUrl = options.databaseUrl ?? `sqlite:///${path.join(home, "airflow.db")}`;
+    const username = options.user?.username ?? "trigger-fn";
+    const password = options.user?.password ?? randomBytes(18).toString("base64url");
+    const role = options.user?.role ?? "User";
+    const components = options.components ?? ["api-server"];
+    const env = airflowEnv({ home, dagsFolder, port, databaseUrl, extra: options.env });
+    const deadline = Date.now() + (options.startupTimeoutMs ?? 240_000);
+    const logFile = (c: string) => path.join(home, "logs", `${c}.log`);
+    const credentialsFile = path.join(home, "api-user.json");
+    fs.writeFileSync(credentialsFile, JSON.stringify({ username, password }), { mode: 0o600 });
+    const started: { component: AirflowComponent; child: ChildProcess }[] = [];
+
+    let stopped = false;
+    const stop = async () => {
+        if (stopped) return;
+        stopped = true;
+        for (const { child } of started) killGroup(child.pid!, "SIGTERM");
+        const until = Date.now() + 10_000;
+        while (started.some(({ child }) => groupAlive(child.pid!)) && Date.now() < until) {
+            await sleep(200);
+        }
+        for (const { child } of started) {
+            killGroup(child.pid!, "SIGKILL");
+            LIVE.delete(child.pid!);
+        }
+        if (tempHome) fs.rmSync(home, { recursive: true, force: true });
+        log("local_airflow_stopped", { home, removed: tempHome });
+    };
+
+    if (components.includes("api-server") && (await portAnswers(port))) {
+        if (tempHome) fs.rmSync(home, { recursive: true, force: true });
+        throw new LocalAirflowError(
+            `127.0.0.1:${port} is already in use (another local Airflow or test run?): stop it or pass another port`,
+        );
+    }
+
+    try {
+        const t0 = Date.now();
+        log("local_airflow_preparing", {
+            home,
+            database: databaseUrl.replace(/\/\/[^@/]*@/, "//***@"),
+            dags: dagsFolder,
+        });
+        await runCommand(bin, ["db", "migrate"], env, logFile("db-migrate"), deadline);
+        await runCommand(
+            bin,
+            [
+                "users",
+                "create",
+                "--username",
+                username,
+                "--password",
+                password,
+                "--role",
+                role,
+                "--firstname",
+                "Local",
+                "--lastname",
+                username,
+                "--email",
+                `${username}@localhost.invalid`,
+            ],
+            env,
+            logFile("users-create"),
+            deadline,
+        );
+        if (options.reserialize ?? true) {
+            await runCommand(
+                bin,
+                ["dags", "reserialize"],
+                env,
+                logFile("dags-reserialize"),
+                deadline,
+            );
+        }
+        log("local_airflow_prepared", { seconds: (Date.now() - t0) / 1000 });
+
+        for (const component of components) {
+            const out = fs.openSync(logFile(component), "a");
+            const args =
+                component === "api-server"
+                    ? [
+                          "api-server",
+                          "--host",
+                          "127.0.0.1",
+                          "--port",
+                          String(port),
+                          "--workers",
+                          "1",
+                      ]
+                    : [component];
+            const child = spawn(bin, args, { env, detached: true, stdio: ["ignore", out, out] });
+            fs.closeSync(out);
+            trackGroup(child.pid!);
+            started.push({ component, child });
+        }
+        const api = started.find((s) => s.component === "api-server");
+        if (api) {
+            await waitForHealth(baseUrl, api.child, logFile("api-server"), deadline);
+            if (options.expectDags?.length) {
+                await checkDags(baseUrl, username, password, options.expectDags);
+            }
+        }
+        log("local_airflow_ready", {
+            url: baseUrl,
+            components,
+            username,
+            seconds: (Date.now() - t0) / 1000,
+        });
+    } catch (err) {
+        await stop();
+        throw err;
+    }
+
+    return {
+        baseUrl,
+        username,
+        password,
+        credentialsFile,
+        home,
+        env,
+        logFile: (c) => logFile(c),
+        stop,
+    };
+}
+
+if (require.main === module) {
+    const arg = (name: string) => {
+        const i = process.argv.indexOf(name);
+        return i >= 0 ? process.argv[i + 1] : undefined;
+    };
+    const components = arg("--components")?.split(",") as AirflowComponent[] | undefined;
+    startLocalAirflow({ port: Number(arg("--port") ?? 28110), components })
+        .then((af) => {
+            console.log(
+                JSON.stringify({
+                    url: af.baseUrl,
+                    username: af.username,
+                    credentials_file: af.credentialsFile,
+                    home: af.home,
+                }),
+            );
+            const shutdown = () => void af.stop().then(() => process.exit(0));
+            process.once("SIGINT", shutdown);
+            process.once("SIGTERM", shutdown);
+        })
+        .catch((err: unknown) => {
+            console.error(err instanceof Error ? err.message : String(err));
+            process.exit(1);
+        });
+}
