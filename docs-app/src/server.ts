@@ -1,0 +1,547 @@
+/**
+ * The HTTP server (`node:http`, no framework): routing, conditional requests, gzip, streaming,
+ * security headers, request logs, metrics and graceful shutdown.
+ *
+ *   GET /           index of the published sites
+ *   GET /<site>/…   files of a site (`…/` → `…/index.html`; a site without a root page gets a
+ *                   generated listing of its entry pages; an unpublished one a clear 404 page)
+ *   GET /healthz    200 `ok` (503 while draining after SIGTERM); never touches storage
+ *   GET /metrics    Prometheus text format
+ */
+import { createHash, randomUUID } from "node:crypto";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { promisify } from "node:util";
+import * as zlib from "node:zlib";
+
+import { Catalog } from "./catalog";
+import { acceptsGzip, contentTypeFor, isCompressible } from "./content-types";
+import { renderError, renderIndex, renderNotPublished, renderSiteListing } from "./index-page";
+import { GzipCache } from "./gzip-cache";
+import type { Logger } from "./log";
+import { errorFields } from "./log";
+import type { Metrics, RouteLabel } from "./metrics";
+import { methodLabel } from "./metrics";
+import type { ParsedTarget } from "./paths";
+import { encodePath, parseTarget } from "./paths";
+import type { ObjectInfo, Storage } from "./storage";
+import { isStorageError } from "./storage";
+
+const gzipAsync = promisify(zlib.gzip);
+
+/** Smaller bodies are sent as they are: gzip would not pay for its header and CPU. */
+export const GZIP_MIN_BYTES = 1024;
+const HTML_CACHE = "private, no-cache";
+const ASSET_CACHE = "private, max-age=300";
+
+/** Headers on every response. */
+const SECURITY_HEADERS: Record<string, string> = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+};
+
+/** Pages the app renders: no script at all. */
+export const GENERATED_CSP =
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; " +
+    "form-action 'none'; frame-ancestors 'none'";
+
+/**
+ * Published sites: dbt docs (AngularJS, inline scripts, eval) and Great Expectations data docs
+ * (Bootstrap/jQuery from public CDNs) need inline code and https sources; plugins, foreign
+ * framing, foreign form targets and plain-http loads stay blocked.
+ */
+export const SITE_CSP =
+    "default-src 'self' https: data: blob: 'unsafe-inline' 'unsafe-eval'; object-src 'none'; " +
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'self'";
+
+export interface DocsServerOptions {
+    storage: Storage;
+    logger: Logger;
+    metrics: Metrics;
+    /** How long site lists and summaries are cached. */
+    catalogTtlSeconds: number;
+    /** Memory for compressed bodies, in bytes (default 32 MiB; 0 disables the cache). */
+    gzipCacheBytes?: number;
+}
+
+interface RequestContext {
+    id: string;
+    route: RouteLabel;
+    site?: string;
+}
+
+class HttpError extends Error {
+    constructor(
+        readonly status: number,
+        message: string,
+    ) {
+        super(message);
+    }
+}
+
+export class DocsServer {
+    readonly server: http.Server;
+    readonly catalog: Catalog;
+    private readonly storage: Storage;
+    private readonly log: Logger;
+    private readonly metrics: Metrics;
+    private readonly gzipCache: GzipCache;
+    private draining = false;
+    private closing: Promise<void> | undefined;
+
+    constructor(options: DocsServerOptions) {
+        this.storage = options.storage;
+        this.log = options.logger;
+        this.metrics = options.metrics;
+        this.gzipCache = new GzipCache(options.gzipCacheBytes ?? 32 * 1024 * 1024);
+        this.catalog = new Catalog(options.storage, {
+            ttlSeconds: options.catalogTtlSeconds,
+            onSites: (names) => {
+                this.metrics.siteUpdated.reset();
+                this.metrics.siteObjects.reset();
+                this.log.debug("sites_listed", { sites: names });
+            },
+            onSummary: (s) => {
+                if (s.updated)
+                    this.metrics.siteUpdated.set({ site: s.name }, s.updated.getTime() / 1000);
+                this.metrics.siteObjects.set({ site: s.name }, s.objects);
+            },
+        });
+        this.server = http.createServer((req, res) => this.onRequest(req, res));
+        // The Google Cloud load balancer keeps idle backend connections for 600 s; a shorter
+        // keep-alive here would make it reuse sockets we are closing (sporadic 502s).
+        this.server.keepAliveTimeout = 620_000;
+        this.server.headersTimeout = 30_000;
+        this.server.requestTimeout = 120_000;
+        this.server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+            const status =
+                err.code === "HPE_HEADER_OVERFLOW"
+                    ? 431
+                    : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+                      ? 408
+                      : 400;
+            this.metrics.requests.inc({ route: "rejected", method: "other", status });
+            this.log.debug("client_error", { status, error_code: err.code });
+            if (socket.writable && err.code !== "ECONNRESET") {
+                socket.end(
+                    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\n` +
+                        `Content-Length: 0\r\n\r\n`,
+                );
+            }
+            socket.destroy();
+        });
+    }
+
+    listen(port: number, host: string): Promise<AddressInfo> {
+        return new Promise((resolve, reject) => {
+            this.server.once("error", reject);
+            this.server.listen(port, host, () => {
+                this.server.off("error", reject);
+                resolve(this.server.address() as AddressInfo);
+            });
+        });
+    }
+
+    /**
+     * Graceful shutdown: fail /healthz and close keep-alive connections after each response for
+     * `delayMs` (the load balancer takes the pod out), stop accepting, wait up to `timeoutMs` for
+     * in-flight responses, then close whatever is left.
+     */
+    shutdown(options: { delayMs: number; timeoutMs: number }): Promise<void> {
+        this.closing ??= (async () => {
+            this.draining = true;
+            this.log.info("shutdown_started", {
+                drain_ms: options.delayMs,
+                timeout_ms: options.timeoutMs,
+            });
+            if (options.delayMs > 0) await sleep(options.delayMs);
+            const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+            this.server.closeIdleConnections();
+            const sweep = setInterval(() => this.server.closeIdleConnections(), 250);
+            let forced = false;
+            const timer = setTimeout(() => {
+                forced = true;
+                this.log.warn("shutdown_forced", {
+                    reason: "in-flight requests outlived the timeout",
+                });
+                this.server.closeAllConnections();
+            }, options.timeoutMs);
+            await closed;
+            clearInterval(sweep);
+            clearTimeout(timer);
+            this.log.info("shutdown_complete", { forced });
+        })();
+        return this.closing;
+    }
+
+    private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+        const started = process.hrtime.bigint();
+        const ctx: RequestContext = { id: randomUUID(), route: "rejected" };
+        res.setHeader("X-Request-Id", ctx.id);
+        if (this.draining) res.shouldKeepAlive = false;
+        this.metrics.inFlight.inc();
+        res.once("close", () => {
+            this.metrics.inFlight.dec();
+            const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+            const status = res.statusCode;
+            this.metrics.requests.inc({
+                route: ctx.route,
+                method: methodLabel(req.method),
+                status,
+            });
+            this.metrics.duration.observe({ route: ctx.route }, seconds);
+            const quiet = ctx.route === "healthz" || ctx.route === "metrics";
+            const level = status >= 500 ? "warn" : quiet ? "debug" : "info";
+            if (!this.log.enabled(level)) return;
+            const forwarded = req.headers["x-forwarded-for"];
+            this.log[level]("request", {
+                request_id: ctx.id,
+                method: (req.method ?? "").slice(0, 16),
+                path: (req.url ?? "").slice(0, 512),
+                route: ctx.route,
+                ...(ctx.site !== undefined ? { site: ctx.site } : {}),
+                status,
+                duration_ms: Math.round(seconds * 1e5) / 100,
+                ...(res.writableFinished ? {} : { aborted: true }),
+                remote:
+                    (typeof forwarded === "string" ? forwarded.split(",")[0]?.trim() : undefined) ??
+                    req.socket.remoteAddress,
+                user_agent: (req.headers["user-agent"] ?? "").slice(0, 200),
+            });
+        });
+        this.handle(req, res, ctx).catch((err: unknown) => this.fail(req, res, ctx, err));
+    }
+
+    private async handle(
+        req: http.IncomingMessage,
+        res: http.ServerResponse,
+        ctx: RequestContext,
+    ): Promise<void> {
+        const method = req.method ?? "";
+        if (method !== "GET" && method !== "HEAD") {
+            res.setHeader("Allow", "GET, HEAD");
+            if (method === "OPTIONS") {
+                res.writeHead(204, SECURITY_HEADERS).end();
+                return;
+            }
+            throw new HttpError(405, `method ${method} is not allowed`);
+        }
+        const target: ParsedTarget = parseTarget(req.url);
+        switch (target.kind) {
+            case "reject":
+                throw new HttpError(target.status, target.reason);
+            case "healthz":
+                ctx.route = "healthz";
+                this.sendText(
+                    req,
+                    res,
+                    this.draining ? 503 : 200,
+                    this.draining ? "draining\n" : "ok\n",
+                );
+                return;
+            case "metrics": {
+                ctx.route = "metrics";
+                const body = await this.metrics.registry.metrics();
+                res.writeHead(200, {
+                    ...SECURITY_HEADERS,
+                    "Content-Type": this.metrics.registry.contentType,
+                    "Cache-Control": "no-store",
+                });
+                res.end(req.method === "HEAD" ? undefined : body);
+                return;
+            }
+            case "index": {
+                ctx.route = "index";
+                const sites = await this.catalog.sites();
+                await this.sendPage(req, res, 200, renderIndex(sites));
+                return;
+            }
+            case "site":
+                ctx.route = "site";
+                ctx.site = target.site;
+                await this.serveSite(req, res, target);
+                return;
+        }
+    }
+
+    private async serveSite(
+        req: http.IncomingMessage,
+        res: http.ServerResponse,
+        t: Extract<ParsedTarget, { kind: "site" }>,
+    ): Promise<void> {
+        if (t.segments.length === 0 && !t.directory) {
+            return this.redirect(res, encodePath(t.site, [], true) + t.query);
+        }
+        const key = [t.site, ...t.segments].join("/");
+        if (t.directory) {
+            const index = await this.storage.stat(`${key}/index.html`);
+            if (index) return this.serveObject(req, res, index);
+            if (t.segments.length === 0) {
+                const summary = await this.catalog.site(t.site);
+                if (summary !== undefined && summary.objects > 0) {
+                    return this.sendPage(req, res, 200, renderSiteListing(summary));
+                }
+                return this.sendPage(req, res, 404, renderNotPublished(t.site));
+            }
+            throw new HttpError(404, "no index.html in folder");
+        }
+        const info = await this.storage.stat(key);
+        if (info) return this.serveObject(req, res, info);
+        // `/site/folder` where `folder/index.html` exists: send the browser to `folder/` so the
+        // page's relative links resolve.
+        if (await this.storage.stat(`${key}/index.html`)) {
+            return this.redirect(res, encodePath(t.site, t.segments, true) + t.query);
+        }
+        throw new HttpError(404, "no such object");
+    }
+
+    private async serveObject(
+        req: http.IncomingMessage,
+        res: http.ServerResponse,
+        info: ObjectInfo,
+    ): Promise<void> {
+        const type = contentTypeFor(info.key, info.contentType);
+        const clientGzip = acceptsGzip(req.headers["accept-encoding"]);
+        const storedGzip = info.contentEncoding?.toLowerCase() === "gzip";
+        const mode: "identity" | "gzip" | "stored-gzip" | "gunzip" = storedGzip
+            ? clientGzip
+                ? "stored-gzip"
+                : "gunzip"
+            : clientGzip && isCompressible(type) && info.size >= GZIP_MIN_BYTES
+              ? "gzip"
+              : "identity";
+        const encoded = mode === "gzip" || mode === "stored-gzip";
+        const headers: http.OutgoingHttpHeaders = {
+            ...SECURITY_HEADERS,
+            "Content-Security-Policy": SITE_CSP,
+            "Content-Type": type,
+            ETag: `"${info.etag}${encoded ? "-gz" : ""}"`,
+            "Last-Modified": info.updated.toUTCString(),
+            "Cache-Control": type.startsWith("text/html") ? HTML_CACHE : ASSET_CACHE,
+            "Accept-Ranges": "none",
+        };
+        if (storedGzip || isCompressible(type)) headers.Vary = "Accept-Encoding";
+        this.addHsts(req, headers);
+        if (notModified(req, info.etag, info.updated)) {
+            delete headers["Content-Security-Policy"];
+            res.writeHead(304, headers).end();
+            return;
+        }
+        if (encoded) headers["Content-Encoding"] = "gzip";
+        if (mode === "identity" || mode === "stored-gzip") headers["Content-Length"] = info.size;
+        if (req.method === "HEAD" || info.size === 0) {
+            if (mode === "gzip" || mode === "gunzip") headers["Content-Length"] = undefined;
+            res.writeHead(200, stripUndefined(headers)).end();
+            return;
+        }
+        if (mode === "gzip" && this.gzipCache.enabled) {
+            const cached = this.gzipCache.get(info.key, info.etag);
+            this.metrics.gzipCache.inc({ result: cached ? "hit" : "miss" });
+            if (cached) {
+                headers["Content-Length"] = cached.length;
+                res.writeHead(200, headers).end(cached);
+                return;
+            }
+        }
+        // Opening may fail (vanished, throttled): that throws before any header is written.
+        const source: Readable = await this.storage.read(info);
+        res.writeHead(200, headers);
+        try {
+            if (mode === "gzip") {
+                const gzip = zlib.createGzip({ level: 6 });
+                const keep = this.collectFor(gzip);
+                await pipeline(source, gzip, res);
+                const body = keep();
+                if (body) this.gzipCache.set(info.key, info.etag, body);
+            } else if (mode === "gunzip") {
+                await pipeline(source, zlib.createGunzip(), res);
+            } else {
+                await pipeline(source, res);
+            }
+        } catch (err) {
+            if (res.destroyed && !res.writableFinished && req.socket.destroyed) {
+                // The client went away (closed tab, cancelled download): nothing to report.
+                this.log.debug("client_aborted", { key: info.key });
+            } else {
+                this.countStorageError(err);
+                this.log.error("stream_failed", { key: info.key, ...errorFields(err) });
+            }
+            res.destroy();
+        } finally {
+            // pipeline() leaves the source open when the response was already gone (client
+            // disconnected while we were opening it): close it, or the file handle leaks.
+            if (!source.destroyed) source.destroy();
+        }
+    }
+
+    /** Copy what `gzip` emits, up to the cache's entry limit, for the gzip cache. */
+    private collectFor(gzip: zlib.Gzip): () => Buffer | undefined {
+        if (!this.gzipCache.enabled) return () => undefined;
+        const chunks: Buffer[] = [];
+        let total = 0;
+        let tooBig = false;
+        const onData = (chunk: Buffer): void => {
+            total += chunk.length;
+            if (total > this.gzipCache.maxEntryBytes) {
+                tooBig = true;
+                chunks.length = 0;
+                gzip.off("data", onData);
+            } else {
+                chunks.push(chunk);
+            }
+        };
+        gzip.on("data", onData);
+        return () => (tooBig ? undefined : Buffer.concat(chunks));
+    }
+
+    private async sendPage(
+        req: http.IncomingMessage,
+        res: http.ServerResponse,
+        status: number,
+        html: string,
+    ): Promise<void> {
+        const body = Buffer.from(html, "utf8");
+        const etag = createHash("sha1").update(body).digest("hex").slice(0, 20);
+        const headers: http.OutgoingHttpHeaders = {
+            ...SECURITY_HEADERS,
+            "Content-Security-Policy": GENERATED_CSP,
+            "Content-Type": "text/html; charset=utf-8",
+            "Cache-Control": status === 200 ? HTML_CACHE : "no-store",
+            Vary: "Accept-Encoding",
+        };
+        this.addHsts(req, headers);
+        if (status === 200) {
+            headers.ETag = `"p${etag}"`;
+            if (notModified(req, `p${etag}`, undefined)) {
+                res.writeHead(304, headers).end();
+                return;
+            }
+        }
+        let payload = body;
+        if (body.length >= GZIP_MIN_BYTES && acceptsGzip(req.headers["accept-encoding"])) {
+            payload = await gzipAsync(body);
+            headers["Content-Encoding"] = "gzip";
+            if (headers.ETag !== undefined) headers.ETag = `"p${etag}-gz"`;
+        }
+        headers["Content-Length"] = payload.length;
+        res.writeHead(status, headers);
+        res.end(req.method === "HEAD" ? undefined : payload);
+    }
+
+    private sendText(
+        req: http.IncomingMessage,
+        res: http.ServerResponse,
+        status: number,
+        text: string,
+    ): void {
+        res.writeHead(status, {
+            ...SECURITY_HEADERS,
+            "Content-Type": "text/plain; charset=utf-8",
+            "Cache-Control": "no-store",
+            "Content-Length": Buffer.byteLength(text),
+        });
+        res.end(req.method === "HEAD" ? undefined : text);
+    }
+
+    private redirect(res: http.ServerResponse, location: string): void {
+        // `location` is built from validated, re-encoded segments: always a same-origin path.
+        res.writeHead(301, {
+            ...SECURITY_HEADERS,
+            Location: location,
+            "Cache-Control": "private, max-age=300",
+            "Content-Length": 0,
+        });
+        res.end();
+    }
+
+    private addHsts(req: http.IncomingMessage, headers: http.OutgoingHttpHeaders): void {
+        // Only over HTTPS (the load balancer terminates TLS and says so).
+        if (req.headers["x-forwarded-proto"] === "https") {
+            headers["Strict-Transport-Security"] = "max-age=31536000";
+        }
+    }
+
+    private countStorageError(err: unknown): void {
+        if (isStorageError(err)) {
+            this.metrics.storageErrors.inc({ backend: this.storage.backend, kind: err.kind });
+        }
+    }
+
+    /** Map a failure to a response. Causes go to the log, never to the client. */
+    private fail(
+        req: http.IncomingMessage,
+        res: http.ServerResponse,
+        ctx: RequestContext,
+        err: unknown,
+    ): void {
+        let status = 500;
+        let detail: string | undefined;
+        if (err instanceof HttpError) {
+            status = err.status;
+            this.log.debug("request_rejected", { request_id: ctx.id, status, reason: err.message });
+        } else if (isStorageError(err)) {
+            status = err.kind === "unavailable" ? 503 : err.kind === "not_found" ? 404 : 502;
+            this.countStorageError(err);
+            if (status !== 404) {
+                this.log.error("storage_error", {
+                    request_id: ctx.id,
+                    status,
+                    backend: this.storage.backend,
+                    ...errorFields(err),
+                });
+            }
+        } else {
+            this.log.error("request_failed", {
+                request_id: ctx.id,
+                ...errorFields(err),
+                stack: err instanceof Error ? err.stack : undefined,
+            });
+        }
+        if (status === 405) detail = "Only GET and HEAD are supported.";
+        if (res.headersSent) {
+            res.destroy();
+            return;
+        }
+        if (status === 503) res.setHeader("Retry-After", "5");
+        this.sendPage(req, res, status, renderError(status, ctx.id, detail)).catch(() =>
+            res.destroy(),
+        );
+    }
+}
+
+/** RFC 9110 §13.1.2/§13.1.3: weak comparison of If-None-Match; If-Modified-Since otherwise. */
+export function notModified(
+    req: http.IncomingMessage,
+    etag: string,
+    updated: Date | undefined,
+): boolean {
+    const inm = req.headers["if-none-match"];
+    if (inm !== undefined) {
+        if (inm.trim() === "*") return true;
+        return inm.split(",").some((candidate) => {
+            const tag = candidate.trim().replace(/^W\//, "");
+            return tag === `"${etag}"` || tag === `"${etag}-gz"`;
+        });
+    }
+    const ims = req.headers["if-modified-since"];
+    if (ims !== undefined && updated !== undefined) {
+        const since = Date.parse(ims);
+        if (!Number.isNaN(since))
+            return Math.floor(updated.getTime() / 1000) <= Math.floor(since / 1000);
+    }
+    return false;
+}
+
+function stripUndefined(headers: http.OutgoingHttpHeaders): http.OutgoingHttpHeaders {
+    return Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined));
+}
+
+function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,194 @@
+/** Pure functions: config parsing, request-target parsing, content negotiation, page escaping. */
+import * as assert from "node:assert/strict";
+
+import { ConfigError, loadConfig, parseDocsUri } from "../src/config";
+import { acceptsGzip, contentTypeFor } from "../src/content-types";
+import { GzipCache } from "../src/gzip-cache";
+import { escapeHtml, renderIndex } from "../src/index-page";
+import { encodePath, parseTarget } from "../src/paths";
+
+describe("config", () => {
+    it("parses gs:// and file:// URIs", () => {
+        assert.deepEqual(parseDocsUri("gs://acme-docs"), {
+            kind: "gcs",
+            bucket: "acme-docs",
+            prefix: "",
+            uri: "gs://acme-docs",
+        });
+        assert.deepEqual(parseDocsUri("gs://acme-docs/env/dev/"), {
+            kind: "gcs",
+            bucket: "acme-docs",
+            prefix: "env/dev",
+            uri: "gs://acme-docs/env/dev",
+        });
+        assert.deepEqual(parseDocsUri("file:///tmp/docs/"), {
+            kind: "file",
+            root: "/tmp/docs",
+            uri: "file:///tmp/docs",
+        });
+    });
+
+    it("rejects other URIs with a message naming the variable and the expected forms", () => {
+        for (const bad of [
+            "s3://bucket/docs",
+            "/tmp/docs",
+            "gs://Bad_Bucket",
+            "gs://a",
+            "gs://b..x",
+            "gs://ok-bucket/a//b",
+            "file://host/x",
+            "https://x",
+        ]) {
+            assert.throws(
+                () => parseDocsUri(bad),
+                (err: Error) => {
+                    assert.ok(err instanceof ConfigError, bad);
+                    assert.match(err.message, /DOCS_URI=/);
+                    return true;
+                },
+            );
+        }
+    });
+
+    it("reads the environment with defaults and validates numbers and levels", () => {
+        const cfg = loadConfig({ DOCS_URI: "file:///srv/docs" });
+        assert.equal(cfg.port, 8080);
+        assert.equal(cfg.host, "0.0.0.0");
+        assert.equal(cfg.logLevel, "info");
+        assert.equal(cfg.catalogTtlSeconds, 30);
+        assert.equal(cfg.shutdownDelaySeconds, 5);
+        assert.equal(cfg.shutdownTimeoutSeconds, 20);
+        const custom = loadConfig({
+            DOCS_URI: "gs://acme-docs",
+            PORT: "28201",
+            HOST: "127.0.0.1",
+            LOG_LEVEL: "DEBUG",
+        });
+        assert.deepEqual(
+            [custom.port, custom.host, custom.logLevel],
+            [28201, "127.0.0.1", "debug"],
+        );
+        assert.throws(() => loadConfig({}), /DOCS_URI is not set.*gs:\/\/my-docs-bucket/);
+        assert.throws(
+            () => loadConfig({ DOCS_URI: "file:///x", PORT: "80a" }),
+            /PORT="80a".*0 to 65535/,
+        );
+        assert.throws(() => loadConfig({ DOCS_URI: "file:///x", PORT: "70000" }), /PORT/);
+        assert.throws(
+            () => loadConfig({ DOCS_URI: "file:///x", LOG_LEVEL: "loud" }),
+            /LOG_LEVEL.*debug, info, warn, error/,
+        );
+    });
+});
+
+describe("request targets", () => {
+    const cases: [string, string][] = [
+        ["/", "index"],
+        ["/?x=1", "index"],
+        ["/healthz", "healthz"],
+        ["/metrics", "metrics"],
+        ["/dbt", "site dbt [] file"],
+        ["/dbt/", "site dbt [] dir"],
+        ["/data-docs/yellow_tripdata_2024-01/", "site data-docs [yellow_tripdata_2024-01] dir"],
+        ["/model/space%20name.txt", "site model [space name.txt] file"],
+        ["/model/caf%C3%A9.html?x", "site model [café.html] file"],
+        ["/dbt/..", "reject 400"],
+        ["/dbt/%2e%2E/x", "reject 400"],
+        ["/dbt/a%2fb", "reject 400"],
+        ["/dbt/a%5Cb", "reject 400"],
+        ["/dbt/a%00b", "reject 400"],
+        ["/dbt/%E0%A4%A", "reject 400"],
+        ["/dbt//x", "reject 400"],
+        ["/dbt/a#b", "reject 400"],
+        ["http://h/dbt/", "reject 400"],
+        ["*", "reject 400"],
+        ["/dbt/.git/config", "reject 404"],
+        ["/-dbt/", "reject 404"],
+        ["/dbt/" + "x".repeat(256), "reject 414"],
+        ["/dbt/" + "%C3%A9".repeat(128), "reject 414"],
+        ["/" + "a/".repeat(33), "reject 414"],
+        ["/" + "a".repeat(2048), "reject 414"],
+    ];
+    for (const [target, expected] of cases) {
+        it(`${target.slice(0, 40)} → ${expected}`, () => {
+            const t = parseTarget(target);
+            const got =
+                t.kind === "site"
+                    ? `site ${t.site} [${t.segments.join(",")}] ${t.directory ? "dir" : "file"}`
+                    : t.kind === "reject"
+                      ? `reject ${t.status}`
+                      : t.kind;
+            assert.equal(got, expected);
+        });
+    }
+
+    it("re-encodes paths for links and redirects", () => {
+        assert.equal(encodePath("model", ["space name.txt"], false), "/model/space%20name.txt");
+        assert.equal(encodePath("data-docs", ["a?b#c"], true), "/data-docs/a%3Fb%23c/");
+    });
+});
+
+describe("content negotiation and pages", () => {
+    it("maps extensions, trusts only well-formed stored types", () => {
+        assert.equal(contentTypeFor("a/b.HTML"), "text/html; charset=utf-8");
+        assert.equal(contentTypeFor("a/noext", "text/plain"), "text/plain");
+        assert.equal(
+            contentTypeFor("a/noext", "text/html\r\nX-Evil: 1"),
+            "application/octet-stream",
+        );
+        assert.equal(contentTypeFor("a/.hidden"), "application/octet-stream");
+    });
+
+    it("parses Accept-Encoding q-values", () => {
+        assert.equal(acceptsGzip(undefined), false);
+        assert.equal(acceptsGzip("gzip, deflate, br"), true);
+        assert.equal(acceptsGzip("br;q=1.0, gzip;q=0"), false);
+        assert.equal(acceptsGzip("*"), true);
+        assert.equal(acceptsGzip("*;q=0"), false);
+        assert.equal(acceptsGzip("identity"), false);
+    });
+
+    it("escapes every value it puts in a page", () => {
+        assert.equal(
+            escapeHtml(`<a href="x">'&'</a>`),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;",
+        );
+        const html = renderIndex([
+            {
+                name: "x<script>",
+                title: "<script>alert(1)</script>",
+                description: "",
+                objects: 1,
+                bytes: 1,
+                updated: new Date(0),
+                hasIndex: true,
+                entries: [],
+            },
+        ]);
+        assert.doesNotMatch(html, /<script>/);
+    });
+});
+
+describe("gzip cache", () => {
+    it("keeps one version per key, evicts least recently used, skips oversized bodies", () => {
+        const cache = new GzipCache(4000); // entries up to 1000 bytes
+        const body = (n: number) => Buffer.alloc(n, 1);
+        cache.set("a", "v1", body(900));
+        cache.set("a", "v2", body(900));
+        assert.equal(cache.get("a", "v1"), undefined, "old version dropped");
+        assert.equal(cache.size, 900);
+        cache.set("b", "v1", body(900));
+        cache.set("c", "v1", body(900));
+        assert.ok(cache.get("a", "v2"), "a is now most recent");
+        cache.set("d", "v1", body(900));
+        cache.set("e", "v1", body(900));
+        assert.equal(cache.get("b", "v1"), undefined, "least recently used evicted");
+        assert.ok(cache.get("a", "v2"));
+        assert.ok(cache.size <= 4000);
+        cache.set("big", "v1", body(1001));
+        assert.equal(cache.get("big", "v1"), undefined);
+        const off = new GzipCache(0);
+        off.set("a", "v1", body(10));
+        assert.equal(off.get("a", "v1"), undefined);
+    });
+});
