@@ -1,0 +1,52 @@
+"""How the runner turns its options into dbt invocations (no dbt run needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from taxi_dbt import runner
+from taxi_dbt.errors import ConfigError
+
+
+def plan(argv: list[str], dbt_vars=None):
+    return runner.plan(runner.parser().parse_args(argv), dbt_vars)
+
+
+def test_the_dags_build_call():
+    steps = plan(
+        ["build", "--select", "fare_features+", "--full-refresh"], {"source_month": "2024-01"}
+    )
+    assert steps == [
+        (
+            "build",
+            ["build", "--select", "fare_features+", "--full-refresh",
+             "--vars", '{"source_month": "2024-01"}'],
+        )
+    ]  # fmt: skip
+
+
+def test_deps_seed_and_docs_wrap_the_command():
+    steps = plan(["run", "--deps", "--seed", "--docs", "-s", "a", "-s", "b", "--exclude", "c"])
+    assert [name for name, _ in steps] == ["deps", "seed", "run", "docs"]
+    assert steps[2][1] == ["run", "--select", "a", "--select", "b", "--exclude", "c"]
+    assert steps[3][1] == ["docs", "generate", "--static"]
+
+
+def test_build_loads_seeds_itself():
+    assert [name for name, _ in plan(["build", "--seed"])] == ["build"]
+
+
+def test_extra_arguments_after_double_dash_are_passed_through():
+    assert plan(["test", "--", "--threads", "1"]) == [("test", ["test", "--threads", "1"])]
+    assert plan(["dbt", "--", "ls", "--resource-type", "model"]) == [
+        ("dbt ls", ["ls", "--resource-type", "model"])
+    ]
+
+
+def test_docs_command_generates_the_static_page():
+    assert plan(["docs"]) == [("docs", ["docs", "generate", "--static"])]
+
+
+def test_selection_is_refused_where_dbt_would_ignore_it():
+    with pytest.raises(ConfigError, match="do not apply to 'docs'"):
+        plan(["docs", "--full-refresh"])
