@@ -1,0 +1,86 @@
+"""How long Airflow takes to parse each DAG file, next to the time to import Airflow itself.
+
+    cd dags && .venv/bin/python benchmarks/parse_time.py [--repeat 5] [--runtime local kubernetes]
+
+Each figure is the median over ``--repeat`` fresh processes, measured the way the dag-processor
+works: Airflow is already imported, then one file is parsed with Airflow's own ``DagBag`` (the
+file's module, ``common/`` and, under ``kubernetes``, the cncf-kubernetes operators are imported
+cold). A script that prints figures, not a test: nothing asserts on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+DAGS = Path(__file__).resolve().parent.parent
+FILES = ("trigger_smoke.py", "batch.py", "full_refresh.py")
+
+IMPORT_PROBE = """
+import time
+t = time.perf_counter()
+import airflow, airflow.sdk
+from airflow.dag_processing.dagbag import DagBag
+print(time.perf_counter() - t)
+"""
+
+PARSE_PROBE = """
+import json, sys, time
+from airflow.dag_processing.dagbag import DagBag
+t = time.perf_counter()
+bag = DagBag(dag_folder=sys.argv[1])
+elapsed = time.perf_counter() - t
+errors = len(bag.import_errors)
+print(json.dumps({"seconds": elapsed, "dags": sorted(bag.dag_ids), "errors": errors}))
+"""
+
+
+def _run(code: str, args: list[str], env: dict[str, str]) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--runtime", nargs="+", default=["local", "kubernetes"])
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory(prefix="taxi-dags-bench-") as home:
+        env = {
+            **os.environ,
+            "AIRFLOW_HOME": home,
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "JOBS_NAMESPACE": "jobs",
+        }
+        cpus, py = os.cpu_count(), platform.python_version()
+        print(f"machine: {platform.machine()}, {cpus} cpus, Python {py}; median of {args.repeat}")
+        imports = [float(_run(IMPORT_PROBE, [], env)) for _ in range(args.repeat)]
+        print(f"import airflow (+ DagBag)          {statistics.median(imports):6.3f} s")
+        for runtime in args.runtime:
+            renv = {**env, "PLATFORM_RUNTIME": runtime}
+            for name in (*FILES, "."):
+                runs = [
+                    json.loads(_run(PARSE_PROBE, [str(DAGS / name)], renv))
+                    for _ in range(args.repeat)
+                ]
+                label = "whole DAG folder" if name == "." else name
+                seconds = statistics.median(r["seconds"] for r in runs)
+                dags = ",".join(runs[0]["dags"])
+                errors = runs[0]["errors"]
+                head = f"parse {label:<18} [{runtime:<10}]"
+                print(f"{head} {seconds:6.3f} s  dags={dags} errors={errors}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Test settings: Airflow runs for real, on a SQLite metadata DB in a temporary AIRFLOW_HOME.
+
+The environment is set before anything imports Airflow (pytest loads this file first); the
+temporary folder is removed at the end of the session.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+_HOME = Path(tempfile.mkdtemp(prefix="taxi-dags-airflow-"))
+DAGS_DIR = Path(__file__).resolve().parent.parent
+REPO_ROOT = DAGS_DIR.parent
+
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_HOME),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME}/airflow.db",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "PLATFORM_RUNTIME": "local",
+    }
+)
+for key in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST"):
+    os.environ.pop(key, None)
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """Create the metadata DB once per session (only for tests that run DAGs)."""
+    from airflow.utils import db
+
+    db.resetdb()
+    return _HOME / "airflow.db"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_HOME, ignore_errors=True)

@@ -1,0 +1,317 @@
+"""Job templates: the shared Jinja/nunjucks subset (lint), the manifests of the job table, and
+that the official operators keep every field of a rendered manifest.
+
+The cross-engine parity (Jinja2 here, nunjucks there) and the strict schema validation run in
+``testing/job-templates.test.ts``, which renders the same fixtures and job-table cases.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+
+import pytest
+
+from common import datasets, jobs, pipeline_env, templates
+from tests.conftest import REPO_ROOT
+
+FIXTURES = REPO_ROOT / "testing" / "fixtures" / "job-templates"
+SOURCES = sorted(templates.TEMPLATES.glob("*.j2"))
+ENV = pipeline_env.read(templates.SAMPLE_ENV)
+YELLOW = datasets.get("yellow")
+ALL_JOBS = [("batch", j) for j in jobs.batch_jobs(YELLOW)] + [
+    ("full_refresh", j) for j in jobs.full_refresh_jobs(YELLOW)
+]
+
+# --- the shared subset (STYLE.md) -------------------------------------------------------------
+ALLOWED_FILTERS = {"tojson", "dictsort", "length", "default"}
+ALLOWED_TESTS = {"defined"}
+# Printed without tojson: integers, or the strings "true"/"false" the values builders pass.
+RAW_OUTPUTS = {
+    "backoff_limit",
+    "active_deadline_seconds",
+    "ttl_seconds_after_finished",
+    "run_as_user",
+    "automount_service_account_token",
+    "read_only_root_filesystem",
+    "m.read_only",
+    "time_to_live_seconds",
+    "prometheus.port",
+    "pod.instances",
+    "pod.cores",
+}
+FORBIDDEN = {
+    r"\bnamespace\(": "no namespace()",
+    r"\.items\(\)": "no .items(): use dictsort",
+    r"map\(\s*attribute": "no map(attribute=…)",
+    r"\[\s*-\d": "no negative indices",
+    r"\{%-?\s*set\b": "no set: never (re)assign variables in templates",
+    r"\b(True|False|None)\b": "no Python literals: booleans and None arrive as strings",
+    r"\{%-?\s*(macro|call|import|include|extends|block|filter|with)\b": "keep to if/for",
+    r"\d\.\d": "no float literals",
+    r"\bloop\.": "no loop.* (its attributes differ between the engines)",
+}
+
+
+def _strip_comments(text: str) -> str:
+    return re.sub(r"\{#.*?#\}", "", text, flags=re.S)
+
+
+def lint(source: str) -> list[str]:
+    """Problems of a template source against the shared Jinja/nunjucks subset."""
+    text = _strip_comments(source)
+    problems = [
+        f"{why}: {m.group(0)!r}" for pat, why in FORBIDDEN.items() for m in re.finditer(pat, text)
+    ]
+    for expr in re.findall(r"\{\{-?(.*?)-?\}\}", text, flags=re.S):
+        parts = [p.strip() for p in expr.split("|")]
+        filters = {re.split(r"[\s(]", p, maxsplit=1)[0] for p in parts[1:]}
+        problems += [f"filter {f!r} not in the shared subset" for f in filters - ALLOWED_FILTERS]
+        if parts[-1] != "tojson" and parts[0] not in RAW_OUTPUTS:
+            problems.append(f"{{{{ {expr.strip()} }}}} prints without tojson")
+        if "default" in filters and not re.search(r"default\([^)]*,\s*true\)", expr):
+            problems.append(f"{expr.strip()!r}: use default(x, true)")
+    for block in re.findall(r"\{%-?(.*?)-?%\}", text, flags=re.S):
+        tests = re.findall(r"\bis\s+(?:not\s+)?(\w+)", block)
+        problems += [f"test {t!r} not in the shared subset" for t in set(tests) - ALLOWED_TESTS]
+        problems += [
+            f"filter {f!r} not in the shared subset"
+            for f in re.findall(r"\|\s*(\w+)", block)
+            if f not in ALLOWED_FILTERS
+        ]
+        loop = re.match(r"\s*for\s+(.+?)\s+in\s+(.+?)\s*$", block)
+        if loop and "," in loop.group(1) and "dictsort" not in loop.group(2):
+            problems.append(f"{block.strip()!r}: unpack pairs from | dictsort only")
+    return problems
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_template_sources_keep_to_the_shared_subset(path):
+    assert lint(path.read_text(encoding="utf-8")) == [], path.name
+
+
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [
+        ("{{ name }}", "prints without tojson"),
+        ("{% set x = 1 %}", "no set"),
+        ("{% for k, v in d.items() %}{% endfor %}", "no .items()"),
+        ("{% for k, v in pairs %}{% endfor %}", "unpack pairs from | dictsort only"),
+        ("{{ xs | map(attribute='a') | join | tojson }}", "filter 'join'"),
+        ("{{ xs[-1] | tojson }}", "no negative indices"),
+        ("{% if x is string %}{% endif %}", "test 'string'"),
+        ("{% if x | first %}{% endif %}", "filter 'first'"),
+        ("{{ x | default('a') | tojson }}", "use default(x, true)"),
+        ("{% if x == None %}{% endif %}", "no Python literals"),
+        ("{% for x in xs %}{{ loop.index }}{% endfor %}", "no loop.*"),
+        ("{{ 1.5 }}", "no float literals"),
+        ("{% set ns = namespace(a=1) %}", "no namespace()"),
+    ],
+)
+def test_the_lint_catches_what_it_forbids(source, problem):
+    assert any(problem in p for p in lint(source)), lint(source)
+
+
+def test_raw_outputs_are_integers_or_boolean_strings():
+    for dag_id, job in ALL_JOBS:
+        build = templates.spark_values if job.kind == "spark" else templates.job_values
+        values = build(job, ENV, dag_id=dag_id, args=list(job.args))
+        flat = dict(values)
+        flat.update({f"prometheus.{k}": v for k, v in values.get("prometheus", {}).items()})
+        for pod in values.get("pods", []):
+            flat.update({f"pod.{k}": v for k, v in pod.items()})
+        for m in values["volume_mounts"]:
+            flat["m.read_only"] = m["read_only"]
+        for key in RAW_OUTPUTS & flat.keys():
+            v = flat[key]
+            assert (type(v) is int) or v in ("true", "false"), (job.task_id, key, v)
+        assert "null" not in json.dumps(values)
+
+
+def test_fixtures_cover_every_optional_field_and_tricky_value():
+    cases = templates.parity_cases(FIXTURES)
+    full_job = cases["job-full.values.json"]["values"]
+    minimal = cases["job-minimal.values.json"]["values"]
+    assert {
+        "run_as_user",
+        "working_dir",
+        "active_deadline_seconds",
+        "ttl_seconds_after_finished",
+    } <= (full_job.keys())
+    assert not {"run_as_user", "working_dir", "active_deadline_seconds"} & minimal.keys()
+    kinds = {k for v in full_job["volumes"] for k in v if k != "name"}
+    assert kinds == {"empty_dir", "secret", "config_map"}
+    for key in ("env", "secret_env", "tolerations", "volumes", "volume_mounts", "command", "args"):
+        assert full_job[key], key
+        assert minimal[key] == [], key
+    text = json.dumps(full_job)
+    assert '\\"' in text
+    assert ": " in json.dumps(full_job["args"])
+    assert "'" in text
+    spark_min = cases["spark-minimal.values.json"]["values"]
+    assert spark_min["secrets"] == []
+    assert cases["spark-full.values.json"]["values"]["secrets"]
+
+
+@pytest.mark.parametrize(("dag_id", "job"), ALL_JOBS, ids=lambda x: getattr(x, "task_id", x))
+def test_job_table_manifests(dag_id, job):
+    m = templates.manifest(job, ENV, dag_id=dag_id, args=["--uri", "gs://s/yellow/f.parquet"])
+    assert m["metadata"]["namespace"] == "taxi-jobs"
+    comp = jobs.COMPONENTS[job.component]
+    if job.kind == "spark":
+        assert m["kind"] == "SparkApplication"
+        pods = [m["spec"]["driver"], m["spec"]["executor"]]
+        assert m["spec"]["image"] == ENV.get("IMAGE_SPARK")
+        assert m["spec"]["driver"]["annotations"]["prometheus.io/port"] == "8090"
+        assert m["spec"]["mainApplicationFile"].startswith(
+            "local:///opt/taxi-spark/src/taxi_spark/jobs/"
+        )
+    else:
+        assert m["kind"] == "Job"
+        spec = m["spec"]["template"]["spec"]
+        pods = [spec]
+        assert spec["serviceAccountName"] == comp.service_account
+        container = spec["containers"][0]
+        assert container["name"] == "base"
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert m["spec"]["activeDeadlineSeconds"] == int(job.timeout.total_seconds())
+    for pod in pods:
+        assert pod["nodeSelector"] == {"taxi-platform/pool": "jobs"}
+        assert pod["tolerations"] == [
+            {
+                "key": "taxi-platform/pool",
+                "operator": "Equal",
+                "value": "jobs",
+                "effect": "NoSchedule",
+            }
+        ]
+        container = pod["containers"][0] if "containers" in pod else pod
+        assert {"configMapRef": {"name": "pipeline-env"}} in container["envFrom"]
+
+
+def test_service_accounts_per_component():
+    sa = {(d, j.task_id): templates.manifest(j, ENV, dag_id=d, args=[]) for d, j in ALL_JOBS}
+
+    def account(m):
+        return (
+            m["spec"]["driver"]["serviceAccount"]
+            if m["kind"] == "SparkApplication"
+            else (m["spec"]["template"]["spec"]["serviceAccountName"])
+        )
+
+    assert account(sa[("batch", "load")]) == "spark"
+    assert account(sa[("batch", "copy_to_staging")]) == "spark"
+    assert account(sa[("batch", "dbt_build")]) == "dbt"
+    assert account(sa[("batch", "retrain")]) == "ml"
+    assert account(sa[("full_refresh", "transfer")]) == "spark"
+
+
+def test_missing_pipeline_env_names_the_key():
+    job = jobs.batch_jobs(YELLOW)[0]
+    with pytest.raises(pipeline_env.PipelineEnvError, match="IMAGE_SPARK is not set"):
+        templates.manifest(job, pipeline_env.read({"JOBS_NAMESPACE": "j"}), dag_id="batch", args=[])
+
+
+# --- the official operators receive the rendered dicts -----------------------------------------
+@pytest.fixture
+def kubeconfig(tmp_path, monkeypatch):
+    """A kubeconfig pointing at a loopback port nothing listens on: building a request needs a
+    client configuration, and nothing is sent."""
+    path = tmp_path / "kubeconfig"
+    path.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:28099'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n"
+    )
+    for key, value in templates.SAMPLE_ENV.items():
+        monkeypatch.setenv(key, value)
+    # Passed explicitly: the Kubernetes client reads $KUBECONFIG once, when first imported.
+    return str(path)
+
+
+def _missing_or_changed(expected, actual, path=""):
+    """Leaves of ``expected`` that ``actual`` lacks or changes (additions are fine)."""
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return [path]
+        return [
+            p
+            for k, v in expected.items()
+            for p in _missing_or_changed(v, actual.get(k), f"{path}.{k}")
+        ]
+    if isinstance(expected, list):
+        if not isinstance(actual, list) or len(actual) != len(expected):
+            return [path]
+        return [
+            p
+            for i, (e, a) in enumerate(zip(expected, actual, strict=True))
+            for p in _missing_or_changed(e, a, f"{path}[{i}]")
+        ]
+    return [] if expected == actual else [path]
+
+
+def test_job_operator_keeps_every_field_of_the_manifest(kubeconfig):
+    from kubernetes.client import ApiClient
+
+    from common import k8s_operators
+
+    job = jobs.batch_jobs(YELLOW)[0]
+    op = k8s_operators.operator_for(job, dag_id="batch", config_file=kubeconfig)
+    op.job_arguments = [
+        "--uri",
+        "s3://l/trip data/yellow_tripdata_2024-01.parquet",
+        "--dest",
+        "gs://s/y",
+    ]
+    manifest = op.render_manifest()
+    op.prepare(manifest)
+    built = ApiClient().sanitize_for_serialization(op.build_job_request_obj(None))
+    assert _missing_or_changed(manifest, built) == [".metadata.name"]
+    assert built["metadata"]["name"].startswith("job-batch-copy-to-staging")
+    assert built["spec"]["template"]["spec"]["containers"][0]["args"][1].startswith(
+        "s3://l/trip data/"
+    )
+
+
+def test_spark_operator_submits_the_manifest_as_rendered(kubeconfig):
+    from airflow.providers.cncf.kubernetes.operators.custom_object_launcher import (
+        CustomObjectLauncher,
+    )
+
+    from common import k8s_operators
+
+    job = jobs.batch_jobs(YELLOW)[2]
+    op = k8s_operators.operator_for(job, dag_id="batch")
+    op.job_arguments = ["--uri", "gs://s/yellow/f.parquet", "--run-id", "r1"]
+    manifest = op.render_manifest()
+    op.prepare(copy.deepcopy(manifest))
+    launcher = CustomObjectLauncher(
+        name="batch-load-x1",
+        namespace="taxi-jobs",
+        kube_client=None,
+        custom_obj_api=None,
+        template_body=copy.deepcopy(op.template_body),
+    )
+    assert _missing_or_changed(manifest, launcher.body) == [".metadata.name"]
+    assert launcher.body["spec"]["arguments"] == [
+        "--uri",
+        "gs://s/yellow/f.parquet",
+        "--run-id",
+        "r1",
+    ]
+
+
+def test_optional_arguments_are_dropped_when_empty():
+    from common.runners import final_args
+
+    assert final_args(["--uri", "u"], [["--from", "2024-01"], ["--to", ""]]) == [
+        "--uri",
+        "u",
+        "--from",
+        "2024-01",
+    ]
