@@ -175,10 +175,11 @@ def batch_jobs(dataset: Dataset) -> tuple[Job, ...]:
         Job(
             "dbt_build",
             "dbt",
-            ("build",),
+            # Rebuild exactly the dates of this month, also when an old month is re-delivered.
+            ("build", "--vars", '{"source_month": "' + run_value("month") + '"}'),
             module="taxi_dbt.runner",
             resources=Resources(cpu_request="500m", memory_request="1Gi", memory_limit="2Gi"),
-            doc="staging → intermediate → marts.",
+            doc="staging → intermediate → marts, for the dates of this month.",
         ),
         Job(
             "retrain",

@@ -119,7 +119,7 @@ def test_batch_local_runs_in_order_and_is_idempotent(airflow_db, local_platform)
     assert records["load"]["args"][:2] == ["--uri", staged.as_uri()]
     assert records["load"]["args"][2:] == ["--run-id", run.run_id]
     assert records["retrain"]["args"] == ["--month", "2024-01"]
-    assert records["dbt_build"]["args"] == ["build"]
+    assert records["dbt_build"]["args"] == ["build", "--vars", '{"source_month": "2024-01"}']
     assert {r["platform_runtime"] for r in records.values()} == {"local"}
     assert _xcom(run, "copy_to_staging") == {"copy": "copied", "job": "copy_to_staging"}
 
