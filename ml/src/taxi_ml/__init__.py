@@ -1,0 +1,3 @@
+"""Fare model of the taxi data platform: train, retrain and serve with MLflow."""
+
+MODEL_ALIAS = "champion"

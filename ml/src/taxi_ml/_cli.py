@@ -1,0 +1,133 @@
+"""Shared command-line plumbing of train and retrain: options, exit codes, the common tail
+(plots, model logging, decision, report, JSON summary)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from taxi_ml import features, modeling, registry, report
+from taxi_ml import log as logmod
+from taxi_ml.config import MlConfig
+from taxi_ml.errors import CheckFailed, ConfigError, TaxiMlError
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_USAGE = 2
+
+
+def new_parser(job: str, doc: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m taxi_ml.{job}",
+        description=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="pin a hyperparameter (repeatable), e.g. --param max_iter=300; "
+        f"names: {', '.join(features.DEFAULT_PARAMS)}",
+    )
+    parser.add_argument(
+        "--min-rows",
+        type=int,
+        default=500,
+        help="fail with exit 2 when fewer rows are available for training (default 500)",
+    )
+    parser.add_argument(
+        "--run-id", default="", help="orchestrator run id (e.g. Airflow run_id), tagged on the run"
+    )
+    parser.add_argument(
+        "--summary-out",
+        default=None,
+        help="also write the JSON summary to this local path (e.g. /airflow/xcom/return.json)",
+    )
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    return parser
+
+
+def parse_params(pairs: list[str]) -> dict[str, Any]:
+    raw = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--param {pair!r} is not NAME=VALUE, e.g. --param max_iter=300.")
+        raw[key.strip()] = value.strip()
+    try:
+        return features.params_from_strings(raw)
+    except TaxiMlError as exc:
+        raise ConfigError(f"--param: {exc}") from exc
+
+
+def write_summary(summary: dict, path: str | None) -> None:
+    text = json.dumps(summary, default=str, sort_keys=True)
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text + "\n")
+    print(text, flush=True)
+
+
+def main(
+    run: Callable[[argparse.Namespace], int],
+    parser: argparse.ArgumentParser,
+    argv: list[str] | None = None,
+) -> int:
+    args = parser.parse_args(argv)
+    logmod.configure(args.log_level)
+    log = logmod.get_logger(f"taxi_ml.{parser.prog.rsplit('.', 1)[-1]}")
+    try:
+        return run(args)
+    except TaxiMlError as exc:
+        log.error("job_failed", error=str(exc), error_type=type(exc).__name__)
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CheckFailed as exc:
+        log.error("check_failed", error=str(exc))
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CHECK_FAILED
+
+
+def log_plots(pipeline, holdout: pd.DataFrame, pred, seed: int) -> dict[str, bytes]:
+    import mlflow
+
+    plots = modeling.plots(pipeline, holdout, pred, seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, png in plots.items():
+            path = Path(tmp) / f"{name}.png"
+            path.write_bytes(png)
+            mlflow.log_artifact(str(path), artifact_path="plots")
+    return plots
+
+
+def holdout_metrics(prefix: str, values: dict[str, float]) -> dict[str, float]:
+    return {f"{prefix}_{k}": round(v, 6) for k, v in values.items()}
+
+
+def publish_report(
+    cfg: MlConfig, client, summary: dict[str, Any], plots: dict[str, bytes]
+) -> str | None:
+    if not cfg.docs_uri:
+        return None
+    return report.publish(
+        cfg.docs_uri,
+        client=client,
+        experiment_id=summary["experiment_id"],
+        model_name=cfg.tracking.model_name,
+        summary=summary,
+        plots=plots,
+    )
+
+
+def current_champion_version(client, name: str) -> str | None:
+    champ = registry.champion(client, name)
+    return champ.version if champ else None

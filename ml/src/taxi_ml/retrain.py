@@ -1,0 +1,214 @@
+"""Continuous training: challenge the champion with a model trained on the newest month.
+
+    python -m taxi_ml.retrain --month YYYY-MM [--history-months N] [--margin 0.02]
+
+Reads ``fare_features`` for ``--month`` and the ``--history-months`` before it. The latest
+``--holdout-fraction`` of the new month's rows (whole days) is the holdout; the challenger is
+trained on everything else (history + the start of the new month) with the champion's
+hyperparameters (``--param`` overrides them; defaults when there is no champion). Both models
+are scored on that same holdout, which neither has seen. The challenger is registered as a new
+version either way; the ``champion`` alias moves to it only when its RMSE is lower than the
+champion's by at least ``--margin`` (relative, default 2%). With no champion yet the challenger
+is promoted if it beats the baseline (else exit 1). The decision and both metric values are in
+the JSON summary and tagged on the run and the version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pandas as pd
+
+from taxi_ml import _cli, config, data, features, modeling, registry
+from taxi_ml.errors import ConfigError, DataError
+from taxi_ml.log import get_logger
+
+log = get_logger("taxi_ml.retrain")  # not __name__: it is __main__ under python -m
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _cli.new_parser("retrain", __doc__)
+    p.add_argument("--month", required=True, metavar="YYYY-MM", help="the new pickup month")
+    p.add_argument(
+        "--history-months",
+        type=int,
+        default=3,
+        help="months before --month added to the training data (0-36, default 3)",
+    )
+    p.add_argument(
+        "--margin",
+        type=float,
+        default=0.02,
+        help="relative RMSE improvement the challenger needs to be promoted (default 0.02)",
+    )
+    p.add_argument(
+        "--holdout-fraction",
+        type=float,
+        default=0.25,
+        help="latest share of the new month's rows (whole days) held out (default 0.25)",
+    )
+    return p
+
+
+def champion_params(client, champ: registry.Champion | None) -> tuple[dict, str]:
+    if champ is None or champ.run_id is None:
+        return dict(features.DEFAULT_PARAMS), "defaults"
+    run_params = client.get_run(champ.run_id).data.params
+    known = {k: v for k, v in run_params.items() if k in features.DEFAULT_PARAMS}
+    return features.params_from_strings(known), f"champion version {champ.version}"
+
+
+def run(args: argparse.Namespace) -> int:
+    import mlflow
+
+    month = data.parse_month(args.month, "--month")
+    if not 0 <= args.history_months <= 36:
+        raise ConfigError(f"--history-months {args.history_months} must be between 0 and 36.")
+    if not 0 <= args.margin < 1:
+        raise ConfigError(f"--margin {args.margin} must be at least 0 and below 1 (0.02 = 2%).")
+    overrides = _cli.parse_params(args.param)
+    cfg = config.load()
+    name = cfg.tracking.model_name
+
+    months = data.MonthRange(data.add_months(month, -args.history_months), month)
+    df = data.load_features(cfg, months)
+    is_new = (df["pickup_month"] == pd.Timestamp(month)).to_numpy()
+    if not is_new.any():
+        raise DataError(
+            f"fare_features has no rows for --month {args.month}; load that month and run "
+            "dbt build first."
+        )
+    new_train, holdout = features.time_split(df[is_new], args.holdout_fraction)
+    train = pd.concat([df[~is_new], new_train], ignore_index=True)
+    if len(train) < args.min_rows:
+        raise DataError(
+            f"only {len(train)} training rows for {months.describe()}; retraining needs at least "
+            f"--min-rows {args.min_rows}. Raise --history-months or lower --min-rows."
+        )
+
+    client = registry.connect(cfg.tracking)
+    champ = registry.champion(client, name)
+    params, source = champion_params(client, champ)
+    params |= overrides
+    tags = {
+        registry.JOB_TAG: "retrain",
+        "taxi.run_id": args.run_id or "manual",
+        "platform_env": cfg.platform_env,
+        "month": args.month,
+    }
+    with mlflow.start_run(
+        run_name=f"retrain-{args.month}-{args.run_id or 'manual'}", tags=tags
+    ) as run:
+        run_id = run.info.run_id
+        mlflow.log_params(
+            {
+                "data_months": months.describe(),
+                "month": args.month,
+                "history_months": args.history_months,
+                "margin": args.margin,
+                "holdout_from": f"{holdout['pickup_date'].min():%Y-%m-%d}",
+                "holdout_fraction": args.holdout_fraction,
+                "seed": args.seed,
+                "params_source": source,
+                "warehouse": cfg.warehouse,
+                **params,
+            }
+        )
+        mlflow.log_metrics({"rows_train": len(train), "rows_holdout": len(holdout)})
+        challenger = modeling.fit(train, params, args.seed)
+        scores, pred = modeling.evaluate(challenger, holdout)
+        baseline = modeling.baseline_metrics(train, holdout)
+        metrics = {
+            **_cli.holdout_metrics("holdout", scores),
+            **_cli.holdout_metrics("baseline", baseline),
+        }
+        champion_scores = None
+        if champ is not None:
+            champion_scores, _ = modeling.evaluate(
+                registry.load_version(name, champ.version), holdout
+            )
+            metrics |= _cli.holdout_metrics("champion", champion_scores)
+        mlflow.log_metrics(metrics)
+        plots = _cli.log_plots(challenger, holdout, pred, args.seed)
+
+        summary = {
+            "job": "retrain",
+            "model_name": name,
+            "month": args.month,
+            "mlflow_run_id": run_id,
+            "experiment_id": run.info.experiment_id,
+            "data_months": months.describe(),
+            "rows_train": len(train),
+            "rows_holdout": len(holdout),
+            "params": params,
+            "params_source": source,
+            "margin": args.margin,
+            "metrics": metrics,
+            "challenger_rmse": round(scores["rmse"], 6),
+            "champion_rmse": round(champion_scores["rmse"], 6) if champion_scores else None,
+            "previous_champion_version": champ.version if champ else None,
+        }
+        if champ is None and scores["rmse"] >= baseline["rmse"]:
+            reason = (
+                f"no champion, and the challenger's holdout RMSE {scores['rmse']:.3f} does not "
+                f"beat the baseline {baseline['rmse']:.3f}; not registered"
+            )
+            mlflow.set_tags({"decision": "rejected", "decision_reason": reason})
+            summary |= {
+                "status": "failed_check",
+                "decision": "rejected",
+                "decision_reason": reason,
+                "model_version": None,
+                "champion_version": None,
+            }
+            _cli.write_summary(summary, args.summary_out)
+            log.error("check_failed", reason=reason)
+            return _cli.EXIT_CHECK_FAILED
+
+        version = registry.log_model(challenger, features.to_model_frame(holdout.head(200)), name)
+        mlflow.set_tag("model_version", version)
+        if champion_scores is None:
+            decision, reason = "promoted", "no champion yet"
+        else:
+            needed = champion_scores["rmse"] * (1 - args.margin)
+            improvement = 1 - scores["rmse"] / champion_scores["rmse"]
+            summary["improvement"] = round(improvement, 6)
+            verdict = (
+                f"challenger RMSE {scores['rmse']:.4f} vs champion version {champ.version} "
+                f"{champion_scores['rmse']:.4f} ({improvement:+.1%}; margin {args.margin:.1%})"
+            )
+            decision = "promoted" if scores["rmse"] <= needed else "kept"
+            reason = verdict
+        registry.record_decision(
+            client,
+            name=name,
+            version=version,
+            run_id=run_id,
+            decision=decision,
+            reason=reason,
+            previous=champ,
+            values={
+                "challenger_rmse": summary["challenger_rmse"],
+                "champion_rmse": summary["champion_rmse"],
+                "margin": args.margin,
+            },
+        )
+    summary |= {
+        "status": "ok",
+        "decision": decision,
+        "decision_reason": reason,
+        "model_version": version,
+        "champion_version": _cli.current_champion_version(client, name),
+    }
+    summary["report_uri"] = _cli.publish_report(cfg, client, summary, plots)
+    _cli.write_summary(summary, args.summary_out)
+    return _cli.EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    return _cli.main(run, parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
