@@ -131,3 +131,17 @@ def publish_report(
 def current_champion_version(client, name: str) -> str | None:
     champ = registry.champion(client, name)
     return champ.version if champ else None
+
+
+def finish(cfg, client, name, args, summary, *, plots, decision, reason, version) -> int:
+    """Record the decision in the summary, publish the model report, write the summary; exit 0."""
+    summary |= {
+        "status": "ok",
+        "decision": decision,
+        "decision_reason": reason,
+        "model_version": version,
+        "champion_version": current_champion_version(client, name),
+    }
+    summary["report_uri"] = publish_report(cfg, client, summary, plots)
+    write_summary(summary, args.summary_out)
+    return EXIT_OK

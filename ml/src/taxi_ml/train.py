@@ -170,16 +170,17 @@ def run(args: argparse.Namespace) -> int:
             previous=previous,
             values={"holdout_rmse": round(best.metrics["rmse"], 6)},
         )
-    summary |= {
-        "status": "ok",
-        "decision": decision,
-        "decision_reason": reason,
-        "model_version": version,
-        "champion_version": _cli.current_champion_version(client, name),
-    }
-    summary["report_uri"] = _cli.publish_report(cfg, client, summary, plots)
-    _cli.write_summary(summary, args.summary_out)
-    return _cli.EXIT_OK
+    return _cli.finish(
+        cfg,
+        client,
+        name,
+        args,
+        summary,
+        plots=plots,
+        decision=decision,
+        reason=reason,
+        version=version,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
