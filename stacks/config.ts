@@ -164,7 +164,7 @@ export const CONFIG_SPEC = {
     }),
     extraDatabases: list({
         description:
-            'Databases the in-cluster Postgres serves besides the platform\'s own (airflow, mlflow, grafana): "name" or "name:owner". Reconciled on every update; removing one never drops it.',
+            "Extra databases of the in-cluster Postgres besides airflow, mlflow and grafana, each as name or name:owner. Reconciled on every update; removing one never drops it.",
         default: [],
         item: {
             text: 'a database name, optionally with an owner ("reports" or "reports:analyst"): lower-case letters, digits and _',
