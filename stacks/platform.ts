@@ -6,7 +6,7 @@
 import * as aws from "@pulumi/aws";
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
-import { buildBundle } from "../functions/airflow-trigger/build";
+import { bundleForDeploy } from "../functions/airflow-trigger/build";
 import { AwsTrigger } from "../components/aws-trigger/aws-trigger";
 import { S3Transfer } from "../components/s3-transfer/s3-transfer";
 import { PLATFORM_DATABASES, type PlatformConfig } from "./config";
@@ -184,7 +184,7 @@ export function definePlatform(cfg: PlatformConfig) {
             environment: env,
             bucketName: `${cfg.gcpProject}-landing`,
             code: pulumi
-                .output(buildBundle())
+                .output(bundleForDeploy())
                 .apply((b) => new pulumi.asset.FileArchive(b.dir) as pulumi.asset.Archive),
             airflowUrl: lb.urlFor("airflow"),
             memoryMb: cfg.triggerMemoryMb,

@@ -1,35 +1,24 @@
 import { strict as assert } from "node:assert";
-import * as k8s from "@pulumi/kubernetes";
-import { cloudFakes } from "../../testing/cloud-fakes";
-import { evaluate } from "../../testing/pulumi-harness";
-import { SharedLoadBalancer } from "../load-balancer/load-balancer";
+import { evaluateOnCluster } from "../../testing/cluster-fixture";
 import { DocsSite } from "./docs-site";
 
 function build(replicas?: number) {
-    return evaluate(
-        () => {
-            const provider = new k8s.Provider("k8s", { kubeconfig: "{}" });
-            const lb = new SharedLoadBalancer("dev", {
-                namespace: "gateway",
-                k8sProvider: provider,
-            });
-            const d = new DocsSite(
-                "dev",
-                {
-                    namespace: "docs",
-                    image: "registry/docs-app@sha256:abc",
-                    docsUri: "gs://acme-docs",
-                    serviceAccount: "docs-app",
-                    monitoringNamespace: "monitoring",
-                    loadBalancer: lb,
-                    ...(replicas !== undefined ? { replicas } : {}),
-                },
-                { providers: [provider] },
-            );
-            return { url: d.url };
-        },
-        { outputs: cloudFakes("acme-taxi-dev") },
-    );
+    return evaluateOnCluster(({ provider, lb }) => {
+        const d = new DocsSite(
+            "dev",
+            {
+                namespace: "docs",
+                image: "registry/docs-app@sha256:abc",
+                docsUri: "gs://acme-docs",
+                serviceAccount: "docs-app",
+                monitoringNamespace: "monitoring",
+                loadBalancer: lb,
+                ...(replicas !== undefined ? { replicas } : {}),
+            },
+            { providers: [provider] },
+        );
+        return { url: d.url };
+    });
 }
 
 describe("components/docs-site", () => {

@@ -45,25 +45,25 @@ def split_job(manifest: dict[str, Any]) -> tuple[k8s.V1Job, dict[str, Any]]:
     return to_v1_job(job), pod
 
 
-class JobOperator(KubernetesJobOperator):
-    template_fields = (
-        *KubernetesJobOperator.template_fields,
-        "job_arguments",
-        "job_optional_arguments",
-    )
-    ui_color = "#cfe2f3"
+JOB_TEMPLATE_FIELDS = ("job_arguments", "job_optional_arguments")
 
-    def __init__(self, *, job: Job, dag_id: str, **kwargs: Any) -> None:
+
+class _RenderedJob:
+    """What both operators share: the job's arguments as template fields, the manifest rendered
+    from the job's template at execution time, and ``prepare`` (per operator) to hand it over."""
+
+    job: Job
+    job_dag_id: str
+    job_arguments: list[Any]
+    job_optional_arguments: list[list[Any]]
+
+    @staticmethod
+    def job_defaults(job: Job, kwargs: dict[str, Any]) -> dict[str, Any]:
         kwargs.setdefault("execution_timeout", job.timeout)
         kwargs.setdefault("doc_md", job.doc or None)
-        super().__init__(
-            wait_until_job_complete=True,
-            get_logs=True,
-            do_xcom_push=False,
-            job_poll_interval=15,
-            on_finish_action="delete_succeeded_pod",
-            **kwargs,
-        )
+        return kwargs
+
+    def bind_job(self, job: Job, dag_id: str) -> None:
         self.job = job
         self.job_dag_id = dag_id
         self.job_arguments = list(job.args)
@@ -72,6 +72,29 @@ class JobOperator(KubernetesJobOperator):
     def render_manifest(self) -> dict[str, Any]:
         args = final_args(self.job_arguments, self.job_optional_arguments)
         return templates.manifest(self.job, pipeline_env.read(), dag_id=self.job_dag_id, args=args)
+
+    def prepare(self, manifest: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def execute(self, context: Any) -> Any:
+        self.prepare(self.render_manifest())
+        return super().execute(context)  # type: ignore[misc]
+
+
+class JobOperator(_RenderedJob, KubernetesJobOperator):
+    template_fields = (*KubernetesJobOperator.template_fields, *JOB_TEMPLATE_FIELDS)
+    ui_color = "#cfe2f3"
+
+    def __init__(self, *, job: Job, dag_id: str, **kwargs: Any) -> None:
+        super().__init__(
+            wait_until_job_complete=True,
+            get_logs=True,
+            do_xcom_push=False,
+            job_poll_interval=15,
+            on_finish_action="delete_succeeded_pod",
+            **self.job_defaults(job, kwargs),
+        )
+        self.bind_job(job, dag_id)
 
     def prepare(self, manifest: dict[str, Any]) -> None:
         self.full_job_spec, self.pod_template_dict = split_job(manifest)
@@ -79,40 +102,21 @@ class JobOperator(KubernetesJobOperator):
         self.name = manifest["metadata"]["name"]
         self.base_container_name = "base"
 
-    def execute(self, context: Any) -> Any:
-        self.prepare(self.render_manifest())
-        return super().execute(context)
 
-
-class SparkApplicationOperator(SparkKubernetesOperator):
-    template_fields = (
-        *SparkKubernetesOperator.template_fields,
-        "job_arguments",
-        "job_optional_arguments",
-    )
+class SparkApplicationOperator(_RenderedJob, SparkKubernetesOperator):
+    template_fields = (*SparkKubernetesOperator.template_fields, *JOB_TEMPLATE_FIELDS)
     ui_color = "#f4cccc"
 
     def __init__(self, *, job: Job, dag_id: str, **kwargs: Any) -> None:
-        kwargs.setdefault("execution_timeout", job.timeout)
-        kwargs.setdefault("doc_md", job.doc or None)
-        super().__init__(get_logs=True, delete_on_termination=True, **kwargs)
-        self.job = job
-        self.job_dag_id = dag_id
-        self.job_arguments = list(job.args)
-        self.job_optional_arguments = [list(p) for p in job.optional_args]
-
-    def render_manifest(self) -> dict[str, Any]:
-        args = final_args(self.job_arguments, self.job_optional_arguments)
-        return templates.manifest(self.job, pipeline_env.read(), dag_id=self.job_dag_id, args=args)
+        super().__init__(
+            get_logs=True, delete_on_termination=True, **self.job_defaults(job, kwargs)
+        )
+        self.bind_job(job, dag_id)
 
     def prepare(self, manifest: dict[str, Any]) -> None:
         self.template_spec = {"spark": manifest}
         self.namespace = manifest["metadata"]["namespace"]
         self.name = manifest["metadata"]["name"]
-
-    def execute(self, context: Any) -> Any:
-        self.prepare(self.render_manifest())
-        return super().execute(context)
 
 
 def operator_for(job: Job, *, dag_id: str, **kwargs: Any):

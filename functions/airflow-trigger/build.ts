@@ -6,7 +6,7 @@
  *
  *   tsx functions/airflow-trigger/build.ts        builds and prints the size as one JSON line
  *
- * The stack calls `buildBundle()` and passes `new pulumi.asset.FileArchive(result.dir)` to the
+ * The stack calls `bundleForDeploy()` (one build per process) and passes `new pulumi.asset.FileArchive(result.dir)` to the
  * AwsTrigger component.
  */
 import * as fs from "node:fs";
@@ -78,6 +78,17 @@ export async function buildBundle(options: BundleOptions = {}): Promise<BundleRe
         deflatedBytes: deflateRawSync(content, { level: 9 }).length,
         inputsByPackage,
     };
+}
+
+let deployBundle: Promise<BundleResult> | undefined;
+
+/**
+ * The bundle for a deployment, built once per process: the stack program asks for it once per
+ * stack, and an offline render of every stack should not run esbuild three times.
+ */
+export function bundleForDeploy(): Promise<BundleResult> {
+    deployBundle ??= buildBundle();
+    return deployBundle;
 }
 
 if (require.main === module) {
