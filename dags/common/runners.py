@@ -57,7 +57,7 @@ def local_environment(job: Job, base: Mapping[str, str] | None = None) -> dict[s
     env = {k: v for k, v in base.items() if not k.startswith(_WITHHELD_PREFIXES)}
     env.update(pipeline_env.read(base).values)
     env.update(job.env)
-    env["PYTHONPATH"] = COMPONENTS[job.component].local_pythonpath
+    env["PYTHONPATH"] = f"{COMPONENTS[job.component].local_pythonpath}{os.pathsep}../libs/python"
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

@@ -47,7 +47,7 @@ def base_env(tmp: Path, warehouse: Path) -> dict[str, str]:
         BQ_DATASET_MARTS="marts",
         DBT_TARGET_PATH=str(tmp / "target"),
         DBT_LOG_PATH=str(tmp / "logs"),
-        PYTHONPATH=str(DBT_DIR / "src"),
+        PYTHONPATH=os.pathsep.join([str(DBT_DIR / "src"), str(REPO_ROOT / "libs" / "python")]),
         PYTHONDONTWRITEBYTECODE="1",
     )
     return env

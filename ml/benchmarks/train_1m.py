@@ -22,6 +22,7 @@ from contextlib import redirect_stdout
 from io import StringIO
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "libs" / "python"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from taxi_ml import features, synthetic, train

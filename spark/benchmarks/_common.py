@@ -8,7 +8,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-# Run from spark/ without installing the package.
+# Run from spark/ without installing the package (nor the shared taxi_common one).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "libs" / "python"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 

@@ -17,14 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from taxi_common.envconfig import PIPELINE_ENV_SOURCE as _SOURCE
+from taxi_common.envconfig import RUNTIMES, WAREHOUSES, EnvReader, one_of
 from taxi_dbt.errors import ConfigError
 
-RUNTIMES = ("kubernetes", "local")
-WAREHOUSES = ("bigquery", "duckdb")
-_DATASET_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
+__all__ = ["PROJECT_DIR", "RUNTIMES", "WAREHOUSES", "DbtConfig", "load"]
+
 # A project id, optionally domain-scoped (example.com:my-project).
 _PROJECT_RE = re.compile(r"^([a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-_SOURCE = "it is normally set by the pipeline-env ConfigMap (ARCHITECTURE.md §3)"
 
 # The dbt project is the folder holding dbt_project.yml: two levels above this package's folder.
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -68,34 +68,6 @@ class DbtConfig:
         return self.docs_uri
 
 
-def _get(env: Mapping[str, str], key: str) -> str | None:
-    value = env.get(key)
-    if value is None or value.strip() == "":
-        return None
-    return value.strip()
-
-
-def _choice(env: Mapping[str, str], key: str, choices: tuple[str, ...], value: str | None) -> str:
-    if value is None:
-        raise ConfigError(
-            f"environment variable {key} is not set; expected one of {', '.join(choices)} "
-            f"({_SOURCE}), or pass --target."
-        )
-    if value not in choices:
-        raise ConfigError(f"{key}={value!r} is not valid; expected one of {', '.join(choices)}.")
-    return value
-
-
-def _dataset(env: Mapping[str, str], key: str, default: str) -> str:
-    value = _get(env, key) or default
-    if not _DATASET_RE.match(value):
-        raise ConfigError(
-            f"environment variable {key}={value!r} is not a valid dataset name; use letters, "
-            "digits and underscores, starting with a letter or underscore."
-        )
-    return value
-
-
 def load(env: Mapping[str, str] | None = None, target: str | None = None) -> DbtConfig:
     """Read and validate the keys the dbt scripts use.
 
@@ -103,33 +75,28 @@ def load(env: Mapping[str, str] | None = None, target: str | None = None) -> Dbt
     ``PLATFORM_ENV`` default to ``local``; the datasets default to ``raw`` and ``marts``;
     everything the chosen warehouse needs is required.
     """
-    env = os.environ if env is None else env
-    runtime_value = _get(env, "PLATFORM_RUNTIME") or "local"
-    runtime = _choice(env, "PLATFORM_RUNTIME", RUNTIMES, runtime_value)
-    warehouse = _choice(
-        env, "WAREHOUSE" if target is None else "--target", WAREHOUSES,
-        target if target is not None else _get(env, "WAREHOUSE"),
-    )  # fmt: skip
+    reader = EnvReader(env, ConfigError)
+    runtime = reader.choice("PLATFORM_RUNTIME", RUNTIMES, default="local")
+    if target is None:
+        warehouse = reader.choice("WAREHOUSE", WAREHOUSES, hint=", or pass --target")
+    else:
+        warehouse = one_of("--target", target, WAREHOUSES, ConfigError)
     cfg = DbtConfig(
-        platform_env=_get(env, "PLATFORM_ENV") or "local",
+        platform_env=reader.get("PLATFORM_ENV") or "local",
         runtime=runtime,
         warehouse=warehouse,
-        dataset_raw=_dataset(env, "BQ_DATASET_RAW", "raw"),
-        dataset_marts=_dataset(env, "BQ_DATASET_MARTS", "marts"),
-        warehouse_path=_get(env, "WAREHOUSE_PATH"),
-        gcp_project=_get(env, "GCP_PROJECT"),
-        gcp_region=_get(env, "GCP_REGION"),
-        docs_uri=_get(env, "DOCS_URI"),
-        mlflow_tracking_uri=_get(env, "MLFLOW_TRACKING_URI"),
+        dataset_raw=reader.dataset("BQ_DATASET_RAW", "raw"),
+        dataset_marts=reader.dataset("BQ_DATASET_MARTS", "marts"),
+        warehouse_path=reader.get("WAREHOUSE_PATH"),
+        gcp_project=reader.get("GCP_PROJECT"),
+        gcp_region=reader.get("GCP_REGION"),
+        docs_uri=reader.get("DOCS_URI"),
+        mlflow_tracking_uri=reader.get("MLFLOW_TRACKING_URI"),
     )
     if warehouse == "duckdb":
-        path = cfg.warehouse_path
-        if path is None:
-            raise ConfigError(
-                "environment variable WAREHOUSE_PATH is not set; it is required when the "
-                "target is duckdb. Set it, e.g. WAREHOUSE_PATH=/tmp/taxi/warehouse.duckdb "
-                f"({_SOURCE})."
-            )
+        path = reader.require(
+            "WAREHOUSE_PATH", "when the target is duckdb", "/tmp/taxi/warehouse.duckdb"
+        )
         local = path.removeprefix("file://")
         if not local.startswith("/"):
             raise ConfigError(
@@ -142,12 +109,7 @@ def load(env: Mapping[str, str] | None = None, target: str | None = None) -> Dbt
                 "the warehouse file with the raw trips), or point WAREHOUSE_PATH at it."
             )
     else:
-        project = cfg.gcp_project
-        if project is None:
-            raise ConfigError(
-                "environment variable GCP_PROJECT is not set; it is required when the target "
-                f"is bigquery. Set it, e.g. GCP_PROJECT=my-project ({_SOURCE})."
-            )
+        project = reader.require("GCP_PROJECT", "when the target is bigquery", "my-project")
         if not _PROJECT_RE.match(project):
             raise ConfigError(
                 f"environment variable GCP_PROJECT={project!r} is not a valid project id "

@@ -2,22 +2,19 @@
 
 Only this module reads ``os.environ`` for platform keys. Jobs call :func:`load` once and pass the
 typed :class:`PlatformConfig` down; a missing or malformed key fails with a message naming the
-key, the accepted values and where the value normally comes from.
+key, the accepted values and where the value normally comes from (the reading rules and the
+messages are :mod:`taxi_common.envconfig`'s, shared with dbt/ and ml/).
 """
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from taxi_common.envconfig import RUNTIMES, WAREHOUSES, EnvReader
 from taxi_spark.errors import ConfigError
 
-RUNTIMES = ("kubernetes", "local")
-WAREHOUSES = ("bigquery", "duckdb")
-_DATASET_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
-_SOURCE = "it is normally set by the pipeline-env ConfigMap (ARCHITECTURE.md §3)"
+__all__ = ["RUNTIMES", "WAREHOUSES", "PlatformConfig", "load"]
 
 
 @dataclass(frozen=True)
@@ -35,40 +32,6 @@ class PlatformConfig:
     warehouse_path: str | None = None
 
 
-def _get(env: Mapping[str, str], key: str) -> str | None:
-    value = env.get(key)
-    if value is None or value.strip() == "":
-        return None
-    return value.strip()
-
-
-def _require(env: Mapping[str, str], key: str, why: str, example: str) -> str:
-    value = _get(env, key)
-    if value is None:
-        raise ConfigError(
-            f"environment variable {key} is not set; it is required {why}. "
-            f"Set it, e.g. {key}={example} ({_SOURCE})."
-        )
-    return value
-
-
-def _choice(env: Mapping[str, str], key: str, choices: tuple[str, ...], default: str | None) -> str:
-    value = _get(env, key)
-    if value is None:
-        if default is None:
-            raise ConfigError(
-                f"environment variable {key} is not set; expected one of {', '.join(choices)} "
-                f"({_SOURCE})."
-            )
-        return default
-    if value not in choices:
-        raise ConfigError(
-            f"environment variable {key}={value!r} is not valid; expected one of "
-            f"{', '.join(choices)}."
-        )
-    return value
-
-
 def load(env: Mapping[str, str] | None = None) -> PlatformConfig:
     """Read and validate the platform keys the Spark jobs use.
 
@@ -76,34 +39,29 @@ def load(env: Mapping[str, str] | None = None) -> PlatformConfig:
     can run a job with only the warehouse keys set; everything the chosen warehouse needs is
     required.
     """
-    env = os.environ if env is None else env
-    runtime = _choice(env, "PLATFORM_RUNTIME", RUNTIMES, default="local")
-    warehouse = _choice(env, "WAREHOUSE", WAREHOUSES, default=None)
-    dataset_raw = _require(env, "BQ_DATASET_RAW", "to name the raw dataset/schema", "raw")
-    if not _DATASET_RE.match(dataset_raw):
-        raise ConfigError(
-            f"environment variable BQ_DATASET_RAW={dataset_raw!r} is not a valid dataset name; "
-            "use letters, digits and underscores, starting with a letter or underscore."
-        )
+    reader = EnvReader(env, ConfigError)
+    runtime = reader.choice("PLATFORM_RUNTIME", RUNTIMES, default="local")
+    warehouse = reader.choice("WAREHOUSE", WAREHOUSES)
+    dataset_raw = reader.dataset("BQ_DATASET_RAW", why="to name the raw dataset/schema")
     cfg = PlatformConfig(
-        platform_env=_get(env, "PLATFORM_ENV") or "local",
+        platform_env=reader.get("PLATFORM_ENV") or "local",
         runtime=runtime,
         warehouse=warehouse,
         dataset_raw=dataset_raw,
-        gcp_project=_get(env, "GCP_PROJECT"),
-        gcp_region=_get(env, "GCP_REGION"),
-        staging_uri=_get(env, "STAGING_URI"),
-        docs_uri=_get(env, "DOCS_URI"),
-        spark_temp_bucket=_get(env, "SPARK_TEMP_BUCKET"),
-        dataset_marts=_get(env, "BQ_DATASET_MARTS"),
-        warehouse_path=_get(env, "WAREHOUSE_PATH"),
+        gcp_project=reader.get("GCP_PROJECT"),
+        gcp_region=reader.get("GCP_REGION"),
+        staging_uri=reader.get("STAGING_URI"),
+        docs_uri=reader.get("DOCS_URI"),
+        spark_temp_bucket=reader.get("SPARK_TEMP_BUCKET"),
+        dataset_marts=reader.get("BQ_DATASET_MARTS"),
+        warehouse_path=reader.get("WAREHOUSE_PATH"),
     )
     if warehouse == "duckdb":
-        _require(env, "WAREHOUSE_PATH", "when WAREHOUSE=duckdb", "/tmp/taxi/warehouse.duckdb")
+        reader.require("WAREHOUSE_PATH", "when WAREHOUSE=duckdb", "/tmp/taxi/warehouse.duckdb")
     else:
-        _require(env, "GCP_PROJECT", "when WAREHOUSE=bigquery", "my-project")
-        bucket = _require(
-            env, "SPARK_TEMP_BUCKET", "when WAREHOUSE=bigquery (connector staging)", "my-spark-temp"
+        reader.require("GCP_PROJECT", "when WAREHOUSE=bigquery", "my-project")
+        bucket = reader.require(
+            "SPARK_TEMP_BUCKET", "when WAREHOUSE=bigquery (connector staging)", "my-spark-temp"
         )
         if "/" in bucket.removeprefix("gs://"):
             raise ConfigError(
