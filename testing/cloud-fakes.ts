@@ -3,6 +3,7 @@
  * They use documentation IP ranges and `offline` markers so a render can never be mistaken for
  * real state.
  */
+import { createHash } from "node:crypto";
 import type { EvaluateOptions } from "./pulumi-harness";
 
 type Outputs = NonNullable<EvaluateOptions["outputs"]>;
@@ -12,6 +13,14 @@ type Invokes = NonNullable<EvaluateOptions["invokes"]>;
 export function cloudInvokes(project: string): Invokes {
     return {
         // The project's Storage Transfer service agent (S3Transfer federates an AWS role to it).
+        // The deploying identity's short-lived token (registry auth of the image builds).
+        "gcp:organizations/getClientConfig:getClientConfig": () => ({
+            accessToken: "offline-access-token",
+            id: "offline",
+            project,
+            region: "",
+            zone: "",
+        }),
         "gcp:storage/getTransferProjectServiceAccount:getTransferProjectServiceAccount": () => ({
             email: `project-000000000000@storage-transfer-service.iam.gserviceaccount.com`,
             subjectId: "100000000000000000000",
@@ -48,6 +57,54 @@ export function cloudFakes(project: string): Outputs {
         // Marked secret by the provider; the harness redacts it like any secret.
         "random:index/randomPassword:RandomPassword": (name) => ({
             result: `offline-password-${name}`,
+        }),
+        // ARNs AWS assigns (account 000000000000 and region `offline` mark them as fakes), so
+        // references between AWS resources (bucket policy, Lambda destination, roles) render.
+        ...awsArnFakes(),
+        // An image build: a digest derived from what would be built, so renders are stable and a
+        // change of Dockerfile or build args shows as a new digest.
+        "docker-build:index:Image": (name, inputs) => {
+            const digest = `sha256:${createHash("sha256")
+                .update(JSON.stringify([name, inputs.dockerfile, inputs.buildArgs ?? {}]))
+                .digest("hex")}`;
+            const tags = (inputs.tags as string[] | undefined) ?? [];
+            return { digest, ref: tags[0] ? `${tags[0]}@${digest}` : "", contextHash: "offline" };
+        },
+        // Deterministic per name (a digest of it), so renders are stable; marked secret too.
+        "random:index/randomBytes:RandomBytes": (name, inputs) => {
+            const bytes = createHash("sha256")
+                .update(`offline-bytes-${name}`)
+                .digest()
+                .subarray(0, Number(inputs.length ?? 32));
+            return { base64: bytes.toString("base64"), hex: bytes.toString("hex") };
+        },
+    };
+}
+
+const AWS_FAKE = { region: "offline", account: "000000000000" };
+
+function awsArnFakes(): Outputs {
+    const { region, account } = AWS_FAKE;
+    const named = (inputs: Record<string, unknown>, key: string, fallback: string) =>
+        typeof inputs[key] === "string" ? inputs[key] : fallback;
+    return {
+        "aws:s3/bucket:Bucket": (name, inputs) => ({
+            arn: `arn:aws:s3:::${named(inputs, "bucket", name)}`,
+        }),
+        "aws:sqs/queue:Queue": (name, inputs) => ({
+            arn: `arn:aws:sqs:${region}:${account}:${named(inputs, "name", name)}`,
+        }),
+        "aws:secretsmanager/secret:Secret": (name, inputs) => ({
+            arn: `arn:aws:secretsmanager:${region}:${account}:secret:${named(inputs, "name", name)}-offln`,
+        }),
+        "aws:cloudwatch/logGroup:LogGroup": (name, inputs) => ({
+            arn: `arn:aws:logs:${region}:${account}:log-group:${named(inputs, "name", name)}`,
+        }),
+        "aws:iam/role:Role": (name, inputs) => ({
+            arn: `arn:aws:iam::${account}:role/${named(inputs, "name", name)}`,
+        }),
+        "aws:lambda/function:Function": (name, inputs) => ({
+            arn: `arn:aws:lambda:${region}:${account}:function:${named(inputs, "name", name)}`,
         }),
     };
 }

@@ -3,8 +3,9 @@
  *
  * `evaluate(program, options)` installs Pulumi mocks BEFORE the program runs (so resources created
  * at import time are seen), runs it inside a root Stack, waits for every registration, and returns
- * what was registered: type, name, parent, custom/component, inputs with secrets redacted, and
- * the resolved stack outputs (secrets shown as "[secret]").
+ * what was registered: type, name, parent, custom/component, inputs with secrets redacted, the
+ * provider and the dependencies the engine would see (the policy pack's offline evaluator hands
+ * them to the policies), and the resolved stack outputs (secrets shown as "[secret]").
  *
  * Any provider function call (invoke) that the test did not declare fails the evaluation: a
  * program that silently depends on a cloud lookup would break `pulumi preview` for forks
@@ -36,6 +37,12 @@ export interface RecordedResource {
     inputs: Record<string, unknown>;
     /** Names of top-level inputs that were secret. */
     secretInputs: string[];
+    /** Provider reference (`<provider urn>::<id>`) when the resource names one explicitly. */
+    provider: string | undefined;
+    /** URNs of the resources this one depends on (explicit `dependsOn` and input references). */
+    dependencies: string[];
+    /** Per top-level input, the URNs of the resources its value came from. */
+    propertyDependencies: Record<string, string[]>;
 }
 
 export type InvokeHandler = (inputs: Record<string, unknown>) => Record<string, unknown>;
@@ -101,6 +108,15 @@ function unwrap(value: unknown): unknown {
         return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrap(v)]));
     }
     return value;
+}
+
+/** A registration's per-input dependencies as plain URN lists. */
+function propertyDependenciesOf(req: any): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    req.getPropertydependenciesMap().forEach((deps: any, key: string) => {
+        out[key] = deps.getUrnsList() as string[];
+    });
+    return out;
 }
 
 function parentKey(
@@ -192,6 +208,9 @@ export async function evaluate<T>(
             custom: req.getCustom(),
             inputs: redact(inputs) as Record<string, unknown>,
             secretInputs: Object.keys(inputs).filter((k) => isWireSecret(inputs[k])),
+            provider: req.getProvider() === "" ? undefined : (req.getProvider() as string),
+            dependencies: req.getDependenciesList() as string[],
+            propertyDependencies: propertyDependenciesOf(req),
         });
         return register(req, callback);
     };
