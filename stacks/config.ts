@@ -145,7 +145,7 @@ export const CONFIG_SPEC = {
     }),
     imageTag: str({
         description:
-            "Tag of the platform's own images (airflow, spark, dbt, ml, docs-app) in the environment's Artifact Registry.",
+            "Human-readable tag pushed with each image the stack builds (airflow, spark, dbt, ml, docs-app); workloads always use the digest.",
         default: "0.1.0",
         pattern: /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/,
         patternText: "a Docker tag: letters, digits, _, . and -, at most 128 characters",
@@ -195,6 +195,52 @@ export const CONFIG_SPEC = {
         default: 20,
         min: 5,
         max: 4096,
+    }),
+    airflowDagSource: oneOf(["image", "git"] as const, {
+        description:
+            "Where Airflow reads the DAGs: image (baked into the Airflow image, rolled out by pulumi up) or git (a git DAG bundle tracking airflowGitRepo).",
+        default: "image",
+    }),
+    airflowGitRepo: str({
+        description:
+            "HTTPS URL of the repository the git DAG bundle tracks (airflowDagSource git). Empty for the image source.",
+        default: "",
+        pattern: /^https:\/\/[A-Za-z0-9.-]+(:[0-9]+)?\/[A-Za-z0-9._~/-]+$/,
+        patternText:
+            "an https:// repository URL without credentials, e.g. https://github.com/acme/taxi-platform.git",
+    }),
+    airflowGitBranch: str({
+        description: "Branch the git DAG bundle tracks.",
+        default: "main",
+        pattern: /^[A-Za-z0-9._/-]{1,200}$/,
+        patternText: "a branch name such as main or release/2026-11",
+    }),
+    airflowGitSubdir: str({
+        description: "Folder of the DAGs inside the repository, for the git DAG bundle.",
+        default: "dags",
+        pattern: /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/,
+        patternText: "a relative folder path such as dags",
+    }),
+    airflowGitCredentialsSecret: str({
+        description:
+            "Kubernetes Secret in the airflow namespace holding the git connection of a private DAG repository (key connection). Empty for a public repository.",
+        default: "",
+        pattern: /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/,
+        patternText: "a Kubernetes Secret name such as airflow-dags-git",
+    }),
+    sparkGcsConnectorSha256: str({
+        description:
+            "sha256 of the GCS connector jar the spark image downloads (spark/Dockerfile). Empty: the spark image build fails closed, naming it.",
+        default: "",
+        pattern: /^[0-9a-f]{64}$/,
+        patternText: "64 lower-case hex digits (sha256sum of the jar)",
+    }),
+    sparkBigqueryConnectorSha256: str({
+        description:
+            "sha256 of the spark-bigquery connector jar the spark image downloads (spark/Dockerfile). Empty: the spark image build fails closed, naming it.",
+        default: "",
+        pattern: /^[0-9a-f]{64}$/,
+        patternText: "64 lower-case hex digits (sha256sum of the jar)",
     }),
     bigqueryLocation: str({
         description:
@@ -321,6 +367,14 @@ function crossChecks(stack: string, v: Record<string, unknown>): ConfigProblem[]
             seen: String(v.jobsPoolMaxNodes),
             expected: `at least jobsPoolMinNodes (${String(v.jobsPoolMinNodes)})`,
             fix: setHint(stack, "jobsPoolMaxNodes"),
+        });
+    }
+    if (v.airflowDagSource === "git" && v.airflowGitRepo === "") {
+        problems.push({
+            key: "airflowGitRepo",
+            seen: "nothing",
+            expected: "the repository URL, because airflowDagSource is git",
+            fix: setHint(stack, "airflowGitRepo"),
         });
     }
     const seenDbs = new Set<string>(PLATFORM_DATABASES);

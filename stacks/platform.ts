@@ -6,11 +6,13 @@
 import * as aws from "@pulumi/aws";
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import { bundleForDeploy } from "../functions/airflow-trigger/build";
 import { AwsTrigger } from "../components/aws-trigger/aws-trigger";
 import { S3Transfer } from "../components/s3-transfer/s3-transfer";
 import { PLATFORM_DATABASES, type PlatformConfig } from "./config";
-import { GkeCluster } from "../components/cluster/cluster";
+import { Airflow, type DagSource } from "../components/airflow/airflow";
+import { GkeCluster, JOBS_POOL, POOL_LABEL } from "../components/cluster/cluster";
 import { DataLake } from "../components/data-lake/data-lake";
 import { WorkloadIdentities } from "../components/identities/identities";
 import { SharedLoadBalancer } from "../components/load-balancer/load-balancer";
@@ -20,8 +22,9 @@ import { DocsSite } from "../components/docs-site/docs-site";
 import { NAMESPACES, PlatformNamespaces } from "../components/namespaces/namespaces";
 import { PlatformPostgres, type DatabaseSpec } from "../components/postgres/postgres";
 import { Network } from "../components/network/network";
+import { SparkOperator } from "../components/spark-operator/spark-operator";
 import { platformLabels } from "../components/shared/labels";
-import { platformImages } from "../components/shared/versions";
+import { PlatformImageBuilds } from "../components/images/images";
 
 /** Namespace of the app using each of the platform's own databases (its Secret lands there). */
 const DATABASE_USERS: Record<(typeof PLATFORM_DATABASES)[number], string> = {
@@ -109,7 +112,25 @@ export function definePlatform(cfg: PlatformConfig) {
         { domain: cfg.domain, namespace: namespaces.names.gateway, k8sProvider: cluster.provider },
         { ...onGcp, dependsOn: [namespaces] },
     );
-    const images = platformImages(lake.registryUrl, cfg.imageTag);
+    // Every image by digest: ours built from the sibling folders, upstream ones mirrored.
+    const builds = new PlatformImageBuilds(
+        env,
+        {
+            registryUrl: lake.registryUrl,
+            accessToken: gcp.organizations.getClientConfigOutput({ provider: gcpProvider })
+                .accessToken,
+            tag: cfg.imageTag,
+            buildArgs: {
+                spark: {
+                    GCS_CONNECTOR_SHA256: cfg.sparkGcsConnectorSha256,
+                    BIGQUERY_CONNECTOR_SHA256: cfg.sparkBigqueryConnectorSha256,
+                },
+            },
+        },
+        { ...onGcp, dependsOn: [lake] },
+    );
+    const images = { ...builds.refs, docsApp: builds.refs["docs-app"] };
+    const upstream = builds.upstream;
 
     const databases: DatabaseSpec[] = [
         ...PLATFORM_DATABASES.map((db) => ({ name: db, namespace: DATABASE_USERS[db] })),
@@ -125,10 +146,12 @@ export function definePlatform(cfg: PlatformConfig) {
             namespace: NAMESPACES.database,
             monitoringNamespace: NAMESPACES.monitoring,
             databases,
+            image: upstream.postgres,
             diskGi: cfg.postgresDiskGi,
             backup: {
                 bucket: lake.buckets.backups.name,
                 serviceAccount: identities.kubernetesAccounts["postgres-backup"],
+                uploaderImage: upstream.cloudSdk,
             },
         },
         { ...inCluster, dependsOn: [namespaces, identities] },
@@ -137,7 +160,14 @@ export function definePlatform(cfg: PlatformConfig) {
         env,
         {
             namespace: NAMESPACES.monitoring,
-            scrapeNamespaces: [NAMESPACES.jobs, NAMESPACES.docs],
+            scrapeNamespaces: [NAMESPACES.jobs, NAMESPACES.docs, NAMESPACES.sparkOperator],
+            images: {
+                statsdExporter: upstream.statsdExporter,
+                postgresExporter: upstream.postgresExporter,
+                kubeStateMetrics: upstream.kubeStateMetrics,
+                prometheus: upstream.prometheus,
+                grafana: upstream.grafana,
+            },
             scrapePorts: [8090, 8080],
             airflowNamespace: NAMESPACES.airflow,
             databaseNamespace: NAMESPACES.database,
@@ -177,6 +207,13 @@ export function definePlatform(cfg: PlatformConfig) {
         { ...inCluster, dependsOn: [namespaces] },
     );
 
+    // The trigger's Airflow API user: Airflow creates it, the Lambda reads it from Secrets Manager.
+    const triggerUser = "trigger-fn";
+    const triggerPassword = new random.RandomPassword(`${env}-airflow-trigger-password`, {
+        length: 32,
+        special: false,
+    }).result;
+
     // AWS: the landing bucket and the trigger; the function calls Airflow's public URL.
     const trigger = new AwsTrigger(
         env,
@@ -187,6 +224,11 @@ export function definePlatform(cfg: PlatformConfig) {
                 .output(bundleForDeploy())
                 .apply((b) => new pulumi.asset.FileArchive(b.dir) as pulumi.asset.Archive),
             airflowUrl: lb.urlFor("airflow"),
+            airflowCredentials: pulumi.secret(
+                triggerPassword.apply((password) =>
+                    JSON.stringify({ username: triggerUser, password }),
+                ),
+            ),
             memoryMb: cfg.triggerMemoryMb,
             timeoutSeconds: cfg.triggerTimeoutSeconds,
             forceDestroy: !cfg.deletionProtection,
@@ -205,6 +247,76 @@ export function definePlatform(cfg: PlatformConfig) {
         { providers: [awsProvider, gcpProvider] },
     );
 
+    const sparkOperator = new SparkOperator(
+        env,
+        {
+            namespace: NAMESPACES.sparkOperator,
+            jobsNamespace: NAMESPACES.jobs,
+            sparkServiceAccount: identities.kubernetesAccounts.spark,
+            image: upstream.sparkOperator,
+            apiServerCidr: cfg.masterCidr,
+            nodeSelector: { [POOL_LABEL]: "system" },
+        },
+        { ...inCluster, dependsOn: [namespaces, identities] },
+    );
+    const dagSource: DagSource =
+        cfg.airflowDagSource === "git"
+            ? {
+                  kind: "git",
+                  repoUrl: cfg.airflowGitRepo,
+                  branch: cfg.airflowGitBranch,
+                  subdir: cfg.airflowGitSubdir,
+                  ...(cfg.airflowGitCredentialsSecret !== ""
+                      ? { credentialsSecret: cfg.airflowGitCredentialsSecret }
+                      : {}),
+              }
+            : { kind: "image" };
+    const airflow = new Airflow(
+        env,
+        {
+            namespace: NAMESPACES.airflow,
+            image: images.airflow,
+            databaseSecret: postgres.secrets.airflow!.name,
+            serviceAccount: identities.kubernetesAccounts.airflow,
+            jobsNamespace: NAMESPACES.jobs,
+            pipelineEnv: {
+                PLATFORM_ENV: env,
+                PLATFORM_RUNTIME: "kubernetes",
+                GCP_PROJECT: cfg.gcpProject,
+                GCP_REGION: cfg.gcpRegion,
+                STAGING_URI: lake.uris.staging,
+                DOCS_URI: lake.uris.docs,
+                SPARK_TEMP_BUCKET: lake.buckets["spark-temp"].name,
+                WAREHOUSE: "bigquery",
+                BQ_DATASET_RAW: lake.datasetIds.raw,
+                BQ_DATASET_MARTS: lake.datasetIds.marts,
+                WAREHOUSE_PATH: "",
+                MLFLOW_TRACKING_URI: mlflow.internalUrl,
+                JOBS_NAMESPACE: NAMESPACES.jobs,
+                JOBS_NODE_POOL: JOBS_POOL,
+                IMAGE_SPARK: images.spark,
+                IMAGE_DBT: images.dbt,
+                IMAGE_ML: images.ml,
+                S3_LANDING_BUCKET: trigger.bucketName,
+                TRANSFER_JOB_NAME: transfer.transferJobName,
+            },
+            statsd: {
+                host: monitoring.statsdHost,
+                port: monitoring.statsdPort,
+                namespace: NAMESPACES.monitoring,
+            },
+            databaseNamespace: NAMESPACES.database,
+            mlflowNamespace: NAMESPACES.mlflow,
+            apiServerCidr: cfg.masterCidr,
+            loadBalancer: lb,
+            dagSource,
+            triggerUser,
+            triggerPassword,
+            nodeSelector: { [POOL_LABEL]: "system" },
+        },
+        { ...inCluster, dependsOn: [namespaces, postgres, identities, sparkOperator] },
+    );
+
     return {
         environment: env,
         gcpProject: cfg.gcpProject,
@@ -216,7 +328,15 @@ export function definePlatform(cfg: PlatformConfig) {
         loadBalancerIp: lb.ip,
         dnsRecords: lb.dnsRecords,
         /** Service URLs, one host each on the shared load balancer. */
-        urls: pulumi.output({ grafana: monitoring.grafanaUrl, mlflow: mlflow.url, docs: docs.url }),
+        urls: pulumi.output({
+            airflow: airflow.url,
+            grafana: monitoring.grafanaUrl,
+            mlflow: mlflow.url,
+            docs: docs.url,
+        }),
+        airflowAdmin: { user: airflow.adminUser, password: pulumi.secret(airflow.adminPassword) },
+        airflowMigrationJob: airflow.migrationJobName,
+        sparkOperatorChart: sparkOperator.chartVersion,
         grafanaAdmin: {
             user: monitoring.grafanaAdminUser,
             password: pulumi.secret(monitoring.grafanaAdminPassword),
@@ -228,6 +348,7 @@ export function definePlatform(cfg: PlatformConfig) {
         buckets: lake.uris,
         datasets: lake.datasetIds,
         registryUrl: lake.registryUrl,
+        images: pulumi.output(builds.refs),
         serviceAccounts: identities.emails,
     };
 }

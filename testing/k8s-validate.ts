@@ -11,6 +11,9 @@
  * Custom resources are validated against their CRD's own `openAPIV3Schema` with ajv, with
  * unknown fields rejected wherever the CRD does not say `x-kubernetes-preserve-unknown-fields`.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import YAML from "yaml";
 import Ajv, { type ValidateFunction } from "ajv";
 /* eslint-disable @typescript-eslint/no-require-imports, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-explicit-any */
 const clientNode: Record<string, any> = require("@kubernetes/client-node");
@@ -112,8 +115,17 @@ function unknownFields(value: unknown, type: string, path: string, out: string[]
 
 const crdValidators = new WeakMap<object, Map<string, ValidateFunction>>();
 
+/**
+ * CRDs of cloud-provided custom resources the platform declares (no npm package carries their
+ * schema): our own strict schemas, written from the provider's API reference, in testing/fixtures.
+ */
+export const BUNDLED_CRDS: K8sObject[] = ["healthcheckpolicy-v1-crd.yaml"].map(
+    (f) => YAML.parse(fs.readFileSync(path.join(__dirname, "fixtures", f), "utf8")) as K8sObject,
+);
+
 /** Validate a built-in Kubernetes object; throws K8sValidationError listing every problem. */
-export async function validateK8sObject(obj: K8sObject, crds: K8sObject[] = []): Promise<void> {
+export async function validateK8sObject(obj: K8sObject, given: K8sObject[] = []): Promise<void> {
+    const crds = [...given, ...BUNDLED_CRDS];
     if (typeof obj?.apiVersion !== "string" || typeof obj?.kind !== "string") {
         throw new K8sValidationError(JSON.stringify(obj).slice(0, 80), [
             "apiVersion and kind are required",

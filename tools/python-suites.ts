@@ -110,6 +110,13 @@ export function runSuite(folder: string): SuiteResult {
     if (fs.existsSync(path.join(dir, ".venv", "bin", "ruff"))) {
         console.log(`[${folder}] ruff check`);
         ok = run(path.join(dir, ".venv", "bin", "ruff"), ["check", "."], dir) === 0 && ok;
+        // The shared helpers (libs/python) have no venv of their own: lint them with this one's
+        // ruff too (their tests run in each folder's pytest through `testpaths`).
+        const shared = path.join(ROOT, "libs", "python");
+        if (folder === "spark" && fs.existsSync(shared)) {
+            console.log("[libs/python] ruff check");
+            ok = run(path.join(dir, ".venv", "bin", "ruff"), ["check", "."], shared) === 0 && ok;
+        }
     }
     console.log(`[${folder}] pytest`);
     // Exit code 5 (no tests collected) is a failure: a folder with tests/ must run some.

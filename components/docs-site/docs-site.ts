@@ -56,7 +56,7 @@ export class DocsSite extends pulumi.ComponentResource {
         const { labels, selector } = appLabels("docs-app", "web");
         const route = args.loadBalancer.addRoute(
             "docs",
-            { namespace: ns, service: "docs-app", port: DOCS_PORT },
+            { namespace: ns, service: "docs-app", port: DOCS_PORT, healthPath: "/healthz" },
             this,
         );
         this.url = route.url;

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { cloudFakes } from "../../testing/cloud-fakes";
-import { validateK8sObject, type K8sObject } from "../../testing/k8s-validate";
+import { validateK8sObject, validateRecorded, type K8sObject } from "../../testing/k8s-validate";
 import { evaluate } from "../../testing/pulumi-harness";
 import { GATEWAY_CLASS, SharedLoadBalancer } from "./load-balancer";
 
@@ -13,7 +13,7 @@ class App extends pulumi.ComponentResource {
         super("test:index:App", name);
         this.url = lb.addRoute(
             name,
-            { namespace: name, service: `${name}-web`, port: 8080 },
+            { namespace: name, service: `${name}-web`, port: 8080, healthPath: "/healthz" },
             this,
         ).url;
         this.registerOutputs({});
@@ -74,6 +74,16 @@ describe("components/load-balancer", () => {
             assert.deepEqual(spec.parentRefs, [
                 { name: "dev", namespace: "gateway", sectionName: "https" },
             ]);
+        }
+        // Each route brings its backend's health check (GKE's default `GET /` fails on redirects).
+        const checks = r.ofType("kubernetes:networking.gke.io/v1:HealthCheckPolicy");
+        assert.equal(checks.length, appRoutes.length);
+        for (const c of checks) {
+            const obj = c.inputs as Record<string, any>;
+            assert.equal(obj.spec.default.config.httpHealthCheck.requestPath, "/healthz");
+            assert.equal(obj.spec.targetRef.kind, "Service");
+            assert.match(obj.spec.default.config.httpHealthCheck.host, /\.data\.example\.com$/);
+            await validateRecorded(obj as K8sObject);
         }
         assert.deepEqual(r.outputs, {
             airflow: "https://airflow.data.example.com",

@@ -50,6 +50,11 @@ export interface RouteTarget {
     /** Service name and port. */
     service: pulumi.Input<string>;
     port: number;
+    /**
+     * Path the load balancer's health check requests (it must answer 200). Required: GKE's
+     * default is `GET /`, which fails for UIs that redirect (Grafana answers 302 to /login).
+     */
+    healthPath: string;
 }
 
 export interface Route {
@@ -224,6 +229,8 @@ export class SharedLoadBalancer extends pulumi.ComponentResource {
             !/^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$/.test(app) &&
                 `app ${JSON.stringify(app)} must be a DNS label`,
             (target.port < 1 || target.port > 65535) && `port ${target.port} is not a TCP port`,
+            !/^\/[A-Za-z0-9/._~-]*$/.test(target.healthPath) &&
+                `healthPath ${JSON.stringify(target.healthPath)} must be an absolute path such as /health`,
         ]);
         const host = this.hostFor(app);
         const resource = new k8s.apiextensions.CustomResource(
@@ -246,6 +253,38 @@ export class SharedLoadBalancer extends pulumi.ComponentResource {
                     ],
                     hostnames: [host],
                     rules: [{ backendRefs: [{ name: target.service, port: target.port }] }],
+                },
+            },
+            { parent, provider: this.k8sProvider },
+        );
+        // GKE health check of the backend: the app's own health endpoint on the serving port,
+        // with the public host name (apps that check the Host header accept it).
+        new k8s.apiextensions.CustomResource(
+            `${app}-health-check`,
+            {
+                apiVersion: "networking.gke.io/v1",
+                kind: "HealthCheckPolicy",
+                metadata: {
+                    name: app,
+                    namespace: target.namespace,
+                    labels: { "app.kubernetes.io/part-of": PART_OF },
+                },
+                spec: {
+                    default: {
+                        checkIntervalSec: 15,
+                        timeoutSec: 5,
+                        healthyThreshold: 1,
+                        unhealthyThreshold: 3,
+                        config: {
+                            type: "HTTP",
+                            httpHealthCheck: {
+                                portSpecification: "USE_SERVING_PORT",
+                                host,
+                                requestPath: target.healthPath,
+                            },
+                        },
+                    },
+                    targetRef: { group: "", kind: "Service", name: target.service },
                 },
             },
             { parent, provider: this.k8sProvider },

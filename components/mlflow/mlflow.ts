@@ -76,7 +76,7 @@ export class MlflowServer extends pulumi.ComponentResource {
         this.internalUrl = `http://mlflow.${ns}.svc.cluster.local:${MLFLOW_PORT}`;
         const route = args.loadBalancer.addRoute(
             "mlflow",
-            { namespace: ns, service: "mlflow", port: MLFLOW_PORT },
+            { namespace: ns, service: "mlflow", port: MLFLOW_PORT, healthPath: "/health" },
             this,
         );
         this.url = route.url;

@@ -34,6 +34,10 @@ export const EXPORTER_PORTS = {
 export const PROMETHEUS_PORT = 9090;
 export const GRAFANA_PORT = 3000;
 /** Pod annotations that opt a pod into scraping (the Spark templates set them on drivers). */
+/** The upstream images this component runs. */
+export type MonitoringImage =
+    "statsdExporter" | "postgresExporter" | "kubeStateMetrics" | "prometheus" | "grafana";
+
 export const SCRAPE_ANNOTATIONS = {
     scrape: "prometheus.io/scrape",
     port: "prometheus.io/port",
@@ -56,6 +60,8 @@ export interface MonitoringArgs {
     scrapeNamespaces: string[];
     /** Ports of opted-in pods Prometheus may reach (default [8090], the JMX agent's). */
     scrapePorts?: number[];
+    /** Images by digest (default: the pinned upstream tags of shared/versions.ts). */
+    images?: Partial<Record<MonitoringImage, pulumi.Input<string>>>;
     /** Namespace Airflow runs in (sends statsd). Required. */
     airflowNamespace: string;
     /** Namespace of the Postgres server (exporter and Grafana connect to it). Required. */
@@ -80,6 +86,14 @@ export function resolveMonitoringArgs(args: MonitoringArgs) {
     const r = {
         ...args,
         scrapePorts: args.scrapePorts ?? [8090],
+        images: {
+            statsdExporter: UPSTREAM_IMAGES.statsdExporter,
+            postgresExporter: UPSTREAM_IMAGES.postgresExporter,
+            kubeStateMetrics: UPSTREAM_IMAGES.kubeStateMetrics,
+            prometheus: UPSTREAM_IMAGES.prometheus,
+            grafana: UPSTREAM_IMAGES.grafana,
+            ...args.images,
+        } as Record<MonitoringImage, pulumi.Input<string>>,
         retentionDays: args.retentionDays ?? 15,
         diskGi: args.diskGi ?? 20,
         storageClass: args.storageClass ?? "standard-rwo",
@@ -232,7 +246,7 @@ export class Monitoring extends pulumi.ComponentResource {
                             containers: [
                                 container({
                                     name: "statsd-exporter",
-                                    image: UPSTREAM_IMAGES.statsdExporter,
+                                    image: args.images.statsdExporter,
                                     args: [
                                         "--statsd.mapping-config=/etc/statsd/mapping.yaml",
                                         `--statsd.listen-udp=:${EXPORTER_PORTS.statsd}`,
@@ -264,7 +278,7 @@ export class Monitoring extends pulumi.ComponentResource {
                                 }),
                                 container({
                                     name: "postgres-exporter",
-                                    image: UPSTREAM_IMAGES.postgresExporter,
+                                    image: args.images.postgresExporter,
                                     args: [
                                         `--web.listen-address=:${EXPORTER_PORTS.postgresMetrics}`,
                                     ],
@@ -287,7 +301,7 @@ export class Monitoring extends pulumi.ComponentResource {
                                 }),
                                 container({
                                     name: "kube-state-metrics",
-                                    image: UPSTREAM_IMAGES.kubeStateMetrics,
+                                    image: args.images.kubeStateMetrics,
                                     args: [
                                         `--port=${EXPORTER_PORTS.kubeStateMetrics}`,
                                         `--telemetry-port=${EXPORTER_PORTS.kubeStateTelemetry}`,
@@ -450,7 +464,7 @@ export class Monitoring extends pulumi.ComponentResource {
                             containers: [
                                 container({
                                     name: "prometheus",
-                                    image: UPSTREAM_IMAGES.prometheus,
+                                    image: args.images.prometheus,
                                     args: [
                                         "--config.file=/etc/prometheus/prometheus.yml",
                                         "--storage.tsdb.path=/prometheus",
@@ -560,7 +574,7 @@ export class Monitoring extends pulumi.ComponentResource {
         );
         const route = args.loadBalancer.addRoute(
             "grafana",
-            { namespace: ns, service: "grafana", port: GRAFANA_PORT },
+            { namespace: ns, service: "grafana", port: GRAFANA_PORT, healthPath: "/api/health" },
             this,
         );
         this.grafanaUrl = route.url;
@@ -589,7 +603,7 @@ export class Monitoring extends pulumi.ComponentResource {
                             containers: [
                                 container({
                                     name: "grafana",
-                                    image: UPSTREAM_IMAGES.grafana,
+                                    image: args.images.grafana,
                                     ports: [{ name: "http", containerPort: GRAFANA_PORT }],
                                     env: [
                                         { name: "GF_SERVER_ROOT_URL", value: route.url },

@@ -18,8 +18,13 @@ export const NAMESPACES = {
     database: "database",
     docs: "docs",
     gateway: "gateway",
+    /** The Spark operator's controller and webhook (they manage SparkApplications in `jobs`). */
+    sparkOperator: "spark-operator",
 } as const;
 export type NamespaceKey = keyof typeof NAMESPACES;
+
+/** Namespaces with no UI: they may not attach routes to the shared Gateway. */
+const NO_UI_NAMESPACES: readonly NamespaceKey[] = ["jobs", "database", "sparkOperator"];
 
 /** Label that lets a namespace attach routes to the shared Gateway. */
 export const GATEWAY_ACCESS_LABEL = "taxi-platform/gateway-access";
@@ -47,7 +52,7 @@ export class PlatformNamespaces extends pulumi.ComponentResource {
                             "pod-security.kubernetes.io/enforce": level,
                             "pod-security.kubernetes.io/enforce-version": "latest",
                             "pod-security.kubernetes.io/warn": "restricted",
-                            ...(key === "jobs" || key === "database"
+                            ...(NO_UI_NAMESPACES.includes(key)
                                 ? {}
                                 : { [GATEWAY_ACCESS_LABEL]: "true" }),
                         },

@@ -57,8 +57,8 @@ export interface PlatformPostgresArgs {
     monitoringNamespace: pulumi.Input<string>;
     /** Name of the monitoring role (default "monitoring"; gets pg_monitor only). */
     monitoringUser?: string;
-    /** Server image (default UPSTREAM_IMAGES.postgres). */
-    image?: string;
+    /** Server image, by digest (default UPSTREAM_IMAGES.postgres). */
+    image?: pulumi.Input<string>;
     /** Data volume size in GiB (default 20). */
     diskGi?: number;
     /** Storage class of the data volume (default "standard-rwo", GKE's balanced PD). */
@@ -72,7 +72,7 @@ export interface PlatformPostgresArgs {
         /** Cron schedule, UTC (default "17 2 * * *"). */
         schedule?: string;
         /** Image with gcloud (default UPSTREAM_IMAGES.cloudSdk). */
-        uploaderImage?: string;
+        uploaderImage?: pulumi.Input<string>;
     };
 }
 
@@ -144,7 +144,7 @@ export class PlatformPostgres extends pulumi.ComponentResource {
     public readonly secrets: Record<string, DatabaseSecret>;
     /** Secret in the monitoring namespace with DATA_SOURCE_URI/USER/PASS for postgres-exporter. */
     public readonly exporterSecret: DatabaseSecret;
-    public readonly reconcileJobName: string;
+    public readonly reconcileJobName: pulumi.Output<string>;
 
     /** Pass the cluster's Kubernetes provider in `opts.providers`. */
     constructor(
@@ -417,7 +417,9 @@ export class PlatformPostgres extends pulumi.ComponentResource {
             },
         });
 
-        this.reconcileJobName = reconcileJobName(args.databases, args.image);
+        this.reconcileJobName = pulumi
+            .output(args.image)
+            .apply((image) => reconcileJobName(args.databases, image));
         // A fingerprint of the passwords (a truncated SHA-256 of 190-bit random values: it
         // reveals nothing) so that a new password replaces the Job and the roles get it. Not a
         // secret, so the render and the preview still show the Job.

@@ -2,9 +2,12 @@
  * Every upstream image the platform runs, in one place (STYLE.md: versions explicit, never
  * hidden). Upgrade deliberately: change the tag here, read the render diff, roll out per stack.
  * Our own images (airflow, spark, dbt, ml, docs-app) are built from the sibling folders and
- * referenced by digest (see `PlatformImages`).
+ * referenced by digest; upstream images are mirrored into the registry and referenced by digest
+ * too (components/images/images.ts).
  */
-import * as pulumi from "@pulumi/pulumi";
+import { SPARK_OPERATOR_CHART } from "../../charts/spark-operator/chart";
+
+const so = SPARK_OPERATOR_CHART.image;
 
 export const UPSTREAM_IMAGES = {
     postgres: "postgres:17.6-bookworm",
@@ -15,33 +18,6 @@ export const UPSTREAM_IMAGES = {
     grafana: "docker.io/grafana/grafana:12.1.1",
     /** gcloud for uploading Postgres dumps (runs as non-root `cloudsdk`). */
     cloudSdk: "gcr.io/google.com/cloudsdktool/google-cloud-cli:537.0.0-slim",
+    /** The chart's operator image (charts/spark-operator/chart.ts pins it with the chart). */
+    sparkOperator: `${so.registry}/${so.repository}:${so.tag}`,
 } as const;
-
-/** Images built from this repository's folders (ARCHITECTURE.md §1). */
-export interface PlatformImages {
-    airflow: string;
-    spark: string;
-    dbt: string;
-    /** Jobs (train, retrain) and the MLflow tracking server. */
-    ml: string;
-    docsApp: string;
-}
-
-/**
- * References of the platform's own images in the environment's registry, by tag. The image
- * workflow pushes `<registry>/<name>:<tag>` (tags are immutable in the registry, so a tag names
- * one build).
- */
-export function platformImages(
-    registryUrl: pulumi.Input<string>,
-    tag: string,
-): Record<keyof PlatformImages, pulumi.Output<string>> {
-    const ref = (image: string) => pulumi.interpolate`${registryUrl}/${image}:${tag}`;
-    return {
-        airflow: ref("airflow"),
-        spark: ref("spark"),
-        dbt: ref("dbt"),
-        ml: ref("ml"),
-        docsApp: ref("docs-app"),
-    };
-}
