@@ -4,7 +4,8 @@
   hands the dict to the official cncf-kubernetes operators (Job or SparkApplication).
 * ``local``: :class:`LocalJobOperator` runs the same command as a process in the component's
   virtual environment (``<repo>/<component>/.venv``, cwd ``<repo>/<component>``,
-  ``PYTHONPATH=src:../libs/python``), with the pipeline-env values of the Airflow process as its environment.
+  ``PYTHONPATH=src:../libs/python``), with the pipeline-env values of the Airflow process as
+  its environment.
 
 Both take the job's arguments as Airflow templates, so the rendered command of a run is visible
 in the UI's "Rendered Template" view either way.
