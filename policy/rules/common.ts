@@ -3,6 +3,7 @@
  * that may validate resources, the stack, or both), how a violation names its resource, and
  * how resources reference each other in a stack.
  */
+import * as k8s from "@pulumi/kubernetes";
 import type { Policy, PolicyResource, ResourceValidation, StackValidation } from "@pulumi/policy";
 
 /**
@@ -25,6 +26,17 @@ export interface PlatformPolicy extends Policy {
 export type ResourceClass = { new (...rest: any[]): any };
 
 /** The type token a resource class registers (`gcp:container/cluster:Cluster`). */
+/** Every Kubernetes kind that carries a pod template (or is a Pod). */
+export const WORKLOADS: ResourceClass[] = [
+    k8s.apps.v1.Deployment,
+    k8s.apps.v1.StatefulSet,
+    k8s.apps.v1.DaemonSet,
+    k8s.apps.v1.ReplicaSet,
+    k8s.batch.v1.Job,
+    k8s.batch.v1.CronJob,
+    k8s.core.v1.Pod,
+];
+
 export function typeOf(cls: ResourceClass): string {
     return (cls as unknown as { __pulumiType: string }).__pulumiType;
 }

@@ -26,17 +26,7 @@ import {
     credentialsInText,
     isLiteralUnderSensitiveName,
 } from "../secret-detect";
-import { type PlatformPolicy, type ResourceClass, label, obj, str } from "./common";
-
-const WORKLOADS: ResourceClass[] = [
-    k8s.apps.v1.Deployment,
-    k8s.apps.v1.StatefulSet,
-    k8s.apps.v1.DaemonSet,
-    k8s.apps.v1.ReplicaSet,
-    k8s.batch.v1.Job,
-    k8s.batch.v1.CronJob,
-    k8s.core.v1.Pod,
-];
+import { type PlatformPolicy, WORKLOADS, label, obj, str } from "./common";
 
 /** Why an environment variable's literal value is a plaintext secret, or undefined. */
 function envProblem(name: string, value: string): string | undefined {

@@ -16,17 +16,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import type { PolicyResource, ResourceValidationArgs } from "@pulumi/policy";
 import { type FindingCategory, containersOf, podFindings, podSpecOf } from "../pod-security";
-import { type PlatformPolicy, type ResourceClass, label, obj, str } from "./common";
-
-const WORKLOADS: ResourceClass[] = [
-    k8s.apps.v1.Deployment,
-    k8s.apps.v1.StatefulSet,
-    k8s.apps.v1.DaemonSet,
-    k8s.apps.v1.ReplicaSet,
-    k8s.batch.v1.Job,
-    k8s.batch.v1.CronJob,
-    k8s.core.v1.Pod,
-];
+import { type PlatformPolicy, WORKLOADS, label, obj, str } from "./common";
 
 /** The workload object in a resource's props (its `kind` from the type token when absent). */
 function workloadOf(args: { type: string; props: Record<string, unknown> }) {
