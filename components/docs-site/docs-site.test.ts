@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import { evaluateOnCluster } from "../../testing/cluster-fixture";
+import { validateRecorded, type K8sObject } from "../../testing/k8s-validate";
 import { DocsSite } from "./docs-site";
 
 function build(replicas?: number) {
@@ -35,6 +36,15 @@ describe("components/docs-site", () => {
         assert.equal(d.spec.template.spec.serviceAccountName, "docs-app");
         assert.equal(r.ofType("kubernetes:policy/v1:PodDisruptionBudget").length, 1);
         assert.equal(r.outputs.url, "http://docs.203-0-113-20.sslip.io");
+        // /metrics is for Prometheus only: the public route redirects it instead of forwarding.
+        const route = r.ofType("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute")[0]!
+            .inputs as any;
+        assert.deepEqual(route.spec.rules[0].matches, [
+            { path: { type: "Exact", value: "/metrics" } },
+        ]);
+        assert.equal(route.spec.rules[0].backendRefs, undefined);
+        assert.equal(route.spec.rules[0].filters[0].type, "RequestRedirect");
+        await validateRecorded(route as K8sObject);
         assert.equal((await build(1)).ofType("kubernetes:policy/v1:PodDisruptionBudget").length, 0);
     });
 

@@ -56,7 +56,14 @@ export class DocsSite extends pulumi.ComponentResource {
         const { labels, selector } = appLabels("docs-app", "web");
         const route = args.loadBalancer.addRoute(
             "docs",
-            { namespace: ns, service: "docs-app", port: DOCS_PORT, healthPath: "/healthz" },
+            {
+                namespace: ns,
+                service: "docs-app",
+                port: DOCS_PORT,
+                healthPath: "/healthz",
+                // Prometheus scrapes the pods directly; the public gets no metrics.
+                privatePaths: ["/metrics"],
+            },
             this,
         );
         this.url = route.url;

@@ -55,6 +55,11 @@ export interface RouteTarget {
      * default is `GET /`, which fails for UIs that redirect (Grafana answers 302 to /login).
      */
     healthPath: string;
+    /**
+     * Exact paths the app serves for the cluster only (e.g. `/metrics` for Prometheus): the
+     * public route redirects them to `/` instead of forwarding them. Default none.
+     */
+    privatePaths?: string[];
 }
 
 export interface Route {
@@ -231,6 +236,8 @@ export class SharedLoadBalancer extends pulumi.ComponentResource {
             (target.port < 1 || target.port > 65535) && `port ${target.port} is not a TCP port`,
             !/^\/[A-Za-z0-9/._~-]*$/.test(target.healthPath) &&
                 `healthPath ${JSON.stringify(target.healthPath)} must be an absolute path such as /health`,
+            (target.privatePaths ?? []).some((p) => !/^\/[A-Za-z0-9/._~-]+$/.test(p)) &&
+                `privatePaths ${JSON.stringify(target.privatePaths)} must be absolute paths other than /`,
         ]);
         const host = this.hostFor(app);
         const resource = new k8s.apiextensions.CustomResource(
@@ -252,7 +259,22 @@ export class SharedLoadBalancer extends pulumi.ComponentResource {
                         },
                     ],
                     hostnames: [host],
-                    rules: [{ backendRefs: [{ name: target.service, port: target.port }] }],
+                    rules: [
+                        // Most specific match wins: the private paths never reach the backend.
+                        ...(target.privatePaths ?? []).map((p) => ({
+                            matches: [{ path: { type: "Exact", value: p } }],
+                            filters: [
+                                {
+                                    type: "RequestRedirect",
+                                    requestRedirect: {
+                                        path: { type: "ReplaceFullPath", replaceFullPath: "/" },
+                                        statusCode: 302,
+                                    },
+                                },
+                            ],
+                        })),
+                        { backendRefs: [{ name: target.service, port: target.port }] },
+                    ],
                 },
             },
             { parent, provider: this.k8sProvider },

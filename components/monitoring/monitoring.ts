@@ -574,7 +574,14 @@ export class Monitoring extends pulumi.ComponentResource {
         );
         const route = args.loadBalancer.addRoute(
             "grafana",
-            { namespace: ns, service: "grafana", port: GRAFANA_PORT, healthPath: "/api/health" },
+            {
+                namespace: ns,
+                service: "grafana",
+                port: GRAFANA_PORT,
+                healthPath: "/api/health",
+                // Grafana serves its own metrics unauthenticated: keep them off the internet.
+                privatePaths: ["/metrics"],
+            },
             this,
         );
         this.grafanaUrl = route.url;
