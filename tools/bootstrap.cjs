@@ -41,6 +41,10 @@ function main() {
     }
     ensureInstalled();
     const env = { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH || ""}` };
+    // Ctrl-C reaches the command too (the terminal signals the whole process group): let it stop
+    // what it started and exit, and wait for it here instead of dying first and returning the
+    // prompt while it is still cleaning up.
+    process.on("SIGINT", () => undefined);
     const r = spawnSync(path.join(bin, command), args, { cwd: root, stdio: "inherit", env });
     if (r.error) {
         console.error(`could not run ${command}: ${r.error.message}`);

@@ -7,15 +7,19 @@
  *      (SQLite in the home by default, or any SQLAlchemy URL you pass, e.g. a local PostgreSQL
  *      database you created), generated fernet key / API secret key / JWT secret;
  *   2. `airflow db migrate`, `airflow users create` for one API user (role `User` by default:
- *      enough to create DAG runs), `airflow dags reserialize` so the API knows the DAGs;
+ *      enough to create DAG runs) and any extra users (e.g. an `Admin` for the UI), `airflow dags
+ *      reserialize` so the API knows the DAGs. With a kept home, each user's password is read
+ *      back from its credentials file, and a user that already exists in a kept metadata DB gets
+ *      its password reset to the one in the file;
  *   3. starts the requested components (default: only `api-server`, which is all that creating
  *      runs needs; add `scheduler`, `dag-processor`, `triggerer` to run them), each in its own
  *      process group with output in `<home>/logs/<component>.log`;
  *   4. waits for `GET /api/v2/monitor/health` and, if asked, checks that the expected DAGs are
  *      known to the API.
- * It returns the base URL, the user's credentials and `stop()`, which kills every process group
- * it started (SIGTERM, then SIGKILL) and removes a temp home. If starting fails, or the Node
- * process exits without calling `stop()`, the process groups are killed as well.
+ * It returns the base URL, the user's credentials, `status()` (which components still run) and
+ * `stop()`, which kills every process group it started (SIGTERM, then SIGKILL) and removes a temp
+ * home. If starting fails, or the Node process exits without calling `stop()`, the process groups
+ * are killed as well.
  *
  *   tsx tools/local-airflow.ts [--port 28110] [--components api-server,scheduler]
  *       starts one and keeps it running until Ctrl-C (prints the URL and the path of the
@@ -24,13 +28,30 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { groupAlive, killGroup, portInUse, sleep } from "./local/processes";
 
 const ROOT = path.resolve(__dirname, "..");
 
 export type AirflowComponent = "api-server" | "scheduler" | "dag-processor" | "triggerer";
+
+/** A FAB user to create; its credentials are written to `credentialsFile` (mode 0600). */
+export interface LocalAirflowUser {
+    username: string;
+    /** Default: the one in an existing `credentialsFile`, else a random one. */
+    password?: string;
+    /** FAB role (default `User`). */
+    role?: string;
+    /** Default `<home>/user-<username>.json`. */
+    credentialsFile?: string;
+}
+
+export interface UserCredentials {
+    username: string;
+    password: string;
+    credentialsFile: string;
+}
 
 export interface LocalAirflowOptions {
     /** The `airflow` executable (default `dags/.venv/bin/airflow`). */
@@ -47,6 +68,8 @@ export interface LocalAirflowOptions {
     components?: AirflowComponent[];
     /** The API user to create (default `trigger-fn`, a random password, role `User`). */
     user?: { username: string; password?: string; role?: string };
+    /** More users to create (e.g. an `Admin` for the UI and for clearing runs). */
+    extraUsers?: LocalAirflowUser[];
     /** Run `airflow dags reserialize` before starting (default true). */
     reserialize?: boolean;
     /** DAG ids that must be known to the API once it is up; a clear error otherwise. */
@@ -69,8 +92,12 @@ export interface LocalAirflow {
     home: string;
     /** The environment the Airflow processes run with (to run more `airflow` commands). */
     env: NodeJS.ProcessEnv;
+    /** The extra users, by user name. */
+    users: Record<string, UserCredentials>;
     /** Log file of a component. */
     logFile(component: AirflowComponent): string;
+    /** Each started component with its process id and whether its process group still runs. */
+    status(): { component: AirflowComponent; pid: number; running: boolean }[];
     /** Kill every process started, remove a temp home. Safe to call twice. */
     stop(): Promise<void>;
 }
@@ -95,31 +122,17 @@ function trackGroup(pid: number): void {
     }
 }
 
-function killGroup(pgid: number, signal: NodeJS.Signals): void {
-    try {
-        process.kill(-pgid, signal);
-    } catch {
-        // already gone
-    }
-}
-
-function groupAlive(pgid: number): boolean {
-    try {
-        process.kill(-pgid, 0);
-        return true;
-    } catch {
-        return false;
-    }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 function tail(file: string, lines = 25): string {
     try {
         return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
     } catch {
         return "(no output)";
     }
+}
+
+/** A command line for messages, with password values masked. */
+function shown(args: string[]): string {
+    return args.map((a) => (a.startsWith("--password=") ? "--password=********" : a)).join(" ");
 }
 
 /** Run one `airflow` CLI command to completion in its own process group, output to a log file. */
@@ -141,7 +154,7 @@ async function runCommand(
                 killGroup(pgid, "SIGKILL");
                 reject(
                     new LocalAirflowError(
-                        `airflow ${args.join(" ")} did not finish in time; see ${logFile}:\n${tail(logFile)}`,
+                        `airflow ${shown(args)} did not finish in time; see ${logFile}:\n${tail(logFile)}`,
                     ),
                 );
             },
@@ -161,7 +174,67 @@ async function runCommand(
     });
     if (code !== 0) {
         throw new LocalAirflowError(
-            `airflow ${args.join(" ")} exited with ${code}; see ${logFile}:\n${tail(logFile)}`,
+            `airflow ${shown(args)} exited with ${code}; see ${logFile}:\n${tail(logFile)}`,
+        );
+    }
+}
+
+/** The password stored in a credentials file of `username`, if the file is there and matches. */
+function storedPassword(file: string, username: string): string | undefined {
+    try {
+        const o = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+        return o.username === username && typeof o.password === "string" && o.password !== ""
+            ? o.password
+            : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
+/**
+ * Create a FAB user. When it exists already (a kept metadata DB) and its password is not the one
+ * kept in its credentials file (`known`), reset the password to ours so the file is right. The
+ * password is never logged.
+ */
+async function ensureUser(
+    bin: string,
+    user: { username: string; password: string; role: string; known: boolean },
+    env: NodeJS.ProcessEnv,
+    logFile: string,
+    deadline: number,
+): Promise<void> {
+    const before = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
+    await runCommand(
+        bin,
+        [
+            "users",
+            "create",
+            "--username",
+            user.username,
+            // One argument: a password starting with "-" would otherwise be read as an option.
+            // Airflow masks `--password=…` in its CLI audit log; shown() masks it in our messages.
+            `--password=${user.password}`,
+            "--role",
+            user.role,
+            "--firstname",
+            "Local",
+            "--lastname",
+            user.username,
+            "--email",
+            `${user.username}@localhost.invalid`,
+        ],
+        env,
+        logFile,
+        deadline,
+    );
+    const output = fs.readFileSync(logFile, "utf8").slice(before);
+    if (!user.known && output.includes(`${user.username} already exists`)) {
+        await runCommand(
+            bin,
+            ["users", "reset-password", "--username", user.username, `--password=${user.password}`],
+            env,
+            logFile,
+            deadline,
         );
     }
 }
@@ -259,23 +332,6 @@ async function checkDags(
     }
 }
 
-/** True when something accepts TCP connections on 127.0.0.1:port. */
-function portAnswers(port: number): Promise<boolean> {
-    return new Promise((resolve) => {
-        const socket = net.connect({ host: "127.0.0.1", port });
-        socket.setTimeout(1000);
-        socket.once("connect", () => {
-            socket.destroy();
-            resolve(true);
-        });
-        socket.once("timeout", () => {
-            socket.destroy();
-            resolve(false);
-        });
-        socket.once("error", () => resolve(false));
-    });
-}
-
 export async function startLocalAirflow(options: LocalAirflowOptions = {}): Promise<LocalAirflow> {
     const bin = options.airflowBin ?? path.join(ROOT, "dags", ".venv", "bin", "airflow");
     if (!fs.existsSync(bin)) {
@@ -296,15 +352,37 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
     const baseUrl = `http://127.0.0.1:${port}`;
     const dagsFolder = path.resolve(options.dagsFolder ?? path.join(ROOT, "dags"));
     const databaseUrl = options.databaseUrl ?? `sqlite:///${path.join(home, "airflow.db")}`;
+    const credentialsFile = path.join(home, "api-user.json");
+    const newPassword = () => randomBytes(18).toString("base64url");
     const username = options.user?.username ?? "trigger-fn";
-    const password = options.user?.password ?? randomBytes(18).toString("base64url");
+    const stored = storedPassword(credentialsFile, username);
+    const password = options.user?.password ?? stored ?? newPassword();
     const role = options.user?.role ?? "User";
+    const users: Record<string, UserCredentials & { role: string; known: boolean }> = {};
+    for (const u of options.extraUsers ?? []) {
+        const file = u.credentialsFile ?? path.join(home, `user-${u.username}.json`);
+        const kept = storedPassword(file, u.username);
+        const pw = u.password ?? kept ?? newPassword();
+        users[u.username] = {
+            username: u.username,
+            password: pw,
+            role: u.role ?? "User",
+            credentialsFile: file,
+            known: kept !== undefined && kept === pw,
+        };
+    }
     const components = options.components ?? ["api-server"];
     const env = airflowEnv({ home, dagsFolder, port, databaseUrl, extra: options.env });
     const deadline = Date.now() + (options.startupTimeoutMs ?? 240_000);
     const logFile = (c: string) => path.join(home, "logs", `${c}.log`);
-    const credentialsFile = path.join(home, "api-user.json");
-    fs.writeFileSync(credentialsFile, JSON.stringify({ username, password }), { mode: 0o600 });
+    const writeCredentials = (file: string, u: string, p: string) => {
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, JSON.stringify({ username: u, password: p }), { mode: 0o600 });
+        fs.chmodSync(file, 0o600); // an existing file keeps its mode on write
+    };
+    writeCredentials(credentialsFile, username, password);
+    for (const u of Object.values(users))
+        writeCredentials(u.credentialsFile, u.username, u.password);
     const started: { component: AirflowComponent; child: ChildProcess }[] = [];
 
     let stopped = false;
@@ -324,7 +402,7 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
         log("local_airflow_stopped", { home, removed: tempHome });
     };
 
-    if (components.includes("api-server") && (await portAnswers(port))) {
+    if (components.includes("api-server") && (await portInUse(port))) {
         if (tempHome) fs.rmSync(home, { recursive: true, force: true });
         throw new LocalAirflowError(
             `127.0.0.1:${port} is already in use (another local Airflow or test run?): stop it or pass another port`,
@@ -339,28 +417,10 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
             dags: dagsFolder,
         });
         await runCommand(bin, ["db", "migrate"], env, logFile("db-migrate"), deadline);
-        await runCommand(
-            bin,
-            [
-                "users",
-                "create",
-                "--username",
-                username,
-                "--password",
-                password,
-                "--role",
-                role,
-                "--firstname",
-                "Local",
-                "--lastname",
-                username,
-                "--email",
-                `${username}@localhost.invalid`,
-            ],
-            env,
-            logFile("users-create"),
-            deadline,
-        );
+        const known = stored !== undefined && stored === password;
+        for (const u of [{ username, password, role, known }, ...Object.values(users)]) {
+            await ensureUser(bin, u, env, logFile("users-create"), deadline);
+        }
         if (options.reserialize ?? true) {
             await runCommand(
                 bin,
@@ -416,7 +476,19 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
         credentialsFile,
         home,
         env,
+        users: Object.fromEntries(
+            Object.values(users).map((u) => [
+                u.username,
+                { username: u.username, password: u.password, credentialsFile: u.credentialsFile },
+            ]),
+        ),
         logFile: (c) => logFile(c),
+        status: () =>
+            started.map(({ component, child }) => ({
+                component,
+                pid: child.pid!,
+                running: child.exitCode === null && child.signalCode === null,
+            })),
         stop,
     };
 }

@@ -1,36 +1,647 @@
 /**
- * `npm start`: the main job on the embedded default (no cloud account).
+ * `npm start`: the main job on the embedded default (ARCHITECTURE.md §4) — the batch pipeline end
+ * to end on this machine, no cloud account.
  *
- * Until the pipeline pieces land (DAGs, Spark, dbt, ML, trigger, docs app), the main job is the
- * offline render of the `dev` stack: it evaluates the whole Pulumi program for dev under the
- * offline engine and writes what `pulumi up` would create to render/dev/.
+ *   1. the pipeline folders' Python environments (spark, dags, dbt, ml), created once and cached;
+ *   2. a few months of TLC-shaped monthly files (`taxi_spark.testdata`: real schema drift, a few
+ *      bad rows), generated once into the state folder;
+ *   3. on 127.0.0.1: Airflow 3 (api-server, scheduler, dag-processor, triggerer; metadata DB on
+ *      the local PostgreSQL when it answers, SQLite otherwise), the MLflow tracking server and the
+ *      docs app; the DAGs run with PLATFORM_RUNTIME=local (Spark local mode, DuckDB warehouse);
+ *   4. the landing watcher: each new file in the landing folder becomes an S3-shaped event for
+ *      the trigger function's own handler (functions/airflow-trigger/src/handler.ts), which starts
+ *      the `batch` DAG through Airflow's REST API with its deterministic run id;
+ *   5. each month's file is dropped into the landing folder in turn, and its run is followed task
+ *      by task (rows loaded and quarantined, expectations, dbt tests, model metric, champion);
+ *   6. a summary with the warehouse counts and the URLs. With `--once` everything is then
+ *      stopped and the exit code says whether every run succeeded; without it the services keep
+ *      running (new files dropped into the landing folder are triggered and followed) until
+ *      Ctrl-C, which stops every process started.
+ *
+ * Everything is kept in the state folder (default `.local/`), so a second run reuses it: a
+ * re-delivered file has the same ETag, hence the same run id (the trigger gets HTTP 409); the
+ * existing run is cleared and runs again, and every task overwrites what it owns, so the
+ * warehouse ends with the same row counts. `npm start -- --help` lists the options.
+ *
+ * The offline render of the dev stack that `npm start` used to run is `npm run render -- dev`.
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
-import { renderStack, writeRender } from "./render";
-import { REPO_ROOT } from "./pulumi-yaml";
+import { startLocalAirflow, type LocalAirflow } from "./local-airflow";
+import { AirflowApi } from "./local/airflow-api";
+import { followRun, type RunResult } from "./local/follow";
+import type { WatcherMessage } from "./local/landing";
+import { chooseMetadataDb } from "./local/metadata-db";
+import {
+    monthList,
+    OptionsError,
+    parseOptions,
+    REPO_ROOT,
+    USAGE,
+    type StartOptions,
+} from "./local/options";
+import { ProcessRegistry, tailFile, type Service } from "./local/processes";
+import { count, duration, Progress } from "./local/progress";
+import { lastJsonLine, prepareVenvs, runPython } from "./local/python";
+import { startDocsApp, startMlflow } from "./local/services";
+import {
+    copyFileAtomic,
+    createState,
+    LANDING_KEY_PREFIX,
+    removeState,
+    shown,
+    stateLayout,
+    writeFileAtomic,
+    type StateLayout,
+} from "./local/state";
+import { promotion } from "./local/summaries";
+import { ensureTestData, injectedTotal, type GeneratedFile } from "./local/testdata";
 
-async function main(): Promise<void> {
-    const stack = "dev";
-    console.log(
-        `Rendering the desired state of stack "${stack}" offline (no cloud account needed)...`,
+const DAG_ID = "batch";
+const MODEL_NAME = "fare-model";
+const ADMIN = "admin";
+
+interface MonthRun {
+    month: string;
+    file: string;
+    outcome: "created" | "exists";
+    rerun: boolean;
+    result: RunResult;
+}
+
+/** The `pipeline-env` values of the local runtime (ARCHITECTURE.md §3), plus job settings. */
+export function localPipelineEnv(s: StateLayout, mlflowUrl: string): Record<string, string> {
+    const env: Record<string, string> = {
+        PLATFORM_ENV: "local",
+        PLATFORM_RUNTIME: "local",
+        STAGING_URI: `file://${s.staging}`,
+        DOCS_URI: `file://${s.docs}`,
+        WAREHOUSE: "duckdb",
+        WAREHOUSE_PATH: s.warehouse,
+        BQ_DATASET_RAW: "raw",
+        BQ_DATASET_MARTS: "marts",
+        MLFLOW_TRACKING_URI: mlflowUrl,
+        S3_LANDING_BUCKET: `file://${s.landing}`,
+        // Job settings outside the contract: dbt's artifacts and logs in the state folder (not
+        // in dbt/, which tests share), one OpenMP thread (gradient boosting on a loaded 2-core
+        // machine is much slower with more), no usage statistics.
+        DBT_TARGET_PATH: s.dbtTarget,
+        DBT_LOG_PATH: s.dbtLogs,
+        OMP_NUM_THREADS: "1",
+        GX_ANALYTICS_ENABLED: "False",
+        MLFLOW_DISABLE_TELEMETRY: "true",
+        DO_NOT_TRACK: "true",
+    };
+    if (process.env.JAVA_HOME) env.JAVA_HOME = process.env.JAVA_HOME;
+    return env;
+}
+
+type KeyMessage = Exclude<WatcherMessage, { type: "ready" }>;
+
+/** Messages from the watcher, and waiting for the one about a given key. */
+class WatcherInbox {
+    private readonly waiting = new Map<string, (m: KeyMessage) => void>();
+    private readyResolve: (() => void) | undefined;
+    readonly ready: Promise<void>;
+    /** Messages nobody waited for (files dropped by hand while the services run). */
+    onOther: (m: KeyMessage) => void = () => undefined;
+
+    constructor(service: Service) {
+        this.ready = new Promise((resolve) => (this.readyResolve = resolve));
+        service.child.on("message", (raw) => {
+            const m = raw as WatcherMessage;
+            if (m.type === "ready") return this.readyResolve?.();
+            const resolve = this.waiting.get(m.key);
+            if (resolve) {
+                this.waiting.delete(m.key);
+                resolve(m);
+            } else this.onOther(m);
+        });
+    }
+
+    waitFor(key: string): Promise<KeyMessage> {
+        return new Promise((resolve) => this.waiting.set(key, resolve));
+    }
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(message)), ms);
+    });
+    try {
+        return await Promise.race([p, timeout]);
+    } finally {
+        clearTimeout(timer);
+    }
+}
+
+/** Thrown inside the run when Ctrl-C (or SIGTERM) arrived: stop quietly, the handler exits. */
+class Interrupted extends Error {}
+
+async function main(opts: StartOptions): Promise<number> {
+    const progress = new Progress();
+    const state = stateLayout(opts.stateDir);
+    let wiped: boolean;
+    try {
+        wiped = opts.reset && removeState(state);
+        createState(state);
+    } catch (err) {
+        console.error(err instanceof Error ? err.message : String(err));
+        return 2;
+    }
+    const registry = new ProcessRegistry();
+    let airflow: LocalAirflow | undefined;
+    let stopping: Promise<void> | undefined;
+    const stopAll = () =>
+        (stopping ??= (async () => {
+            const t = progress.start("stopping", "every process this command started");
+            await Promise.all([registry.stopAll(), airflow?.stop()]);
+            progress.done("stopped", t);
+        })());
+    // First Ctrl-C: stop every process started, then exit. A second one (not the echo of the
+    // first that a wrapper such as tsx or npm may relay) exits at once; the exit hooks then
+    // SIGKILL every process group still there.
+    let interrupted: { code: number; at: number } | undefined;
+    const onSignal = (code: number) => () => {
+        if (interrupted) {
+            if (Date.now() - interrupted.at < 2000) return;
+            progress.plain("Interrupted again: killing every process now.");
+            process.exit(code);
+        }
+        interrupted = { code, at: Date.now() };
+        progress.plain(`\nInterrupted: stopping everything (logs stay in ${shown(state.logs)}).`);
+        void stopAll().then(() => process.exit(code));
+    };
+    process.on("SIGINT", onSignal(130));
+    process.on("SIGTERM", onSignal(143));
+
+    const months = monthList(opts.firstMonth, opts.months);
+    const ports = { airflow: opts.portBase, mlflow: opts.portBase + 1, docs: opts.portBase + 2 };
+    progress.plain(
+        `taxi-platform: the batch pipeline on this machine (no cloud account)\n` +
+            `state folder ${shown(state.root)}: warehouse, landing folder, MLflow store, Airflow home, logs` +
+            `${wiped ? " (--reset: deleted and created anew)" : ""}\n`,
     );
-    const r = await renderStack(stack);
-    const dir = writeRender(r, path.join(REPO_ROOT, "render"));
-    const rel = path.relative(process.cwd(), dir);
-    console.log(
-        `Done in ${r.seconds.toFixed(2)} s: ${r.resources.length} resources, ${r.kubernetes.length} Kubernetes objects.`,
-    );
-    console.log(`  ${rel}/inventory.md     every resource with its key inputs`);
-    console.log(`  ${rel}/resources.json   full inputs (secrets shown as [secret])`);
-    console.log(`  ${rel}/kubernetes/      Kubernetes objects as YAML`);
-    console.log(`  ${rel}/components.mmd   component tree (Mermaid)`);
-    console.log(`Stack outputs: ${JSON.stringify(r.outputs)}`);
-    console.log(
-        "The local end-to-end pipeline run (Airflow, Spark, dbt, MLflow) replaces this once its pieces land.",
+    let stage = "";
+    let stageStart: number | undefined;
+    const begin = (name: string, detail = "") => {
+        stage = name;
+        stageStart = progress.start(name, detail);
+        return stageStart;
+    };
+    const runs: MonthRun[] = [];
+    const record = (status: string, extra: Record<string, unknown> = {}) =>
+        writeFileAtomic(
+            state.lastRun,
+            `${JSON.stringify(
+                {
+                    status,
+                    finished: new Date().toISOString(),
+                    options: { ...opts, help: undefined },
+                    runs: runs.map((r) => ({
+                        month: r.month,
+                        file: r.file,
+                        run_id: r.result.runId,
+                        trigger: r.outcome,
+                        rerun: r.rerun,
+                        state: r.result.state,
+                        seconds: Math.round(r.result.seconds),
+                        failed_task: r.result.failure?.taskId,
+                        tasks: Object.fromEntries(
+                            r.result.tasks.map((t) => [
+                                t.taskId,
+                                { state: t.state, summary: t.summary },
+                            ]),
+                        ),
+                    })),
+                    ...extra,
+                },
+                null,
+                2,
+            )}\n`,
+        );
+
+    try {
+        // 1. Python environments.
+        let t = begin(
+            "Python environments",
+            "spark, dags, dbt, ml (created once, refreshed when requirements change)",
+        );
+        prepareVenvs();
+        progress.done("Python environments", t);
+
+        // 2. Test data.
+        t = begin(
+            "test data",
+            `${months.length} monthly file${months.length === 1 ? "" : "s"} ${months[0]}..${months.at(-1)}, ${count(opts.rows)} rows each, ${opts.badFraction * 100}% bad rows`,
+        );
+        const data = await ensureTestData(state.generated, months, opts.rows, opts.badFraction);
+        const totalRows = data.files.reduce((a, f) => a + f.rows, 0);
+        const totalBad = data.files.reduce((a, f) => a + injectedTotal(f), 0);
+        progress.done(
+            "test data",
+            t,
+            `${data.reused ? "reused" : "generated"} ${shown(path.join(state.generated, "trip data"))}: ${count(totalRows)} rows, ${count(totalBad)} with an injected defect`,
+        );
+
+        // 3. Services.
+        t = begin("Airflow metadata DB");
+        const db = await chooseMetadataDb(
+            opts.metadataDb,
+            state.root,
+            state.airflowHome,
+            opts.reset,
+        );
+        progress.done(
+            "Airflow metadata DB",
+            t,
+            db.description +
+                (db.created ? " (created)" : "") +
+                (db.fallbackReason ? ` (PostgreSQL not used: ${db.fallbackReason})` : ""),
+        );
+
+        t = begin(
+            "services",
+            `Airflow 3, MLflow, docs app on 127.0.0.1:${ports.airflow}-${ports.docs}`,
+        );
+        const mlflow = await startMlflow(registry, {
+            dir: state.mlflow,
+            port: ports.mlflow,
+            logFile: path.join(state.logs, "mlflow.log"),
+        });
+        const docs = await startDocsApp(registry, {
+            docsDir: state.docs,
+            port: ports.docs,
+            logFile: path.join(state.logs, "docs-app.log"),
+        });
+        const airflowLog = path.join(state.logs, "local-airflow.log");
+        airflow = await startLocalAirflow({
+            home: state.airflowHome,
+            port: ports.airflow,
+            databaseUrl: db.url,
+            components: ["api-server", "scheduler", "dag-processor", "triggerer"],
+            user: { username: "trigger-fn", role: "User" },
+            extraUsers: [
+                {
+                    username: ADMIN,
+                    role: "Admin",
+                    credentialsFile: path.join(state.airflowHome, "admin-user.json"),
+                },
+            ],
+            expectDags: [DAG_ID],
+            startupTimeoutMs: 600_000,
+            env: {
+                ...localPipelineEnv(state, mlflow.url),
+                ...db.env,
+                AIRFLOW__CORE__EXECUTOR: "LocalExecutor",
+                AIRFLOW__CORE__PARALLELISM: "4",
+                AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION: "False",
+            },
+            log: (event, fields = {}) =>
+                fs.appendFileSync(
+                    airflowLog,
+                    `${JSON.stringify({ ts: new Date().toISOString(), event, ...fields })}\n`,
+                ),
+        });
+        const af = airflow;
+        progress.info(
+            `Airflow 3 ${af.baseUrl}: ${af
+                .status()
+                .map((s) => s.component)
+                .join(", ")} (logs ${shown(path.join(af.home, "logs"))})`,
+        );
+        await mlflow.ready;
+        progress.info(`MLflow ${mlflow.url} (store ${shown(state.mlflow)})`);
+        await docs.ready;
+        progress.info(`docs app ${docs.url} (serving ${shown(state.docs)})`);
+        const admin = af.users[ADMIN]!;
+        const api = new AirflowApi(af.baseUrl, admin.username, admin.password);
+        await api.unpause(DAG_ID);
+        const leftovers = await api.listRuns(DAG_ID, ["queued", "running"]);
+        for (const run of leftovers) await api.setRunState(DAG_ID, run.dag_run_id, "failed");
+        if (leftovers.length > 0) {
+            progress.info(
+                `marked ${leftovers.length} run(s) left unfinished by an interrupted session as failed; they run again when their file is delivered again`,
+            );
+        }
+        const checkAlive = () => {
+            if (interrupted) throw new Interrupted();
+            const dead = registry.dead()[0];
+            if (dead) {
+                throw new Error(
+                    `${dead.name} stopped unexpectedly; end of ${dead.logFile}:\n${tailFile(dead.logFile)}`,
+                );
+            }
+            const component = af.status().find((s) => !s.running);
+            if (component) {
+                const log = af.logFile(component.component);
+                throw new Error(
+                    `Airflow ${component.component} stopped unexpectedly; end of ${log}:\n${tailFile(log)}`,
+                );
+            }
+        };
+
+        const watcherService = registry.start(
+            "landing watcher",
+            process.execPath,
+            ["--require", require.resolve("tsx/cjs"), path.join(__dirname, "local", "watcher.ts")],
+            path.join(state.logs, "trigger.log"),
+            {
+                ipc: true,
+                cwd: REPO_ROOT,
+                env: {
+                    ...process.env,
+                    // The trigger function's own configuration, as the AwsTrigger component sets it
+                    // on the Lambda, with the local credentials file instead of Secrets Manager.
+                    AIRFLOW_API_URL: af.baseUrl,
+                    AIRFLOW_DAG_ID: DAG_ID,
+                    AIRFLOW_CREDENTIALS_FILE: af.credentialsFile,
+                    S3_KEY_PREFIX: LANDING_KEY_PREFIX,
+                    S3_KEY_SUFFIX: ".parquet",
+                    LANDING_URI_BASE: `file://${state.landing}`,
+                    LOG_LEVEL: "info",
+                    WATCH_LANDING_DIR: state.landing,
+                    WATCH_INTERVAL_MS: "1000",
+                },
+            },
+        );
+        const inbox = new WatcherInbox(watcherService);
+        await withTimeout(
+            inbox.ready,
+            60_000,
+            `the landing watcher did not start; see ${watcherService.logFile}:\n${tailFile(watcherService.logFile)}`,
+        );
+        progress.info(
+            `landing watcher on ${shown(state.landing)} → trigger function (log ${shown(watcherService.logFile)})`,
+        );
+        progress.done("services", t);
+
+        // 4. Deliver each month and follow its run.
+        const deliver = async (
+            m: WatcherMessage,
+            month: string,
+            file: string,
+        ): Promise<MonthRun> => {
+            if (m.type === "trigger_failed") {
+                throw new Error(
+                    `the trigger function failed for ${m.key} after ${m.attempts} attempt(s): ${m.error}`,
+                );
+            }
+            if (m.type !== "triggered" || m.runs.length === 0) {
+                const reason =
+                    m.type === "triggered" ? m.ignored.map((i) => i.reason).join("; ") : m.type;
+                throw new Error(`the trigger function started no run for ${file}: ${reason}`);
+            }
+            const run = m.runs[0]!;
+            progress.info(
+                `S3 event (bucket ${JSON.stringify(path.basename(state.landing))}, key ${JSON.stringify(m.key)}, ETag ${m.eTag}) → trigger function → run ${run.dagRunId}: ${run.outcome === "created" ? "created" : "exists (HTTP 409)"}`,
+            );
+            let rerun = false;
+            if (run.outcome === "exists") {
+                const existing = await api.getRun(DAG_ID, run.dagRunId);
+                if (["success", "failed"].includes(existing.state)) {
+                    progress.info(
+                        `same object as before (same ETag, same run id; last state ${existing.state}): clearing the run to run it again`,
+                    );
+                    await api.clearRun(DAG_ID, run.dagRunId);
+                    rerun = true;
+                }
+            }
+            const result = await followRun({
+                api,
+                dagId: DAG_ID,
+                runId: run.dagRunId,
+                label: month,
+                progress,
+                airflowHome: af.home,
+                failFast: opts.failFast,
+                checkAlive,
+            });
+            return { month, file, outcome: run.outcome, rerun, result };
+        };
+
+        for (const f of data.files) {
+            t = begin(`month ${f.month}`, `deliver ${f.name} to ${shown(state.landingPrefix)}`);
+            const key = `${LANDING_KEY_PREFIX}${f.name}`;
+            const triggered = inbox.waitFor(key);
+            copyFileAtomic(f.path, path.join(state.landingPrefix, f.name));
+            const m = await withTimeout(
+                triggered,
+                120_000,
+                `the landing watcher did not report ${key} within 2 min; see ${watcherService.logFile}:\n${tailFile(watcherService.logFile)}`,
+            );
+            const mr = await deliver(m, f.month, f.name);
+            runs.push(mr);
+            if (mr.result.state !== "success") {
+                reportFailure(progress, mr, t);
+                break;
+            }
+            progress.done(`month ${f.month}`, t, `run ${mr.result.runId} succeeded`);
+        }
+
+        // 5. Summary.
+        const ok =
+            runs.length === data.files.length && runs.every((r) => r.result.state === "success");
+        stage = "summary";
+        const summary = await summarise(progress, {
+            state,
+            opts,
+            runs,
+            files: data.files,
+            mlflowUrl: mlflow.url,
+            docsUrl: docs.url,
+            airflow: af,
+        });
+        record(ok ? "succeeded" : "failed", summary);
+        if (opts.once) {
+            await stopAll();
+            progress.plain(
+                ok ? "\nAll runs succeeded." : "\nA run failed (see above). Exit code 1.",
+            );
+            return ok ? 0 : 1;
+        }
+
+        progress.plain(
+            `\nThe services keep running. Drop more monthly files into ${shown(state.landingPrefix)} to trigger runs ` +
+                `(e.g. cp "${shown(path.join(state.generated, "trip data"))}"/*.parquet "${shown(state.landingPrefix)}"); Ctrl-C stops everything.`,
+        );
+        let queue = Promise.resolve();
+        inbox.onOther = (m) => {
+            queue = queue.then(async () => {
+                const t2 = begin(`new file ${m.key}`);
+                try {
+                    const month = /(\d{4}-\d{2})\.parquet$/.exec(m.key)?.[1] ?? m.key;
+                    const mr = await deliver(m, month, path.basename(m.key));
+                    runs.push(mr);
+                    if (mr.result.state === "success")
+                        progress.done(`new file ${m.key}`, t2, `run ${mr.result.runId} succeeded`);
+                    else reportFailure(progress, mr, t2);
+                } catch (err) {
+                    progress.failed(
+                        `new file ${m.key}`,
+                        t2,
+                        err instanceof Error ? err.message : String(err),
+                    );
+                }
+            });
+        };
+        for (;;) {
+            await new Promise((r) => setTimeout(r, 2000));
+            checkAlive();
+        }
+    } catch (err) {
+        if (interrupted || err instanceof Interrupted) {
+            await stopAll();
+            return interrupted?.code ?? 130;
+        }
+        progress.failed(stage || "start", stageStart, "");
+        progress.info(err instanceof Error ? err.message : String(err));
+        try {
+            record("failed", { error: err instanceof Error ? err.message : String(err), stage });
+        } catch {
+            // the state folder may be the problem
+        }
+        await stopAll();
+        return 1;
+    }
+}
+
+function reportFailure(progress: Progress, mr: MonthRun, since: number): void {
+    const f = mr.result.failure;
+    progress.failed(
+        `month ${mr.month}`,
+        since,
+        f
+            ? `run ${mr.result.runId} failed: task ${f.taskId} failed (try ${f.tryNumber}, end of its log above: ${f.logFile})`
+            : `run ${mr.result.runId} ended ${mr.result.state}`,
     );
 }
 
-main().catch((err: unknown) => {
-    console.error(err instanceof Error ? err.message : String(err));
-    process.exit(1);
-});
+interface WarehouseSummary {
+    tables: Record<string, number | null>;
+    by_month: Record<string, { loaded?: number; quarantined?: number }>;
+}
+
+async function summarise(
+    progress: Progress,
+    o: {
+        state: StateLayout;
+        opts: StartOptions;
+        runs: MonthRun[];
+        files: GeneratedFile[];
+        mlflowUrl: string;
+        docsUrl: string;
+        airflow: LocalAirflow;
+    },
+): Promise<Record<string, unknown>> {
+    const s = o.state;
+    let warehouse: WarehouseSummary | undefined;
+    if (fs.existsSync(s.warehouse)) {
+        const r = await runPython("dbt", [
+            path.join(__dirname, "local", "warehouse_summary.py"),
+            s.warehouse,
+        ]);
+        warehouse = r.code === 0 ? (lastJsonLine(r.stdout) as WarehouseSummary) : undefined;
+    }
+    let champion: { version: string; run_id?: string } | undefined;
+    try {
+        const res = await fetch(
+            `${o.mlflowUrl}/api/2.0/mlflow/registered-models/alias?name=${MODEL_NAME}&alias=champion`,
+            { signal: AbortSignal.timeout(10_000) },
+        );
+        if (res.ok)
+            champion = (
+                (await res.json()) as { model_version: { version: string; run_id?: string } }
+            ).model_version;
+    } catch {
+        champion = undefined;
+    }
+    let sites: string[] = [];
+    try {
+        const html = await (
+            await fetch(`${o.docsUrl}/`, { signal: AbortSignal.timeout(10_000) })
+        ).text();
+        sites = [...html.matchAll(/<tr data-site="([^"]+)"><td><a /g)].map((m) => m[1]!);
+    } catch {
+        // the docs app is checked elsewhere; the summary then says nothing was published
+    }
+
+    const t = (name: string) => warehouse?.tables[name];
+    const n = (v: number | null | undefined) =>
+        v === null || v === undefined ? "(not built)" : count(v);
+    const changes = o.runs.flatMap((r) => {
+        const p = promotion(r.result.tasks.find((x) => x.taskId === "retrain")?.summary);
+        return p === undefined ? [] : [`${r.month}: ${p}`];
+    });
+    progress.plain("\nSummary");
+    progress.plain(
+        `  DAG runs      ${o.runs.map((r) => `${r.month} ${r.result.state}${r.rerun ? " (re-run)" : ""} in ${duration(r.result.seconds)}`).join(", ") || "none"}`,
+    );
+    const generated = o.files.reduce((a, f) => a + f.rows, 0);
+    const mine = o.files.map((f) => warehouse?.by_month[f.month] ?? {});
+    const loaded = mine.reduce((a, m) => a + (m.loaded ?? 0), 0);
+    const quarantined = mine.reduce((a, m) => a + (m.quarantined ?? 0), 0);
+    const balance =
+        loaded + quarantined === generated
+            ? `${count(loaded)} loaded + ${count(quarantined)} quarantined = ${count(generated)} generated`
+            : `${count(loaded)} loaded + ${count(quarantined)} quarantined, ${count(generated)} generated: not every month was loaded`;
+    progress.plain(
+        warehouse === undefined
+            ? `  warehouse     ${s.warehouse}: not created yet (no load ran)`
+            : `  warehouse     ${s.warehouse}\n` +
+                  `                months ${o.files[0]?.month}..${o.files.at(-1)?.month}: ${balance}\n` +
+                  `                raw.trips ${n(t("raw.trips"))} rows, raw.trips_quarantine ${n(t("raw.trips_quarantine"))}, ` +
+                  `marts.fare_features ${n(t("marts.fare_features"))}, marts.borough_monthly_report ${n(t("marts.borough_monthly_report"))}`,
+    );
+    const retrained = o.runs.filter((r) =>
+        r.result.tasks.some((x) => x.taskId === "retrain" && x.state === "success"),
+    ).length;
+    progress.plain(
+        `  model         ${MODEL_NAME} champion: ${champion ? `version ${champion.version}` : "none"}; ` +
+            (changes.length
+                ? `promoted in this run: ${changes.join(", ")}`
+                : retrained
+                  ? `kept in all ${retrained} retraining(s) of this run`
+                  : "no retraining ran"),
+    );
+    progress.plain(
+        `  docs          ${sites.length ? sites.join(", ") : "nothing published"} (files in ${shown(s.docs)})`,
+    );
+    progress.plain(
+        `  Airflow UI    ${o.airflow.baseUrl}  (user ${ADMIN}; password in ${shown(o.airflow.users[ADMIN]!.credentialsFile)})\n` +
+            `  MLflow UI     ${o.mlflowUrl}\n` +
+            `  docs app      ${o.docsUrl}\n` +
+            `  logs          ${shown(s.logs)}, task logs in ${shown(path.join(o.airflow.home, "logs"))}`,
+    );
+    return {
+        warehouse_path: s.warehouse,
+        warehouse,
+        generated_rows: generated,
+        champion_version: champion?.version ?? null,
+        champion_changes: changes,
+        docs_sites: sites,
+        urls: { airflow: o.airflow.baseUrl, mlflow: o.mlflowUrl, docs: o.docsUrl },
+    };
+}
+
+if (require.main === module) {
+    let opts: StartOptions;
+    try {
+        opts = parseOptions(process.argv.slice(2));
+    } catch (err) {
+        console.error(err instanceof OptionsError ? err.message : String(err));
+        process.exit(2);
+    }
+    if (opts.help) {
+        console.log(USAGE);
+        process.exit(0);
+    }
+    main(opts).then(
+        (code) => process.exit(code),
+        (err: unknown) => {
+            console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+            process.exit(1);
+        },
+    );
+}

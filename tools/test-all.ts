@@ -9,6 +9,9 @@
  *   5. unit, infrastructure and service tests (mocha: config, components, stacks, render,
  *      docs app, trigger function; some drive the Python environments prepared in step 4)
  *   6. Python suites of every pipeline folder
+ *   7. end to end: `npm start -- --once` with small data in a temporary state folder, then the
+ *      warehouse, Airflow's runs, MLflow's registry and the docs app are checked
+ *      (tools/local/e2e.test.ts, kept out of step 5 by .mocharc.json)
  */
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
@@ -28,6 +31,20 @@ const STEPS: { name: string; cmd: string; args: string[] }[] = [
     },
     { name: "mocha", cmd: bin("mocha"), args: [] },
     { name: "python suites", cmd: bin("tsx"), args: [path.join("tools", "python-suites.ts")] },
+    {
+        name: "end-to-end",
+        cmd: bin("mocha"),
+        args: [
+            "--no-config",
+            "--require",
+            "tsx/cjs",
+            "--extension",
+            "ts",
+            "--timeout",
+            "1200000",
+            path.join("tools", "local", "e2e.test.ts"),
+        ],
+    },
 ];
 
 const only = process.argv.slice(2);

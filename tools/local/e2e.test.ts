@@ -1,0 +1,289 @@
+/**
+ * End to end: `npm start -- --once` with small data (2 months × 3,000 rows) in a temporary state
+ * folder on loopback ports 28520-28523, then checks what it left, reading each store directly
+ * (not the command's own summary):
+ *   - it exited 0 and no process it started is still running (ports closed, no process with the
+ *     state folder in its command line or environment);
+ *   - both DAG runs succeeded, with the run ids the trigger function derives from bucket, key and
+ *     ETag (Airflow's metadata DB: PostgreSQL when the command used it, else SQLite);
+ *   - per month, warehouse rows = generated rows − quarantined rows, and the quarantined rows are
+ *     the ones the generator injected (DuckDB, read with dbt/.venv);
+ *   - the marts exist with both months;
+ *   - a champion model is registered (MLflow's store);
+ *   - the docs app, started on the published folder, lists the dbt and validation sites.
+ *
+ * Not part of the mocha step (`.mocharc.json` ignores it): `npm test` runs it as its own
+ * "end-to-end" step, `tools/test-all.ts`. About 4-5 minutes on 2 cores.
+ *   mocha --no-config --require tsx/cjs --extension ts --timeout 900000 tools/local/e2e.test.ts
+ */
+import { strict as assert } from "node:assert";
+import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { dagRunId } from "../../functions/airflow-trigger/src/events";
+import { databaseName, DROP_DB, libpqEnv } from "./metadata-db";
+import { REPO_ROOT } from "./options";
+import { portInUse, ProcessRegistry, waitForHttp } from "./processes";
+import { venvBin } from "./python";
+import { stateLayout } from "./state";
+
+const PORT_BASE = 28520;
+const DOCS_PORT = PORT_BASE + 3;
+const MONTHS = ["2022-12", "2023-01"];
+const ROWS = 3000;
+const OUTPUT = path.join(REPO_ROOT, "test-output", "e2e", "npm-start-once.log");
+
+/** Run Python in a pipeline venv; returns the parsed JSON it prints. */
+function py(
+    folder: "dbt" | "dags",
+    code: string,
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+): any {
+    const r = spawnSync(venvBin(folder, "python"), ["-c", code, ...args], {
+        encoding: "utf8",
+        env: { ...process.env, ...env },
+    });
+    assert.equal(r.status, 0, `python in ${folder}/.venv failed:\n${r.stderr}`);
+    return JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+}
+
+const RUNS_SQL = "select run_id, state from dag_run where dag_id = 'batch' order by run_id";
+
+describe("npm start -- --once: the pipeline end to end on this machine", function () {
+    this.timeout(20 * 60_000);
+    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "taxi-e2e-"));
+    const state = stateLayout(stateDir);
+    let output = "";
+    let exitCode: number | null = null;
+    let seconds = 0;
+
+    before(async () => {
+        for (let p = PORT_BASE; p <= DOCS_PORT; p++) {
+            assert.equal(await portInUse(p), false, `127.0.0.1:${p} must be free for this test`);
+        }
+        const started = Date.now();
+        const child = spawn(
+            process.execPath,
+            [
+                "--require",
+                require.resolve("tsx/cjs"),
+                path.join(REPO_ROOT, "tools", "start.ts"),
+                "--once",
+                "--months",
+                String(MONTHS.length),
+                "--first-month",
+                MONTHS[0]!,
+                "--rows",
+                String(ROWS),
+                "--state-dir",
+                stateDir,
+                "--port-base",
+                String(PORT_BASE),
+            ],
+            { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] },
+        );
+        child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+        exitCode = await new Promise<number | null>((resolve) => child.once("close", resolve));
+        seconds = (Date.now() - started) / 1000;
+        fs.mkdirSync(path.dirname(OUTPUT), { recursive: true });
+        fs.writeFileSync(OUTPUT, `${output}\n(exit ${exitCode}, ${seconds.toFixed(0)} s)\n`);
+    });
+
+    after(() => {
+        if (!fs.existsSync(path.join(state.airflowHome, "airflow.db"))) {
+            spawnSync(venvBin("dags", "python"), ["-c", DROP_DB, databaseName(stateDir)], {
+                env: { ...process.env, ...libpqEnv() },
+            });
+        }
+        fs.rmSync(stateDir, { recursive: true, force: true });
+    });
+
+    it("exits 0, prints the URLs and the warehouse path, and stops every process it started", async () => {
+        assert.equal(
+            exitCode,
+            0,
+            `npm start -- --once failed (output in ${OUTPUT}):\n${output.slice(-6000)}`,
+        );
+        assert.match(output, /All runs succeeded\./);
+        assert.match(output, new RegExp(`Airflow UI +http://127\\.0\\.0\\.1:${PORT_BASE}`));
+        assert.match(output, new RegExp(`MLflow UI +http://127\\.0\\.0\\.1:${PORT_BASE + 1}`));
+        assert.match(output, new RegExp(`docs app +http://127\\.0\\.0\\.1:${PORT_BASE + 2}`));
+        assert.ok(output.includes(state.warehouse), "the warehouse path is printed");
+        for (const task of ["validate", "load", "dbt_build", "retrain", "publish_docs"]) {
+            assert.match(output, new RegExp(`✓ ${MONTHS[1]} · ${task} \\(`), `${task} reported`);
+        }
+        for (let p = PORT_BASE; p < DOCS_PORT; p++) {
+            assert.equal(await portInUse(p), false, `something still listens on ${p}`);
+        }
+        const leftovers: string[] = [];
+        for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+            try {
+                const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+                const env = fs.readFileSync(`/proc/${pid}/environ`, "utf8");
+                if (cmd.includes(stateDir) || env.includes(stateDir))
+                    leftovers.push(`${pid} ${cmd}`);
+            } catch {
+                // exited meanwhile, or not ours to read
+            }
+        }
+        assert.deepEqual(leftovers, [], "processes still running with the state folder");
+    });
+
+    it("ran one successful batch run per file, with the trigger function's run ids", () => {
+        const generated = path.join(state.generated, "trip data");
+        const expected = MONTHS.map((m) => {
+            const key = `trip data/yellow_tripdata_${m}.parquet`;
+            const eTag = createHash("md5")
+                .update(fs.readFileSync(path.join(generated, path.basename(key))))
+                .digest("hex");
+            return { run_id: dagRunId({ bucket: "landing", key, eTag }), state: "success" };
+        }).sort((a, b) => a.run_id.localeCompare(b.run_id));
+        const sqlite = path.join(state.airflowHome, "airflow.db");
+        const runs = fs.existsSync(sqlite)
+            ? py(
+                  "dbt",
+                  `import json, sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+print(json.dumps([{"run_id": r, "state": s} for r, s in con.execute(sys.argv[2])]))`,
+                  [sqlite, RUNS_SQL],
+              )
+            : py(
+                  "dags",
+                  `import json, sys, psycopg2
+con = psycopg2.connect(dbname=sys.argv[1])
+cur = con.cursor(); cur.execute(sys.argv[2])
+print(json.dumps([{"run_id": r, "state": s} for r, s in cur.fetchall()]))`,
+                  [databaseName(stateDir), RUNS_SQL],
+                  libpqEnv(),
+              );
+        assert.deepEqual(runs, expected);
+    });
+
+    it("loaded generated − quarantined rows per month, quarantining exactly the injected defects", () => {
+        const manifest = JSON.parse(
+            fs.readFileSync(path.join(state.generated, "manifest.json"), "utf8"),
+        ) as { files: { month: string; path: string; injected: Record<string, number> }[] };
+        const counts = py(
+            "dbt",
+            `import json, sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+def by_month(sql):
+    return {m: n for m, n in con.execute(sql).fetchall()}
+out = {
+    "generated": {m: con.execute("select count(*) from read_parquet(?)", [p]).fetchone()[0]
+                  for m, p in json.loads(sys.argv[2]).items()},
+    "loaded": by_month("select strftime(source_month, '%Y-%m'), count(*) from raw.trips group by 1"),
+    "quarantined": by_month(
+        "select strftime(source_month, '%Y-%m'), count(*) from raw.trips_quarantine group by 1"),
+}
+print(json.dumps(out))`,
+            [
+                state.warehouse,
+                JSON.stringify(Object.fromEntries(manifest.files.map((f) => [f.month, f.path]))),
+            ],
+        );
+        assert.deepEqual(Object.keys(counts.loaded).sort(), MONTHS);
+        for (const f of manifest.files) {
+            const injected = Object.values(f.injected).reduce((a, b) => a + b, 0);
+            assert.equal(counts.generated[f.month], ROWS, `${f.month}: generated rows`);
+            assert.ok(injected > 0, `${f.month}: the generator injected bad rows`);
+            assert.equal(
+                counts.quarantined[f.month],
+                injected,
+                `${f.month}: quarantined = injected`,
+            );
+            assert.equal(
+                counts.loaded[f.month],
+                counts.generated[f.month] - counts.quarantined[f.month],
+                `${f.month}: loaded = generated − quarantined`,
+            );
+        }
+    });
+
+    it("built the marts for both months", () => {
+        const marts = py(
+            "dbt",
+            `import json, sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+q = lambda sql: [list(r) for r in con.execute(sql).fetchall()]
+print(json.dumps({
+    "features": q("select strftime(pickup_month, '%Y-%m'), count(*) from marts.fare_features group by 1 order by 1"),
+    "report": q("select distinct strftime(pickup_month, '%Y-%m') from marts.borough_monthly_report order by 1"),
+}))`,
+            [state.warehouse],
+        );
+        assert.deepEqual(
+            marts.features.map((r: [string, number]) => r[0]),
+            MONTHS,
+        );
+        for (const [month, n] of marts.features)
+            assert.ok(n > ROWS * 0.9, `${month}: ${n} feature rows`);
+        assert.deepEqual(
+            marts.report.map((r: [string]) => r[0]),
+            MONTHS,
+        );
+    });
+
+    it("registered a champion model in MLflow", () => {
+        const registry = py(
+            "dbt",
+            `import json, sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+print(json.dumps({
+    "champion": con.execute("select version from registered_model_aliases where name = 'fare-model' and alias = 'champion'").fetchall(),
+    "versions": con.execute("select count(*) from model_versions where name = 'fare-model'").fetchone()[0],
+}))`,
+            [path.join(state.mlflow, "mlflow.db")],
+        );
+        assert.equal(registry.champion.length, 1, "one champion alias");
+        assert.equal(registry.versions, MONTHS.length, "one version per retraining");
+    });
+
+    it("publishes docs the docs app lists: dbt docs and the validation (data docs) site", async () => {
+        const services = new ProcessRegistry();
+        const log = path.join(stateDir, "logs", "docs-app-check.log");
+        const app = services.start(
+            "docs app",
+            process.execPath,
+            [
+                "--require",
+                require.resolve("tsx/cjs"),
+                path.join(REPO_ROOT, "docs-app", "src", "main.ts"),
+            ],
+            log,
+            {
+                cwd: REPO_ROOT,
+                env: {
+                    ...process.env,
+                    DOCS_URI: `file://${state.docs}`,
+                    HOST: "127.0.0.1",
+                    PORT: String(DOCS_PORT),
+                },
+            },
+        );
+        try {
+            const base = `http://127.0.0.1:${DOCS_PORT}`;
+            await waitForHttp(app, `${base}/healthz`, 60_000);
+            const index = await (await fetch(`${base}/`)).text();
+            for (const site of ["dbt", "data-docs"]) {
+                assert.match(
+                    index,
+                    new RegExp(`<tr data-site="${site}"><td><a href="/${site}/">`),
+                    `${site} listed as published`,
+                );
+            }
+            const dataDocs = await (await fetch(`${base}/data-docs/`)).text();
+            for (const m of MONTHS)
+                assert.ok(dataDocs.includes(`yellow_tripdata_${m}`), `data docs of ${m}`);
+            const dbt = await fetch(`${base}/dbt/`);
+            assert.equal(dbt.status, 200);
+            assert.match(await dbt.text(), /<title>dbt Docs<\/title>/i);
+        } finally {
+            await services.stopAll();
+        }
+    });
+});

@@ -1,0 +1,413 @@
+/**
+ * Unit tests of the `npm start` pieces that need no services: options, months, the landing
+ * folder's new-object detection (on real files), task summaries, log excerpts, state layout and
+ * the local pipeline-env. The whole command runs end to end in `e2e.test.ts` (its own step of
+ * `npm test`).
+ */
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { PIPELINE_ENV_KEYS } from "../../components/airflow/pipeline-env";
+import { startLocalAirflow } from "../local-airflow";
+import { localPipelineEnv } from "../start";
+import { logLine, renderLogText } from "./airflow-api";
+import { NewObjectDetector, scanLanding } from "./landing";
+import { databaseName } from "./metadata-db";
+import { DEFAULTS, monthList, OptionsError, parseOptions, REPO_ROOT } from "./options";
+import { duration } from "./progress";
+import { copyFileAtomic, createState, removeState, STATE_MARKER, stateLayout } from "./state";
+import { describeTask, promotion } from "./summaries";
+
+describe("npm start: options", () => {
+    it("defaults to three months of 20,000 rows in .local/", () => {
+        const o = parseOptions([]);
+        assert.equal(o.once, false);
+        assert.equal(o.months, 3);
+        assert.equal(o.rows, 20_000);
+        assert.equal(o.stateDir, path.join(REPO_ROOT, ".local"));
+        assert.equal(o.metadataDb, "auto");
+    });
+
+    it("reads every flag, in both --flag value and --flag=value form", () => {
+        const o = parseOptions(
+            [
+                "--once",
+                "--months",
+                "2",
+                "--rows=3000",
+                "--state-dir",
+                "st",
+                "--port-base=28510",
+                "--metadata-db",
+                "sqlite",
+                "--first-month",
+                "2023-11",
+                "--bad-fraction",
+                "0.001",
+                "--fail-fast",
+            ],
+            "/tmp/x",
+        );
+        assert.deepEqual(
+            { ...o },
+            {
+                ...DEFAULTS,
+                once: true,
+                months: 2,
+                rows: 3000,
+                stateDir: "/tmp/x/st",
+                portBase: 28510,
+                metadataDb: "sqlite",
+                firstMonth: "2023-11",
+                badFraction: 0.001,
+                failFast: true,
+                reset: false,
+            },
+        );
+    });
+
+    const bad: [string[], RegExp][] = [
+        [["--nope"], /unknown option "--nope"/],
+        [["--months"], /--months needs a whole number between 1 and 24, got ""/],
+        [["--months", "0"], /--months 0 is out of range: expected 1-24/],
+        [["--rows", "12x"], /--rows needs a whole number/],
+        [["--rows", "10"], /--rows 10 is out of range: expected 1000-5000000/],
+        [["--first-month", "2023-13"], /--first-month needs a month YYYY-MM/],
+        [["--metadata-db", "mysql"], /--metadata-db must be auto, postgres or sqlite, got "mysql"/],
+        [["--bad-fraction", "0.9"], /--bad-fraction needs a number between 0 and 0.5/],
+        [["--state-dir", ""], /--state-dir needs a folder path/],
+    ];
+    for (const [argv, message] of bad) {
+        it(`rejects ${argv.join(" ")} naming the flag`, () => {
+            assert.throws(
+                () => parseOptions(argv),
+                (err: Error) => {
+                    assert.ok(err instanceof OptionsError);
+                    assert.match(err.message, message);
+                    assert.match(err.message, /npm start -- --help/);
+                    return true;
+                },
+            );
+        });
+    }
+
+    it("lists consecutive months across a year end", () => {
+        assert.deepEqual(monthList("2022-11", 4), ["2022-11", "2022-12", "2023-01", "2023-02"]);
+        assert.deepEqual(monthList("2024-05", 1), ["2024-05"]);
+    });
+});
+
+describe("npm start: landing folder", () => {
+    let dir: string;
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "taxi-landing-"));
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    const write = (rel: string, text: string, mtime?: Date) => {
+        const file = path.join(dir, rel);
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, text);
+        if (mtime) fs.utimesSync(file, mtime, mtime);
+    };
+
+    it("keys files by their relative path and skips in-flight dot files", () => {
+        write("trip data/yellow_tripdata_2024-01.parquet", "a");
+        write("trip data/.yellow_tripdata_2024-02.parquet.123.tmp", "b");
+        write(".hidden/x.parquet", "c");
+        assert.deepEqual(
+            [...scanLanding(dir).keys()],
+            ["trip data/yellow_tripdata_2024-01.parquet"],
+        );
+    });
+
+    it("delivers a new file once it is stable, a rewrite again, and nothing for files there at start", () => {
+        write("old.parquet", "old");
+        const d = new NewObjectDetector();
+        d.baseline(scanLanding(dir));
+        assert.deepEqual(d.observe(scanLanding(dir)), []);
+
+        write("trip data/a.parquet", "1", new Date(1_700_000_000_000));
+        assert.deepEqual(d.observe(scanLanding(dir)), [], "seen once: may still be growing");
+        assert.deepEqual(d.observe(scanLanding(dir)), ["trip data/a.parquet"]);
+        assert.deepEqual(d.observe(scanLanding(dir)), [], "delivered once");
+
+        // The same content written again (a new PUT) is a new object creation.
+        write("trip data/a.parquet", "1", new Date(1_700_000_100_000));
+        d.observe(scanLanding(dir));
+        assert.deepEqual(d.observe(scanLanding(dir)), ["trip data/a.parquet"]);
+    });
+
+    it("never shows a half-copied file under its final name", () => {
+        const src = path.join(dir, "src.bin");
+        fs.writeFileSync(src, Buffer.alloc(1 << 20, 7));
+        const dest = path.join(dir, "landing", "trip data", "f.parquet");
+        copyFileAtomic(src, dest);
+        assert.equal(fs.statSync(dest).size, 1 << 20);
+        assert.deepEqual(fs.readdirSync(path.dirname(dest)), ["f.parquet"]);
+    });
+});
+
+describe("npm start: task summaries", () => {
+    // Shapes as the jobs print them (last stdout line → XCom), trimmed to the fields used.
+    it("load: rows loaded and quarantined by reason", () => {
+        const line = describeTask("load", {
+            rows_read: 5000,
+            rows_loaded: 4990,
+            rows_quarantined: 10,
+            quarantine_by_reason: { negative_amount: 3, zero_distance: 3, outside_file_month: 0 },
+            trips_partitions: 31,
+        });
+        assert.equal(
+            line,
+            "5,000 rows read → 4,990 loaded, 10 quarantined (negative_amount 3, zero_distance 3) · 31 date partitions overwritten",
+        );
+    });
+
+    it("validate, dbt_build, copy, publish_docs", () => {
+        assert.equal(
+            describeTask("validate", {
+                rows: 3000,
+                success_percent: 69.23,
+                threshold_pct: 90,
+                failed_expectations: [{}, {}],
+            }),
+            "3,000 rows · 69.23% of expectations met (threshold 90%), 2 failed",
+        );
+        assert.equal(
+            describeTask("dbt_build", {
+                models: { success: 4 },
+                tests: { pass: 56, fail: 1 },
+                unit_tests: { pass: 5 },
+                seeds: { success: 3 },
+            }),
+            "models: 4 success · tests: 56 pass, 1 fail · unit tests: 5 pass · seeds: 3 success",
+        );
+        assert.equal(
+            describeTask("copy_to_staging", { copied: 0, skipped: 1 }),
+            "staged copy already identical (skipped)",
+        );
+        assert.match(
+            describeTask("publish_docs", {
+                dbt_docs: { bytes: 2_654_419, uri: "file:///d/dbt/index.html" },
+            }),
+            /^dbt docs 2\.5 MiB → file:\/\/\/d\/dbt\/index\.html$/,
+        );
+    });
+
+    it("retrain: first champion, promotion, kept", () => {
+        const first = {
+            decision: "promoted",
+            model_version: "1",
+            previous_champion_version: null,
+            challenger_rmse: 2.272009,
+            metrics: { baseline_rmse: 12.921326 },
+        };
+        assert.equal(
+            describeTask("retrain", first),
+            "RMSE 2.272 (baseline 12.921) → promoted: v1 is the first champion",
+        );
+        assert.equal(promotion(first), "v1 (first champion)");
+        const promoted = {
+            ...first,
+            model_version: "2",
+            previous_champion_version: "1",
+            champion_rmse: 7.9928,
+        };
+        assert.equal(
+            describeTask("retrain", promoted),
+            "challenger RMSE 2.272 (baseline 12.921) vs champion v1 7.993 → promoted: champion v1 → v2",
+        );
+        assert.equal(promotion(promoted), "v1 → v2");
+        const kept = { ...promoted, decision: "kept", model_version: "3", champion_version: "2" };
+        assert.match(
+            describeTask("retrain", kept),
+            /challenger v3 .* vs champion v2 7\.993 → champion kept$/,
+        );
+        assert.equal(promotion(kept), undefined);
+    });
+
+    it("falls back to compact JSON for tasks it does not know", () => {
+        assert.equal(describeTask("something_new", { a: 1 }), '{"a":1}');
+        assert.equal(describeTask("load", undefined), "");
+    });
+});
+
+describe("npm start: log excerpts", () => {
+    it("renders Airflow's JSON log lines, relayed job lines and exceptions; drops bookkeeping", () => {
+        const text = [
+            JSON.stringify({
+                timestamp: "2026-01-01T12:00:01.000Z",
+                level: "info",
+                event: "::group::Pre Execute",
+            }),
+            JSON.stringify({
+                timestamp: "2026-01-01T12:00:02.000Z",
+                level: "info",
+                event: JSON.stringify({
+                    ts: "x",
+                    level: "error",
+                    logger: "l",
+                    event: "validation_failed",
+                    rows: 3,
+                }),
+            }),
+            JSON.stringify({
+                timestamp: "2026-01-01T12:00:03.000Z",
+                level: "error",
+                event: "Task failed with exception",
+                error_detail: [
+                    {
+                        exc_type: "RuntimeError",
+                        exc_value: "job validate exited with code 1. Last log lines:\nmore",
+                    },
+                ],
+            }),
+            "plain text line",
+        ].join("\n");
+        assert.deepEqual(renderLogText(text), [
+            "12:00:02 error validation_failed rows=3",
+            "12:00:03 error Task failed with exception (RuntimeError: job validate exited with code 1.)",
+            "plain text line",
+        ]);
+        assert.ok(logLine({ event: "x".repeat(1000) }).length <= 400);
+    });
+
+    it("formats durations", () => {
+        assert.equal(duration(3.24), "3.2 s");
+        assert.equal(duration(42.4), "42 s");
+        assert.equal(duration(119.7), "2 min 0 s");
+        assert.equal(duration(85), "1 min 25 s");
+    });
+});
+
+describe("npm start: state and environment", () => {
+    it("keeps everything under the state folder", () => {
+        const s = stateLayout("/srv/st");
+        assert.equal(s.root, "/srv/st");
+        for (const [k, v] of Object.entries(s)) {
+            if (k !== "root") assert.ok(v.startsWith("/srv/st/"), `${k}: ${v}`);
+        }
+        assert.equal(s.landingPrefix, "/srv/st/landing/trip data/");
+    });
+
+    it("creates a state folder only where it cannot clobber something else, and resets only its own", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "taxi-state-"));
+        try {
+            const fresh = stateLayout(path.join(dir, "new"));
+            createState(fresh);
+            assert.ok(fs.existsSync(path.join(fresh.root, STATE_MARKER)));
+            assert.ok(fs.statSync(fresh.landingPrefix).isDirectory());
+            createState(fresh); // again: fine
+            assert.equal(removeState(fresh), true);
+            assert.equal(fs.existsSync(fresh.root), false);
+
+            const other = stateLayout(path.join(dir, "other"));
+            fs.mkdirSync(other.root);
+            fs.writeFileSync(path.join(other.root, "precious.txt"), "keep me");
+            assert.throws(() => createState(other), /is not empty and is not a state folder/);
+            assert.throws(() => removeState(other), /not deleting it/);
+            assert.equal(fs.readFileSync(path.join(other.root, "precious.txt"), "utf8"), "keep me");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("gives each state folder its own PostgreSQL database", () => {
+        const a = databaseName("/tmp/a");
+        assert.match(a, /^taxi_local_airflow_[0-9a-f]{10}$/);
+        assert.notEqual(a, databaseName("/tmp/b"));
+        assert.equal(a, databaseName("/tmp/x/../a"), "the same folder, however it is spelled");
+    });
+
+    it("sets every pipeline-env key the local runtime reads, spelled as the contract spells them", () => {
+        const env = localPipelineEnv(stateLayout("/srv/st"), "http://127.0.0.1:28501");
+        const needed = [
+            "PLATFORM_ENV",
+            "PLATFORM_RUNTIME",
+            "STAGING_URI",
+            "DOCS_URI",
+            "WAREHOUSE",
+            "WAREHOUSE_PATH",
+            "BQ_DATASET_RAW",
+            "BQ_DATASET_MARTS",
+            "MLFLOW_TRACKING_URI",
+            "S3_LANDING_BUCKET",
+        ];
+        for (const key of needed) {
+            assert.ok(
+                (PIPELINE_ENV_KEYS as readonly string[]).includes(key),
+                `${key} is a pipeline-env key`,
+            );
+            assert.ok(env[key], `${key} is set`);
+        }
+        assert.equal(env.PLATFORM_RUNTIME, "local");
+        assert.equal(env.WAREHOUSE, "duckdb");
+        assert.equal(env.STAGING_URI, "file:///srv/st/staging");
+        assert.equal(env.WAREHOUSE_PATH, "/srv/st/warehouse/warehouse.duckdb");
+        assert.equal(env.DBT_TARGET_PATH, "/srv/st/dbt/target");
+    });
+});
+
+describe("tools/local-airflow: users", () => {
+    let dir: string;
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "taxi-fake-airflow-"));
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    /** A stand-in `airflow` that records its arguments and fails `users create`. */
+    function fakeAirflow(): { bin: string; calls: () => string[][] } {
+        const bin = path.join(dir, "airflow");
+        const record = path.join(dir, "calls.jsonl");
+        fs.writeFileSync(
+            bin,
+            `#!/usr/bin/env node
+require("fs").appendFileSync(${JSON.stringify(record)}, JSON.stringify(process.argv.slice(2)) + "\\n");
+process.exit(process.argv[2] === "users" ? 2 : 0);
+`,
+            { mode: 0o755 },
+        );
+        return {
+            bin,
+            calls: () =>
+                fs
+                    .readFileSync(record, "utf8")
+                    .trim()
+                    .split("\n")
+                    .map((l) => JSON.parse(l) as string[]),
+        };
+    }
+
+    it("passes a password as one --password= argument and never shows it in an error", async () => {
+        const fake = fakeAirflow();
+        const password = "-starts-with-a-dash";
+        await assert.rejects(
+            startLocalAirflow({
+                airflowBin: fake.bin,
+                home: path.join(dir, "home"),
+                port: 28529,
+                user: { username: "u", password },
+                log: () => undefined,
+            }),
+            (err: Error) => {
+                assert.match(
+                    err.message,
+                    /airflow users create .*--password=\*{8} .*exited with 2/,
+                );
+                assert.ok(!err.message.includes(password), "the password is not in the message");
+                return true;
+            },
+        );
+        const create = fake.calls().find((c) => c[0] === "users")!;
+        assert.ok(create.includes(`--password=${password}`), JSON.stringify(create));
+        assert.ok(
+            !create.includes(password),
+            "never a separate argument an option parser could misread",
+        );
+        const stored = JSON.parse(fs.readFileSync(path.join(dir, "home", "api-user.json"), "utf8"));
+        assert.deepEqual(stored, { username: "u", password });
+        assert.equal(fs.statSync(path.join(dir, "home", "api-user.json")).mode & 0o777, 0o600);
+    });
+});

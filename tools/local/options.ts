@@ -1,0 +1,193 @@
+/**
+ * Command-line options of `npm start` (`tools/start.ts`): parsed and validated in one place, every
+ * problem named with what is expected.
+ */
+import * as path from "node:path";
+
+export const REPO_ROOT = path.resolve(__dirname, "..", "..");
+
+export type MetadataDbChoice = "auto" | "postgres" | "sqlite";
+
+export interface StartOptions {
+    /** Run the months to completion, then stop everything and exit 0/1. */
+    once: boolean;
+    /** Number of monthly files to generate and deliver. */
+    months: number;
+    /** First month delivered (`YYYY-MM`). */
+    firstMonth: string;
+    /** Rows per monthly file. */
+    rows: number;
+    /** Share of rows with one injected defect (quarantined by the load). */
+    badFraction: number;
+    /** Where everything the run keeps lives (default `<repo>/.local`). */
+    stateDir: string;
+    /** Airflow api-server on this port, MLflow on +1, the docs app on +2 (127.0.0.1). */
+    portBase: number;
+    /** Airflow metadata DB: local PostgreSQL when reachable (`auto`), or forced. */
+    metadataDb: MetadataDbChoice;
+    /** Mark a failed task failed for good instead of waiting for Airflow's retries. */
+    failFast: boolean;
+    /** Delete the state folder and drop its metadata database first: start from scratch. */
+    reset: boolean;
+    help: boolean;
+}
+
+export const DEFAULTS: Omit<StartOptions, "stateDir"> = {
+    once: false,
+    months: 3,
+    firstMonth: "2022-12",
+    rows: 20_000,
+    badFraction: 0.002,
+    portBase: 28500,
+    metadataDb: "auto",
+    failFast: false,
+    reset: false,
+    help: false,
+};
+
+export const USAGE = `Usage: npm start [-- options]
+
+The batch pipeline end to end on this machine, no cloud account: generates TLC-shaped monthly
+files, starts a local Airflow 3, MLflow and the docs app on 127.0.0.1, drops each month's file
+into a landing folder; a watcher turns it into an S3 event for the trigger function, which starts
+the batch DAG (Spark local, DuckDB, dbt, Great Expectations, MLflow retraining, docs).
+
+Options:
+  --once               run every month to completion, stop everything, exit 0 (all runs
+                       succeeded) or 1; without it the services keep running until Ctrl-C
+  --months N           monthly files to deliver (default ${DEFAULTS.months}, 1-24)
+  --first-month YYYY-MM  first month (default ${DEFAULTS.firstMonth}; 2022-12 -> 2023-01 crosses a
+                       schema change and a fare increase)
+  --rows N             rows per monthly file (default ${DEFAULTS.rows}, 1000-5000000)
+  --bad-fraction F     share of rows with one injected defect, quarantined by the load
+                       (default ${DEFAULTS.badFraction}; above 0.004 validation fails by design)
+  --state-dir DIR      where the warehouse, landing folder, MLflow store, Airflow home and
+                       logs are kept between runs (default .local/ in the repository)
+  --port-base N        Airflow on N, MLflow on N+1, docs app on N+2 (default ${DEFAULTS.portBase})
+  --metadata-db auto|postgres|sqlite
+                       Airflow metadata DB: the local PostgreSQL (127.0.0.1:5432, user postgres,
+                       or PGHOST/PGPORT/PGUSER/PGPASSWORD) when reachable, else SQLite (default auto)
+  --fail-fast          a failed task fails its run at once instead of after Airflow's retries
+  --reset              start from scratch: delete the state folder and drop its PostgreSQL
+                       metadata database first (the Python environments are kept)
+  --help               this text
+
+A second run reuses what exists (environments, data, metadata DB, warehouse) and re-runs each
+month: a file delivered again maps to the same DAG run id, which is cleared and run again.`;
+
+export class OptionsError extends Error {
+    constructor(message: string) {
+        super(`${message}\nRun \`npm start -- --help\` for the options.`);
+        this.name = "OptionsError";
+    }
+}
+
+function integer(flag: string, raw: string | undefined, min: number, max: number): number {
+    if (raw === undefined || !/^\d+$/.test(raw)) {
+        throw new OptionsError(
+            `${flag} needs a whole number between ${min} and ${max}, got ${JSON.stringify(raw ?? "")}`,
+        );
+    }
+    const n = Number(raw);
+    if (n < min || n > max) {
+        throw new OptionsError(`${flag} ${n} is out of range: expected ${min}-${max}`);
+    }
+    return n;
+}
+
+export function parseOptions(argv: string[], cwd = process.cwd()): StartOptions {
+    const o: StartOptions = { ...DEFAULTS, stateDir: path.join(REPO_ROOT, ".local") };
+    for (let i = 0; i < argv.length; i++) {
+        const raw = argv[i]!;
+        const eq = raw.indexOf("=");
+        const flag = raw.startsWith("--") && eq > 0 ? raw.slice(0, eq) : raw;
+        const inline = raw.startsWith("--") && eq > 0 ? raw.slice(eq + 1) : undefined;
+        const value = (): string | undefined => inline ?? argv[++i];
+        switch (flag) {
+            case "--once":
+                o.once = true;
+                break;
+            case "--fail-fast":
+                o.failFast = true;
+                break;
+            case "--reset":
+                o.reset = true;
+                break;
+            case "--help":
+            case "-h":
+                o.help = true;
+                break;
+            case "--months":
+                o.months = integer(flag, value(), 1, 24);
+                break;
+            case "--rows":
+                o.rows = integer(flag, value(), 1000, 5_000_000);
+                break;
+            case "--port-base":
+                o.portBase = integer(flag, value(), 1024, 65_000);
+                break;
+            case "--first-month": {
+                const v = value();
+                if (v === undefined || !/^\d{4}-(0[1-9]|1[0-2])$/.test(v)) {
+                    throw new OptionsError(
+                        `--first-month needs a month YYYY-MM, got ${JSON.stringify(v ?? "")}`,
+                    );
+                }
+                const year = Number(v.slice(0, 4));
+                if (year < 2011 || year > 2030) {
+                    throw new OptionsError(`--first-month ${v}: the generator covers 2011-2030`);
+                }
+                o.firstMonth = v;
+                break;
+            }
+            case "--bad-fraction": {
+                const v = value();
+                const n = Number(v);
+                if (v === undefined || v.trim() === "" || !Number.isFinite(n) || n < 0 || n > 0.5) {
+                    throw new OptionsError(
+                        `--bad-fraction needs a number between 0 and 0.5, got ${JSON.stringify(v ?? "")}`,
+                    );
+                }
+                o.badFraction = n;
+                break;
+            }
+            case "--state-dir": {
+                const v = value();
+                if (v === undefined || v.trim() === "") {
+                    throw new OptionsError("--state-dir needs a folder path");
+                }
+                o.stateDir = path.resolve(cwd, v);
+                break;
+            }
+            case "--metadata-db": {
+                const v = value();
+                if (v !== "auto" && v !== "postgres" && v !== "sqlite") {
+                    throw new OptionsError(
+                        `--metadata-db must be auto, postgres or sqlite, got ${JSON.stringify(v ?? "")}`,
+                    );
+                }
+                o.metadataDb = v;
+                break;
+            }
+            default:
+                throw new OptionsError(`unknown option ${JSON.stringify(raw)}`);
+        }
+    }
+    return o;
+}
+
+/** `YYYY-MM` months from `first`, `count` of them. */
+export function monthList(first: string, count: number): string[] {
+    let y = Number(first.slice(0, 4));
+    let m = Number(first.slice(5, 7));
+    const out: string[] = [];
+    for (let i = 0; i < count; i++) {
+        out.push(`${y}-${String(m).padStart(2, "0")}`);
+        m += 1;
+        if (m > 12) {
+            m = 1;
+            y += 1;
+        }
+    }
+    return out;
+}

@@ -1,0 +1,107 @@
+/**
+ * The Python side of `npm start`: the pipeline folders' virtual environments (created or
+ * refreshed by `tools/python-suites.ts`, cached by a hash of their requirements), the PostgreSQL
+ * driver Airflow needs for a PostgreSQL metadata DB, and running a module in a folder's venv.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { ensureVenv } from "../python-suites";
+import { REPO_ROOT } from "./options";
+
+/** The folders whose environments the local pipeline uses. */
+export const PIPELINE_FOLDERS = ["spark", "dags", "dbt", "ml"] as const;
+export type PipelineFolder = (typeof PIPELINE_FOLDERS)[number];
+
+/**
+ * Airflow's PostgreSQL drivers: psycopg2 for the ORM (the version ml/ pins for the MLflow server)
+ * and asyncpg for Airflow 3's async engine (the API server). Not in dags/requirements.txt: the
+ * Airflow image has them from its base image, and dags/.venv only needs them when `npm start`
+ * uses the local PostgreSQL.
+ */
+export const POSTGRES_DRIVERS = ["psycopg2-binary==2.9.13", "asyncpg==0.31.0"];
+
+export function venvBin(folder: PipelineFolder, name: string): string {
+    return path.join(REPO_ROOT, folder, ".venv", "bin", name);
+}
+
+/** Create or refresh each folder's venv (pip output is shown the first time). */
+export function prepareVenvs(folders: readonly PipelineFolder[] = PIPELINE_FOLDERS): void {
+    for (const folder of folders) ensureVenv(folder);
+}
+
+/** Install the PostgreSQL drivers into dags/.venv when missing; true when they were installed. */
+export function ensurePostgresDrivers(): boolean {
+    const python = venvBin("dags", "python");
+    const probe = spawnSync(python, ["-c", "import psycopg2, asyncpg"], { stdio: "ignore" });
+    if (probe.status === 0) return false;
+    const r = spawnSync(
+        python,
+        [
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--progress-bar",
+            "off",
+            "--quiet",
+            ...POSTGRES_DRIVERS,
+        ],
+        { stdio: ["ignore", "inherit", "inherit"] },
+    );
+    if (r.status !== 0) {
+        throw new Error(
+            `pip install ${POSTGRES_DRIVERS.join(" ")} into dags/.venv failed (see above); check that PyPI is reachable, or run with --metadata-db sqlite`,
+        );
+    }
+    return true;
+}
+
+export interface PythonResult {
+    code: number;
+    stdout: string;
+    stderr: string;
+}
+
+/**
+ * `<folder>/.venv/bin/python <args>` with cwd `<folder>` and `PYTHONPATH=src` (as the local
+ * runner does), output captured.
+ */
+export function runPython(
+    folder: PipelineFolder,
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+    timeoutMs = 600_000,
+): Promise<PythonResult> {
+    const cwd = path.join(REPO_ROOT, folder);
+    return new Promise((resolve, reject) => {
+        const child = spawn(venvBin(folder, "python"), args, {
+            cwd,
+            env: { ...process.env, PYTHONPATH: "src", PYTHONUNBUFFERED: "1", ...env },
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+        const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+        child.once("error", (err) => {
+            clearTimeout(timer);
+            reject(err);
+        });
+        child.once("close", (code, signal) => {
+            clearTimeout(timer);
+            resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+        });
+    });
+}
+
+/** The last stdout line of a job parsed as JSON (the jobs' summary convention). */
+export function lastJsonLine(stdout: string): unknown {
+    const lines = stdout.trimEnd().split("\n");
+    for (let i = lines.length - 1; i >= 0; i--) {
+        const line = lines[i]!.trim();
+        if (!line) continue;
+        return JSON.parse(line) as unknown;
+    }
+    throw new Error("no output");
+}
