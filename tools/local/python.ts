@@ -14,9 +14,8 @@ export type PipelineFolder = (typeof PIPELINE_FOLDERS)[number];
 
 /**
  * Airflow's PostgreSQL drivers: psycopg2 for the ORM (the version ml/ pins for the MLflow server)
- * and asyncpg for Airflow 3's async engine (the API server). Not in dags/requirements.txt: the
- * Airflow image has them from its base image, and dags/.venv only needs them when `npm start`
- * uses the local PostgreSQL.
+ * and asyncpg for Airflow 3's async engine (the API server). Pinned in dags/requirements.txt (the
+ * image needs them too), so this only repairs a dags/.venv created before they were added.
  */
 export const POSTGRES_DRIVERS = ["psycopg2-binary==2.9.13", "asyncpg==0.31.0"];
 
