@@ -91,6 +91,14 @@ describe("components/airflow", () => {
             ],
         );
         const job = (r.ofType("kubernetes:batch/v1:Job")[0]!.inputs as any).spec.template.spec;
+        // Every mount names a volume of its pod (each container has its own /tmp emptyDir).
+        for (const spec of [pod, job]) {
+            const volumes = spec.volumes.map((v: any) => v.name);
+            for (const c of allContainers(spec))
+                for (const m of c.volumeMounts)
+                    assert.ok(volumes.includes(m.name), `${c.name}: ${m.name}`);
+            assert.equal(new Set(volumes).size, volumes.length, "no duplicate volume");
+        }
         // The pod's processes, its init container and every step of the migration Job.
         for (const c of [...allContainers(pod), ...allContainers(job)]) {
             for (const [name, key] of Object.entries(SHARED)) {

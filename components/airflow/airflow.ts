@@ -401,7 +401,11 @@ export class Airflow extends pulumi.ComponentResource {
                 : []),
         ];
         const envFrom = [{ configMapRef: { name: PIPELINE_ENV_CONFIGMAP } }];
-        const tmpMount = (sub: string) => ({ name: "tmp", mountPath: "/tmp", subPath: sub });
+        // Each container gets its own writable /tmp (AIRFLOW_HOME lives there): one emptyDir each,
+        // so no two processes share an airflow.cfg and no subPath ownership is involved.
+        const tmpMount = (container: string) => ({ name: `tmp-${container}`, mountPath: "/tmp" });
+        const tmpVolumes = (containers: string[]) =>
+            containers.map((c) => ({ name: `tmp-${c}`, emptyDir: {} }));
         const podSpecBase = {
             serviceAccountName: args.serviceAccount,
             securityContext: restrictedPodSecurity(AIRFLOW_UID),
@@ -421,8 +425,9 @@ export class Airflow extends pulumi.ComponentResource {
             .all([args.image, usersFingerprint])
             .apply(([image, fp]) => migrationJobName(image, fp));
         this.migrationJobName = jobName;
-        const cli = (cname: string, command: string[], extraEnv: EnvVar[] = []) =>
-            container({
+        const cli = (cname: string, command: string[], extraEnv: EnvVar[] = []) => ({
+            name: cname,
+            spec: container({
                 name: cname,
                 image: args.image,
                 command,
@@ -430,7 +435,8 @@ export class Airflow extends pulumi.ComponentResource {
                 envFrom,
                 resources: resources("250m", "768Mi", { cpu: "1" }),
                 volumeMounts: [tmpMount(cname)],
-            });
+            }),
+        });
         const userArgs = (user: string, role: string, passwordEnv: string) => [
             "airflow",
             "users",
@@ -451,6 +457,23 @@ export class Airflow extends pulumi.ComponentResource {
         ];
         const adminEnv = [fromSecret("ADMIN_PASSWORD", "airflow-users", "admin-password")];
         const triggerEnv = [fromSecret("TRIGGER_PASSWORD", "airflow-users", "trigger-password")];
+        const migrationSteps = [
+            cli("migrate", ["airflow", "db", "migrate"]),
+            // `users create` leaves an existing user alone (exit 0) ...
+            cli("create-admin", userArgs(args.adminUser, "Admin", "ADMIN_PASSWORD"), adminEnv),
+            cli(
+                "create-trigger-user",
+                userArgs(args.triggerUser, "User", "TRIGGER_PASSWORD"),
+                triggerEnv,
+            ),
+            // ... so the passwords are set from the Secret explicitly.
+            cli("set-admin-password", resetArgs(args.adminUser, "ADMIN_PASSWORD"), adminEnv),
+            cli(
+                "set-trigger-password",
+                resetArgs(args.triggerUser, "TRIGGER_PASSWORD"),
+                triggerEnv,
+            ),
+        ];
         const migration = new k8s.batch.v1.Job(
             `${name}-migrate`,
             {
@@ -470,34 +493,9 @@ export class Airflow extends pulumi.ComponentResource {
                             ...podSpecBase,
                             restartPolicy: "Never",
                             // Steps in order, each its own command: a failure names the step.
-                            initContainers: [
-                                cli("migrate", ["airflow", "db", "migrate"]),
-                                // `users create` leaves an existing user alone (exit 0) ...
-                                cli(
-                                    "create-admin",
-                                    userArgs(args.adminUser, "Admin", "ADMIN_PASSWORD"),
-                                    adminEnv,
-                                ),
-                                cli(
-                                    "create-trigger-user",
-                                    userArgs(args.triggerUser, "User", "TRIGGER_PASSWORD"),
-                                    triggerEnv,
-                                ),
-                                // ... so the passwords are set from the Secret explicitly.
-                                cli(
-                                    "set-admin-password",
-                                    resetArgs(args.adminUser, "ADMIN_PASSWORD"),
-                                    adminEnv,
-                                ),
-                            ],
-                            containers: [
-                                cli(
-                                    "set-trigger-password",
-                                    resetArgs(args.triggerUser, "TRIGGER_PASSWORD"),
-                                    triggerEnv,
-                                ),
-                            ],
-                            volumes: [{ name: "tmp", emptyDir: {} }],
+                            initContainers: migrationSteps.slice(0, -1).map((c) => c.spec),
+                            containers: migrationSteps.slice(-1).map((c) => c.spec),
+                            volumes: tmpVolumes(migrationSteps.map((c) => c.name)),
                         },
                     },
                 },
@@ -615,7 +613,7 @@ export class Airflow extends pulumi.ComponentResource {
                             ],
                             containers,
                             volumes: [
-                                { name: "tmp", emptyDir: {} },
+                                ...tmpVolumes(["wait-for-migrations", ...AIRFLOW_PROCESSES]),
                                 { name: "logs", emptyDir: { sizeLimit: "5Gi" } },
                             ],
                         },
