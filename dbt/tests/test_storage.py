@@ -54,7 +54,7 @@ def test_bad_uris(uri, message):
 
 def test_gs_uris_parse_into_bucket_and_key():
     loc = storage.parse("gs://acme-docs/env/dev/dbt/index.html")
-    assert (loc.scheme, loc.bucket, loc.path) == ("gs", "acme-docs", "env/dev/dbt/index.html")
+    assert (loc.scheme, loc.bucket, loc.key) == ("gs", "acme-docs", "env/dev/dbt/index.html")
     assert loc.uri == "gs://acme-docs/env/dev/dbt/index.html"
     with pytest.raises(StorageError, match="names a folder"):
         storage.put_bytes("gs://acme-docs/dbt/", b"x")

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from urllib.parse import unquote, urlparse
 
 import pyarrow.fs as pafs
 
+from taxi_common import uris as common_uris
 from taxi_spark.errors import UriError
 
 SCHEMES = ("file", "gs", "s3")
@@ -36,33 +36,12 @@ class Location:
 
 
 def parse(uri: str, *, arg: str = "--uri") -> Location:
-    """Parse ``uri``; ``arg`` names the argument or env var in error messages."""
-    if not uri or not uri.strip():
-        raise UriError(f"{arg} is empty; pass a file://, gs:// or s3:// URI.")
-    uri = uri.strip()
-    if uri.startswith("/"):
-        # A bare absolute path is accepted for convenience and normalised to file://.
-        uri = "file://" + uri
-    parsed = urlparse(uri)
-    scheme = parsed.scheme.lower()
-    if scheme not in SCHEMES:
-        raise UriError(
-            f"{arg}={uri!r} uses the unsupported scheme {scheme or '(none)'!r}; "
-            "use file:///absolute/path, gs://bucket/key or s3://bucket/key."
-        )
-    if scheme == "file":
-        if parsed.netloc not in ("", "localhost"):
-            raise UriError(
-                f"{arg}={uri!r} has a host part; a local file URI needs three slashes: "
-                "file:///absolute/path."
-            )
-        path = unquote(parsed.path)
-        if not path.startswith("/"):
-            raise UriError(f"{arg}={uri!r} must be an absolute path (file:///...).")
-        return Location(uri=uri, scheme=scheme, path=path)
-    if not parsed.netloc:
-        raise UriError(f"{arg}={uri!r} has no bucket; expected {scheme}://bucket/key.")
-    return Location(uri=uri, scheme=scheme, path=parsed.netloc + unquote(parsed.path))
+    """Parse ``uri``; ``arg`` names the argument or env var in error messages.
+
+    A bare absolute path is accepted for convenience and normalised to ``file://``.
+    """
+    loc = common_uris.parse(uri, arg=arg, schemes=SCHEMES, error=UriError, bare_paths=True)
+    return Location(uri=loc.uri, scheme=loc.scheme, path=loc.fs_path)
 
 
 def filesystem(loc: Location) -> pafs.FileSystem:
