@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -13,14 +11,11 @@ from typing import Any
 
 import pandas as pd
 
+from taxi_common.jobcli import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, run_job, write_summary
 from taxi_ml import features, modeling, registry, report
 from taxi_ml import log as logmod
 from taxi_ml.config import MlConfig
 from taxi_ml.errors import CheckFailed, ConfigError, TaxiMlError
-
-EXIT_OK = 0
-EXIT_CHECK_FAILED = 1
-EXIT_USAGE = 2
 
 
 def new_parser(job: str, doc: str | None) -> argparse.ArgumentParser:
@@ -69,14 +64,6 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
         raise ConfigError(f"--param: {exc}") from exc
 
 
-def write_summary(summary: dict, path: str | None) -> None:
-    text = json.dumps(summary, default=str, sort_keys=True)
-    if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(text + "\n")
-    print(text, flush=True)
-
-
 def main(
     run: Callable[[argparse.Namespace], int],
     parser: argparse.ArgumentParser,
@@ -85,16 +72,12 @@ def main(
     args = parser.parse_args(argv)
     logmod.configure(args.log_level)
     log = logmod.get_logger(f"taxi_ml.{parser.prog.rsplit('.', 1)[-1]}")
-    try:
-        return run(args)
-    except TaxiMlError as exc:
-        log.error("job_failed", error=str(exc), error_type=type(exc).__name__)
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except CheckFailed as exc:
-        log.error("check_failed", error=str(exc))
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_CHECK_FAILED
+    return run_job(
+        run,
+        args,
+        log,
+        [(TaxiMlError, "job_failed", EXIT_USAGE), (CheckFailed, "check_failed", EXIT_CHECK_FAILED)],
+    )
 
 
 def log_plots(pipeline, holdout: pd.DataFrame, pred, seed: int) -> dict[str, bytes]:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Callable
 
+from taxi_common.jobcli import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, run_job, write_summary
 from taxi_spark import log as logmod
 from taxi_spark.errors import TaxiSparkError, ValidationFailed
 
-EXIT_OK = 0
-EXIT_VALIDATION_FAILED = 1
-EXIT_USAGE = 2
+EXIT_VALIDATION_FAILED = EXIT_CHECK_FAILED
 
 
 def new_parser(job: str, doc: str | None, uri_help: str) -> argparse.ArgumentParser:
@@ -37,14 +34,6 @@ def new_parser(job: str, doc: str | None, uri_help: str) -> argparse.ArgumentPar
     return parser
 
 
-def write_summary(summary: dict, path: str | None) -> None:
-    text = json.dumps(summary, default=str, sort_keys=True)
-    print(text)
-    if path:
-        with open(path, "w") as fh:
-            fh.write(text + "\n")
-
-
 def main(
     run: Callable[[argparse.Namespace], int],
     parser: argparse.ArgumentParser,
@@ -53,16 +42,15 @@ def main(
     args = parser.parse_args(argv)
     logmod.configure(args.log_level)
     log = logmod.get_logger(f"taxi_spark.jobs.{parser.prog.rsplit('.', 1)[-1]}")
-    try:
-        return run(args)
-    except ValidationFailed as exc:
-        log.error("validation_failed", error=str(exc))
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_VALIDATION_FAILED
-    except TaxiSparkError as exc:
-        log.error("job_failed", error=str(exc), error_type=type(exc).__name__)
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    return run_job(
+        run,
+        args,
+        log,
+        [
+            (ValidationFailed, "validation_failed", EXIT_VALIDATION_FAILED),
+            (TaxiSparkError, "job_failed", EXIT_USAGE),
+        ],
+    )
 
 
 def load_files(job: str, files: list[str], args: argparse.Namespace) -> int:

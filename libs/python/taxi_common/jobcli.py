@@ -1,0 +1,50 @@
+"""The command-line contract every pipeline job follows (ARCHITECTURE.md §3, "Jobs"):
+
+* the last stdout line is the job's JSON summary (the local runner turns it into the task's
+  XCom), optionally also written to ``--summary-out``;
+* expected failures print ``error: <message>`` on stderr, log one event and exit with the code
+  their class maps to (usage errors 2, failed checks 1); anything else is a bug and raises.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_USAGE = 2
+
+
+class _Log(Protocol):
+    def error(self, event: str, **fields: Any) -> None: ...
+
+
+def write_summary(summary: dict, path: str | None) -> None:
+    """Print ``summary`` as the last stdout line (and write it to ``path`` when given)."""
+    text = json.dumps(summary, default=str, sort_keys=True)
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text + "\n")
+    print(text, flush=True)
+
+
+def run_job(
+    run: Callable[[argparse.Namespace], int],
+    args: argparse.Namespace,
+    log: _Log,
+    failures: Sequence[tuple[type[BaseException], str, int]],
+) -> int:
+    """``run(args)``; an exception of a class in ``failures`` (checked in order) becomes its
+    log event and exit code instead of a traceback."""
+    try:
+        return run(args)
+    except tuple(cls for cls, _, _ in failures) as exc:
+        _, event, code = next(f for f in failures if isinstance(exc, f[0]))
+        log.error(event, error=str(exc), error_type=type(exc).__name__)
+        print(f"error: {exc}", file=sys.stderr)
+        return code
