@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import * as path from "node:path";
 import type { MetadataDbChoice } from "./options";
 import { tcpAnswers } from "./processes";
-import { ensurePostgresDrivers, runPython } from "./python";
+import { runPython } from "./python";
 
 export interface MetadataDb {
     kind: "postgres" | "sqlite";
@@ -110,7 +110,6 @@ export async function chooseMetadataDb(
     };
     if (!(await tcpAnswers(pg.host, pg.port, 1500)))
         return refuse(`no PostgreSQL answers on ${where}`);
-    const installed = ensurePostgresDrivers();
     const database = databaseName(stateDir);
     const env = libpqEnv();
     if (reset) {
@@ -130,9 +129,7 @@ export async function chooseMetadataDb(
     return {
         kind: "postgres",
         url: `postgresql+psycopg2://${encodeURIComponent(pg.user)}@${pg.host}:${pg.port}/${database}`,
-        description:
-            `PostgreSQL database ${database} on ${where}` +
-            (installed ? " (installed psycopg2 and asyncpg into dags/.venv)" : ""),
+        description: `PostgreSQL database ${database} on ${where}`,
         database,
         created,
         env,

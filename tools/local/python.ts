@@ -3,7 +3,7 @@
  * refreshed by `tools/python-suites.ts`, cached by a hash of their requirements), the PostgreSQL
  * driver Airflow needs for a PostgreSQL metadata DB, and running a module in a folder's venv.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { ensureVenv } from "../python-suites";
 import { REPO_ROOT } from "./options";
@@ -12,13 +12,6 @@ import { REPO_ROOT } from "./options";
 export const PIPELINE_FOLDERS = ["spark", "dags", "dbt", "ml"] as const;
 export type PipelineFolder = (typeof PIPELINE_FOLDERS)[number];
 
-/**
- * Airflow's PostgreSQL drivers: psycopg2 for the ORM (the version ml/ pins for the MLflow server)
- * and asyncpg for Airflow 3's async engine (the API server). Pinned in dags/requirements.txt (the
- * image needs them too), so this only repairs a dags/.venv created before they were added.
- */
-export const POSTGRES_DRIVERS = ["psycopg2-binary==2.9.13", "asyncpg==0.31.0"];
-
 export function venvBin(folder: PipelineFolder, name: string): string {
     return path.join(REPO_ROOT, folder, ".venv", "bin", name);
 }
@@ -26,33 +19,6 @@ export function venvBin(folder: PipelineFolder, name: string): string {
 /** Create or refresh each folder's venv (pip output is shown the first time). */
 export function prepareVenvs(folders: readonly PipelineFolder[] = PIPELINE_FOLDERS): void {
     for (const folder of folders) ensureVenv(folder);
-}
-
-/** Install the PostgreSQL drivers into dags/.venv when missing; true when they were installed. */
-export function ensurePostgresDrivers(): boolean {
-    const python = venvBin("dags", "python");
-    const probe = spawnSync(python, ["-c", "import psycopg2, asyncpg"], { stdio: "ignore" });
-    if (probe.status === 0) return false;
-    const r = spawnSync(
-        python,
-        [
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--progress-bar",
-            "off",
-            "--quiet",
-            ...POSTGRES_DRIVERS,
-        ],
-        { stdio: ["ignore", "inherit", "inherit"] },
-    );
-    if (r.status !== 0) {
-        throw new Error(
-            `pip install ${POSTGRES_DRIVERS.join(" ")} into dags/.venv failed (see above); check that PyPI is reachable, or run with --metadata-db sqlite`,
-        );
-    }
-    return true;
 }
 
 export interface PythonResult {
