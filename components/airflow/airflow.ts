@@ -24,10 +24,11 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { SharedLoadBalancer } from "../load-balancer/load-balancer";
 import {
-    GKE_METADATA,
+    GKE_METADATA_EGRESS,
     GOOGLE_LB_RANGES,
     INTERNET_HTTPS,
     allowPolicy,
+    apiServerEgress,
     fromNamespace,
     tcp,
 } from "../shared/network-policy";
@@ -635,11 +636,7 @@ export class Airflow extends pulumi.ComponentResource {
         );
 
         // --- network: the Airflow pod ----------------------------------------------------------
-        const apiServer = { to: [{ ipBlock: { cidr: args.apiServerCidr } }], ports: tcp(443) };
-        const metadataServer = {
-            to: GKE_METADATA.map((cidr) => ({ ipBlock: { cidr } })),
-            ports: tcp(80, 988),
-        };
+        const apiServer = apiServerEgress(args.apiServerCidr);
         allowPolicy(
             `${name}-netpol`,
             { name: "airflow", namespace: ns },
@@ -668,7 +665,7 @@ export class Airflow extends pulumi.ComponentResource {
                     apiServer,
                     // Git DAG bundle, Google APIs.
                     INTERNET_HTTPS,
-                    metadataServer,
+                    GKE_METADATA_EGRESS,
                 ],
             },
             o,
@@ -688,7 +685,7 @@ export class Airflow extends pulumi.ComponentResource {
                     apiServer,
                     // GCS, BigQuery, S3 over HTTPS; Workload Identity tokens.
                     INTERNET_HTTPS,
-                    metadataServer,
+                    GKE_METADATA_EGRESS,
                     { to: [fromNamespace(args.mlflowNamespace)], ports: tcp(5000) },
                 ],
             },

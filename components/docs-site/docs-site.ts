@@ -7,7 +7,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { SharedLoadBalancer } from "../load-balancer/load-balancer";
 import {
-    GKE_METADATA,
+    GKE_METADATA_EGRESS,
     GOOGLE_LB_RANGES,
     INTERNET_HTTPS,
     allowPolicy,
@@ -148,13 +148,7 @@ export class DocsSite extends pulumi.ComponentResource {
                         ports: tcp(DOCS_PORT),
                     },
                 ],
-                egress: [
-                    INTERNET_HTTPS,
-                    {
-                        to: GKE_METADATA.map((cidr) => ({ ipBlock: { cidr } })),
-                        ports: tcp(80, 988),
-                    },
-                ],
+                egress: [INTERNET_HTTPS, GKE_METADATA_EGRESS],
             },
             o,
         );

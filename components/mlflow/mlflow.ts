@@ -8,7 +8,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { SharedLoadBalancer } from "../load-balancer/load-balancer";
 import {
-    GKE_METADATA,
+    GKE_METADATA_EGRESS,
     GOOGLE_LB_RANGES,
     INTERNET_HTTPS,
     allowPolicy,
@@ -188,10 +188,7 @@ export class MlflowServer extends pulumi.ComponentResource {
                         ports: tcp(5432),
                     },
                     INTERNET_HTTPS,
-                    {
-                        to: GKE_METADATA.map((cidr) => ({ ipBlock: { cidr } })),
-                        ports: tcp(80, 988),
-                    },
+                    GKE_METADATA_EGRESS,
                 ],
             },
             o,

@@ -11,7 +11,13 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { stringify } from "yaml";
 import type { SharedLoadBalancer } from "../load-balancer/load-balancer";
-import { GOOGLE_LB_RANGES, allowPolicy, fromNamespace, tcp } from "../shared/network-policy";
+import {
+    GOOGLE_LB_RANGES,
+    allowPolicy,
+    apiServerEgress,
+    fromNamespace,
+    tcp,
+} from "../shared/network-policy";
 import { assertArgs } from "../shared/validation";
 import { UPSTREAM_IMAGES } from "../shared/versions";
 import {
@@ -724,7 +730,7 @@ export class Monitoring extends pulumi.ComponentResource {
         );
 
         // ---- Network policies ---------------------------------------------------------------
-        const apiServer = { to: [{ ipBlock: { cidr: args.apiServerCidr } }], ports: tcp(443) };
+        const apiServer = apiServerEgress(args.apiServerCidr);
         const postgres = {
             to: [fromNamespace(args.databaseNamespace, { "app.kubernetes.io/name": "postgres" })],
             ports: tcp(5432),

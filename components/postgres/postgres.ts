@@ -16,7 +16,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
-    GKE_METADATA,
+    GKE_METADATA_EGRESS,
     INTERNET_HTTPS,
     allowPolicy,
     fromNamespace,
@@ -389,15 +389,7 @@ export class PlatformPostgres extends pulumi.ComponentResource {
                 podSelector: maint.selector,
                 egress: [
                     { to: [{ podSelector: { matchLabels: selector } }], ports: tcp(POSTGRES_PORT) },
-                    ...(args.backup
-                        ? [
-                              INTERNET_HTTPS,
-                              {
-                                  to: GKE_METADATA.map((cidr) => ({ ipBlock: { cidr } })),
-                                  ports: tcp(80, 988),
-                              },
-                          ]
-                        : []),
+                    ...(args.backup ? [INTERNET_HTTPS, GKE_METADATA_EGRESS] : []),
                 ],
             },
             o,

@@ -33,6 +33,17 @@ export const INTERNET_HTTPS = {
     ports: tcp(443),
 };
 
+/** The GKE metadata server: Workload Identity tokens for Google APIs (ports 80 and 988). */
+export const GKE_METADATA_EGRESS = {
+    to: GKE_METADATA.map((cidr) => ({ ipBlock: { cidr } })),
+    ports: tcp(80, 988),
+};
+
+/** The Kubernetes API server (the GKE control plane's range) on 443. */
+export function apiServerEgress(cidr: string) {
+    return { to: [{ ipBlock: { cidr } }], ports: tcp(443) };
+}
+
 export interface AllowRules {
     /** Pods the policy applies to. */
     podSelector: Record<string, string>;

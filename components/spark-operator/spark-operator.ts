@@ -12,7 +12,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { SPARK_OPERATOR_CHART, type SparkOperatorValues } from "../../charts/spark-operator/chart";
-import { allowPolicy, tcp } from "../shared/network-policy";
+import { allowPolicy, apiServerEgress, tcp } from "../shared/network-policy";
 import { assertArgs } from "../shared/validation";
 import { SCRAPE_ANNOTATIONS } from "../monitoring/monitoring";
 
@@ -212,7 +212,7 @@ export class SparkOperator extends pulumi.ComponentResource {
         );
 
         // --- network: operator namespace ------------------------------------------------------
-        const apiServer = { to: [{ ipBlock: { cidr: args.apiServerCidr } }], ports: tcp(443) };
+        const apiServer = apiServerEgress(args.apiServerCidr);
         allowPolicy(
             `${name}-netpol-controller`,
             { name: "spark-operator-controller", namespace: ns },
