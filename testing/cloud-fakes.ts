@@ -4,6 +4,9 @@
  * real state.
  */
 import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { DockerIgnore, contextFiles } from "./dockerfile-rules";
 import type { EvaluateOptions } from "./pulumi-harness";
 
 type Outputs = NonNullable<EvaluateOptions["outputs"]>;
@@ -27,6 +30,29 @@ export function cloudInvokes(project: string): Invokes {
             project,
         }),
     };
+}
+
+/** sha256 over what a docker-build Image would build, independent of the checkout's path. */
+export function buildDigest(inputs: Record<string, unknown>): string {
+    const h = createHash("sha256");
+    const dockerfile = (inputs.dockerfile ?? {}) as { inline?: string; location?: string };
+    const context = (inputs.context as { location?: string } | undefined)?.location;
+    if (dockerfile.inline !== undefined) {
+        h.update(dockerfile.inline);
+    } else if (dockerfile.location && context) {
+        h.update(fs.readFileSync(dockerfile.location));
+        const own = `${dockerfile.location}.dockerignore`;
+        const ignoreFile = fs.existsSync(own) ? own : path.join(context, ".dockerignore");
+        const ignore = new DockerIgnore(
+            fs.existsSync(ignoreFile) ? fs.readFileSync(ignoreFile, "utf8") : "",
+        );
+        for (const f of contextFiles(context, ignore)) {
+            h.update(`\0${f}\0`);
+            h.update(fs.readFileSync(path.join(context, f)));
+        }
+    }
+    h.update(JSON.stringify(inputs.buildArgs ?? {}));
+    return h.digest("hex");
 }
 
 export function cloudFakes(project: string): Outputs {
@@ -61,12 +87,11 @@ export function cloudFakes(project: string): Outputs {
         // ARNs AWS assigns (account 000000000000 and region `offline` mark them as fakes), so
         // references between AWS resources (bucket policy, Lambda destination, roles) render.
         ...awsArnFakes(),
-        // An image build: a digest derived from what would be built, so renders are stable and a
-        // change of Dockerfile or build args shows as a new digest.
-        "docker-build:index:Image": (name, inputs) => {
-            const digest = `sha256:${createHash("sha256")
-                .update(JSON.stringify([name, inputs.dockerfile, inputs.buildArgs ?? {}]))
-                .digest("hex")}`;
+        // An image build: a digest derived from what would be built (Dockerfile, the files the
+        // context sends, build args), never from where the checkout is. So the offline render
+        // diff shows a new digest exactly for the images a change touches.
+        "docker-build:index:Image": (_name, inputs) => {
+            const digest = `sha256:${buildDigest(inputs)}`;
             const tags = (inputs.tags as string[] | undefined) ?? [];
             return { digest, ref: tags[0] ? `${tags[0]}@${digest}` : "", contextHash: "offline" };
         },

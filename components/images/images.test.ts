@@ -1,5 +1,8 @@
 import { strict as assert } from "node:assert";
-import { cloudFakes } from "../../testing/cloud-fakes";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { buildDigest, cloudFakes } from "../../testing/cloud-fakes";
 import { evaluate } from "../../testing/pulumi-harness";
 import { UPSTREAM_IMAGES } from "../shared/versions";
 import { IMAGE_BUILDS } from "./catalog";
@@ -38,7 +41,7 @@ describe("components/images", () => {
         for (const i of ours) {
             const inp = i.inputs as any;
             const key = i.name.slice("dev-".length) as keyof typeof IMAGE_BUILDS;
-            assert.match(inp.context.location, /\/work\/|\//);
+            assert.equal(inp.context.location, path.resolve(__dirname, "..", ".."));
             assert.ok(inp.dockerfile.location.endsWith(IMAGE_BUILDS[key].dockerfile));
             assert.equal(inp.push, true);
             assert.deepEqual(inp.platforms, ["linux/amd64"]);
@@ -96,5 +99,41 @@ describe("components/images", () => {
         );
         await assert.rejects(build({ tag: "bad tag" }), /tag "bad tag" is not a Docker tag/);
         assert.throws(() => byDigest("r/x", "latest"), /not a sha256 digest/);
+    });
+
+    it("renders digests from what the context sends, not from where the checkout is", () => {
+        const make = () => {
+            const root = fs.mkdtempSync(path.join(os.tmpdir(), "ctx-"));
+            fs.mkdirSync(path.join(root, "app", "tests"), { recursive: true });
+            fs.writeFileSync(
+                path.join(root, "app", "Dockerfile"),
+                "FROM x:1.0.0\nCOPY app/main.py /\n",
+            );
+            fs.writeFileSync(
+                path.join(root, "app", "Dockerfile.dockerignore"),
+                "*\n!app/main.py\n",
+            );
+            fs.writeFileSync(path.join(root, "app", "main.py"), "print(1)\n");
+            fs.writeFileSync(path.join(root, "app", "tests", "t.py"), "assert 1\n");
+            return root;
+        };
+        const digest = (root: string) =>
+            buildDigest({
+                context: { location: root },
+                dockerfile: { location: path.join(root, "app", "Dockerfile") },
+                buildArgs: {},
+            });
+        const a = make();
+        const b = make();
+        try {
+            assert.equal(digest(a), digest(b), "two checkouts of the same files: same digest");
+            fs.writeFileSync(path.join(b, "app", "tests", "t.py"), "assert 2\n");
+            assert.equal(digest(a), digest(b), "a file the context does not send changes nothing");
+            fs.writeFileSync(path.join(b, "app", "main.py"), "print(2)\n");
+            assert.notEqual(digest(a), digest(b), "a sent file changes the digest");
+        } finally {
+            fs.rmSync(a, { recursive: true, force: true });
+            fs.rmSync(b, { recursive: true, force: true });
+        }
     });
 });
