@@ -32,11 +32,19 @@ export function cloudInvokes(project: string): Invokes {
     };
 }
 
+/** This checkout's root: the program's working directory, which relative build paths use. */
+const CHECKOUT_ROOT = path.resolve(__dirname, "..");
+
 /** sha256 over what a docker-build Image would build, independent of the checkout's path. */
-export function buildDigest(inputs: Record<string, unknown>): string {
+export function buildDigest(inputs: Record<string, unknown>, root: string = CHECKOUT_ROOT): string {
     const h = createHash("sha256");
-    const dockerfile = (inputs.dockerfile ?? {}) as { inline?: string; location?: string };
-    const context = (inputs.context as { location?: string } | undefined)?.location;
+    const raw = (inputs.dockerfile ?? {}) as { inline?: string; location?: string };
+    const dockerfile = {
+        ...raw,
+        ...(raw.location ? { location: path.resolve(root, raw.location) } : {}),
+    };
+    const given = (inputs.context as { location?: string } | undefined)?.location;
+    const context = given === undefined ? undefined : path.resolve(root, given);
     if (dockerfile.inline !== undefined) {
         h.update(dockerfile.inline);
     } else if (dockerfile.location && context) {

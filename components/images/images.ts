@@ -16,18 +16,21 @@
  * - Registry auth: a short-lived OAuth access token of the identity running `pulumi up` (Workload
  *   Identity Federation in CI); no key file anywhere.
  */
-import * as path from "node:path";
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { UPSTREAM_IMAGES } from "../shared/versions";
-import { IMAGE_BUILDS } from "./catalog";
+import { BUILD_CONTEXT, IMAGE_BUILDS } from "./catalog";
 
 export type ImageName = keyof typeof IMAGE_BUILDS;
 export type UpstreamName = keyof typeof UPSTREAM_IMAGES;
 
-const REPO_ROOT = path.resolve(__dirname, "..", "..");
+/**
+ * Paths relative to the project root (where Pulumi.yaml is, the program's working directory), so
+ * the state and the previews do not change with the folder a checkout happens to live in.
+ */
+const BUILD_ROOT = BUILD_CONTEXT;
 /** An empty folder: the build context of the mirror builds (they copy nothing). */
-const MIRROR_CONTEXT = path.join(__dirname, "mirror");
+const MIRROR_CONTEXT = "components/images/mirror";
 
 export interface PlatformImageBuildsArgs {
     /** `<region>-docker.pkg.dev/<project>/<repository>`. Required. */
@@ -137,8 +140,8 @@ export class PlatformImageBuilds extends pulumi.ComponentResource {
                 `${name}-${key}`,
                 b.name,
                 {
-                    context: path.join(REPO_ROOT, "."),
-                    dockerfile: { location: path.join(REPO_ROOT, b.dockerfile) },
+                    context: BUILD_ROOT,
+                    dockerfile: { location: b.dockerfile },
                 },
                 { ...b.buildArgs, ...given },
             );
