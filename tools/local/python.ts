@@ -28,7 +28,7 @@ export interface PythonResult {
 }
 
 /**
- * `<folder>/.venv/bin/python <args>` with cwd `<folder>` and `PYTHONPATH=src` (as the local
+ * `<folder>/.venv/bin/python <args>` with cwd `<folder>` and `PYTHONPATH=src:../libs/python` (as the local
  * runner does), output captured.
  */
 export function runPython(
@@ -41,7 +41,12 @@ export function runPython(
     return new Promise((resolve, reject) => {
         const child = spawn(venvBin(folder, "python"), args, {
             cwd,
-            env: { ...process.env, PYTHONPATH: "src", PYTHONUNBUFFERED: "1", ...env },
+            env: {
+                ...process.env,
+                PYTHONPATH: `src${path.delimiter}../libs/python`,
+                PYTHONUNBUFFERED: "1",
+                ...env,
+            },
             stdio: ["ignore", "pipe", "pipe"],
         });
         let stdout = "";
