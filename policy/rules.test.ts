@@ -421,8 +421,8 @@ describe("policy pack: the rules", () => {
                     deployment("ok", container({ image: `postgres:17.6@${DIGEST}` })),
                     release({
                         image: {
-                            registry: "docker.io",
-                            repository: "kubeflow/spark-operator",
+                            registry: "ghcr.io",
+                            repository: "kubeflow/spark-operator/controller",
                             tag: `2.5.0@${DIGEST}`,
                         },
                     }),
@@ -435,14 +435,16 @@ describe("policy pack: the rules", () => {
             const messages = await run("images-by-digest", [
                 deployment("tagged", container({ image: "postgres:17.6-bookworm" })),
                 job("short", container({ image: "r/app@sha256:abc" })),
-                release({ image: { repository: "kubeflow/spark-operator", tag: "2.5.0" } }),
+                release({
+                    image: { repository: "kubeflow/spark-operator/controller", tag: "2.5.0" },
+                }),
                 release({ webhook: { enable: true } }),
                 cm({ IMAGE_ML: "r/ml:0.1.0" }),
             ]);
             expectMessages(messages, [
                 /Deployment "tagged" container app runs image "postgres:17\.6-bookworm", not pinned by digest/,
                 /Job "short" container app runs image "r\/app@sha256:abc"/,
-                /Release "op" values\.image is "kubeflow\/spark-operator:2\.5\.0", not pinned by digest/,
+                /Release "op" values\.image is "kubeflow\/spark-operator\/controller:2\.5\.0", not pinned by digest/,
                 /Release "op" \(chart spark-operator\) sets no image in its values/,
                 /ConfigMap "pipeline-env" IMAGE_ML is "r\/ml:0\.1\.0", not pinned by digest/,
             ]);
