@@ -106,10 +106,17 @@ export function bool(opts: Common<boolean>): Field<boolean> {
     };
 }
 
-/** A list of strings, each accepted by `item.ok` (described by `item.text`). */
+/**
+ * A list of strings, each accepted by `item.ok` (described by `item.text`); `item.why`, when
+ * given, explains why a well-formed item is still refused (undefined: accepted).
+ */
 export function list(
     opts: Common<string[]> & {
-        item: { text: string; ok: (v: string) => boolean };
+        item: {
+            text: string;
+            ok: (v: string) => boolean;
+            why?: (v: string) => string | undefined;
+        };
         minItems?: number;
         maxItems?: number;
     },
@@ -133,9 +140,17 @@ export function list(
                 return { problem: { seen: raw, expected } };
             }
             for (const [i, item] of parsed.entries()) {
+                const seen = `${JSON.stringify(item)} at index ${i}`;
                 if (typeof item !== "string" || !opts.item.ok(item)) {
-                    const seen = `${JSON.stringify(item)} at index ${i}`;
-                    return { problem: { seen, expected: `each item ${opts.item.text}` } };
+                    const why = typeof item === "string" ? opts.item.why?.(item) : undefined;
+                    const expected = `each item ${opts.item.text}`;
+                    const reason = why ? `; ${JSON.stringify(item)}: ${why}` : "";
+                    return { problem: { seen, expected: `${expected}${reason}` } };
+                }
+                const why = opts.item.why?.(item);
+                if (why !== undefined) {
+                    const expected = `each item ${opts.item.text}; this one ${why}`;
+                    return { problem: { seen, expected } };
                 }
             }
             return { value: parsed as string[] };
@@ -188,4 +203,41 @@ export function cidrRule(
             return !!c && c.prefix >= minPrefix && c.prefix <= maxPrefix && cidrHostBitsZero(c);
         },
     };
+}
+
+/** Ranges that are not on the public internet (RFC 1918 private, RFC 6598 shared). */
+const NON_PUBLIC: Cidr[] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"].map(
+    (t) => parseCidr(t)!,
+);
+
+/** The widest public range accepted as a control-plane authorized network. */
+export const WIDEST_PUBLIC_AUTHORIZED_PREFIX = 16;
+
+function within(inner: Cidr, outer: Cidr): boolean {
+    return (
+        inner.prefix >= outer.prefix &&
+        inner.base >= outer.base &&
+        inner.base + cidrSize(inner) <= outer.base + cidrSize(outer)
+    );
+}
+
+/**
+ * Why a CIDR block must not be allowed to reach the GKE control plane, or undefined when it may.
+ * `/0` is the whole internet; a public range wider than /16 (65,536 addresses: a provider's
+ * or a cloud's pool, not one office or VPN egress) lets strangers reach the Kubernetes API and
+ * try stolen credentials or an unpatched API-server flaw. Private ranges reach the control
+ * plane only from inside the VPC, so any width from /8 is accepted. Shared by the stack config
+ * and the `gke-control-plane-restricted` policy.
+ */
+export function authorizedNetworkProblem(text: string): string | undefined {
+    const c = parseCidr(text);
+    if (!c) return "is not an IPv4 CIDR block such as 203.0.113.0/24";
+    if (c.prefix === 0) {
+        return "is the whole internet: it opens the Kubernetes API to anyone, who can then try stolen credentials and API-server exploits";
+    }
+    if (NON_PUBLIC.some((n) => within(c, n))) return undefined;
+    if (c.prefix < WIDEST_PUBLIC_AUTHORIZED_PREFIX) {
+        return `is a public range of ${cidrSize(c).toLocaleString("en-US")} addresses, wider than /${WIDEST_PUBLIC_AUTHORIZED_PREFIX}: list only your office, VPN or runner egress ranges`;
+    }
+    return undefined;
 }

@@ -19,6 +19,7 @@ const VALID: Record<string, string> = {
     gcpRegion: "europe-west1",
     awsRegion: "eu-west-1",
     masterAuthorizedNetworks: '["203.0.113.0/24"]',
+    domain: "dev.data.example.com",
 };
 
 function parseWith(overrides: Record<string, string | undefined>, stack = "dev") {
@@ -44,7 +45,8 @@ describe("stack config (stacks/config.ts)", () => {
         assert.equal(cfg.jobsPoolMaxNodes, 3);
         assert.equal(cfg.jobsPoolSpot, false);
         assert.equal(cfg.releaseChannel, "REGULAR");
-        assert.equal(cfg.domain, "");
+        assert.equal(cfg.domain, "dev.data.example.com");
+        assert.deepEqual(cfg.mlflowIapMembers, [], "MLflow internal only by default");
         assert.deepEqual(cfg.masterAuthorizedNetworks, ["203.0.113.0/24"]);
         assert.equal(
             cfg.datasetLocation,
@@ -216,6 +218,26 @@ describe("stack config (stacks/config.ts)", () => {
         });
     }
 
+    it("rejects a stack without a domain: logins and the trigger password need HTTPS", () => {
+        const message = problemOf({ domain: undefined });
+        assert.match(message, /taxi-platform:domain: got nothing \(the key is missing\)/);
+        assert.match(message, /never cross the internet over plain HTTP/);
+    });
+
+    it("accepts IAM members for MLflow's Identity-Aware Proxy and refuses other shapes", () => {
+        const cfg = parseWith({
+            mlflowIapMembers: '["user:ana@example.com","group:ml@example.com"]',
+        });
+        assert.equal(cfg.mlflowIapMembers.length, 2);
+        for (const bad of ["allUsers", "allAuthenticatedUsers", "ana@example.com", "user:"]) {
+            const message = problemOf({ mlflowIapMembers: JSON.stringify([bad]) });
+            assert.match(
+                message,
+                /taxi-platform:mlflowIapMembers: got .* at index 0; expected each item an IAM member/,
+            );
+        }
+    });
+
     it("reports every problem at once in one message", () => {
         const message = problemOf({
             jobsPoolSpot: "maybe",
@@ -301,5 +323,165 @@ describe("Pulumi.yaml and the stack files", () => {
             problems.includes("x: taxi-platform:gcpProject is required (no default) but not set"),
         );
         assert.ok(!problems.some((p) => p.includes("gcp:project")));
+    });
+});
+
+/**
+ * Hostile and careless values, per class: each must fail before anything is created, with a
+ * message naming the key, the value and the reason. (The same classes are run through the
+ * Postgres scripts on a real server in components/postgres/scripts.test.ts.)
+ */
+export const HOSTILE_DATABASE_ENTRIES: Record<string, [string, RegExp][]> = {
+    "reserved or administrative owner role": [
+        [
+            "reports:postgres",
+            /owner "postgres" is the superuser: making it a database owner would take SUPERUSER away/,
+        ],
+        ["postgres_reports:postgres", /owner "postgres" is the superuser/],
+        ["reports:monitoring", /owner "monitoring" is the monitoring role/],
+        ["monitoring", /owner "monitoring" is the monitoring role/],
+        ["reports:pg_monitor", /owner "pg_monitor" starts with pg_/],
+        ["reports:pg_read_all_data", /owner "pg_read_all_data" starts with pg_/],
+        ["pg_signal_backend", /owner "pg_signal_backend" starts with pg_/],
+        ["reports:public", /owner "public" is PostgreSQL's PUBLIC pseudo-role/],
+    ],
+    "owner of another platform database": [
+        [
+            "reports:airflow",
+            /airflow already owns database airflow \(its password would be replaced\)/,
+        ],
+        ["reports:grafana", /grafana already owns database grafana/],
+        ["reports:mlflow", /mlflow already owns database mlflow/],
+    ],
+    "system or template database": [
+        ["postgres", /database "postgres" is a system database of every PostgreSQL server/],
+        ["template0", /database "template0" is a system database/],
+        ["template1:reports", /database "template1" is a system database/],
+    ],
+    "path traversal": [
+        ["../x", /database "..\/x" contains the character "."/],
+        ["reports/../../etc", /contains the character "\/"/],
+        ["reports:..", /owner ".." contains the character "."/],
+    ],
+    "connection-string injection": [
+        ["dbname=postgres", /database "dbname=postgres" contains the character "="/],
+        ["reports:host=evil", /owner "host=evil" contains the character "="/],
+        ["postgresql://postgres@x/postgres", /contains the character "\/"|has more than one ":"/],
+    ],
+    quotes: [
+        ["rep'orts", /contains the character "'"/],
+        ['rep"orts', /contains the character "\\""/],
+        ["reports:an'alyst", /owner "an'alyst" contains the character "'"/],
+    ],
+    semicolon: [
+        ["reports;drop", /contains the character ";"/],
+        ["reports:a;alter role postgres password 'x'", /owner .* contains the character ";"/],
+    ],
+    "command substitution": [
+        ["$(id)", /contains the character "\$"/],
+        ["reports:$(touch_pwned)", /contains the character "\$"/],
+        ["`id`", /contains the character "`"/],
+    ],
+    "newline and whitespace": [
+        ["reports\npostgres", /contains the character "\\n"/],
+        ["reports:a\nb", /owner "a\\u\{000A\}b" contains the character "\\n"/],
+        ["reports postgres", /contains the character " "/],
+        ["reports\t", /contains the character "\\t"/],
+    ],
+    "too long (over 63 bytes)": [
+        ["r".repeat(64), /is 64 bytes long; PostgreSQL truncates names to 63 bytes/],
+        [`reports:${"a".repeat(100)}`, /owner "a{100}" is 100 bytes long/],
+        ["é".repeat(40), /is 80 bytes long/],
+    ],
+    "unicode look-alike": [
+        ["\u0430irflow", /contains the non-ASCII character U\+0430 \(a look-alike/],
+        [
+            "reports:p\u043Estgres",
+            /owner "p\\u\{043E\}stgres" contains the non-ASCII character U\+043E/,
+        ],
+        ["\uFF52eports", /U\+FF52/],
+        ["reports\u200B", /U\+200B/],
+    ],
+    "malformed or duplicate": [
+        ["a:b:c", /has more than one ":"/],
+        ["Reports", /must start with a lower-case letter|contains the character "R"/],
+        ["1reports", /must start with a lower-case letter/],
+        ["", /is empty/],
+        ["airflow", /database names not already declared/],
+    ],
+};
+
+export const HOSTILE_AUTHORIZED_NETWORKS: [string, RegExp][] = [
+    ["0.0.0.0/0", /is the whole internet: it opens the Kubernetes API to anyone/],
+    ["0.0.0.0/1", /public range of 2,147,483,648 addresses, wider than \/16/],
+    ["128.0.0.0/1", /public range of 2,147,483,648 addresses/],
+    ["8.0.0.0/8", /public range of 16,777,216 addresses/],
+    ["52.0.0.0/10", /public range of 4,194,304 addresses/],
+    ["203.0.0.0/15", /public range of 131,072 addresses/],
+];
+
+describe("stack config: hostile values fail before anything is created", () => {
+    for (const [cls, cases] of Object.entries(HOSTILE_DATABASE_ENTRIES)) {
+        it(`refuses extraDatabases entries: ${cls} (${cases.length})`, () => {
+            for (const [entry, why] of cases) {
+                const message = problemOf({ extraDatabases: JSON.stringify([entry]) });
+                assert.ok(
+                    message.includes("taxi-platform:extraDatabases: got "),
+                    `names the key for ${JSON.stringify(entry)}:\n${message}`,
+                );
+                assert.match(message, why, `reason for ${JSON.stringify(entry)}`);
+                assert.match(message, /pulumi config set --path 'extraDatabases\[0\]'/);
+            }
+        });
+    }
+
+    it("refuses an owner shared by two extra databases, in either order", () => {
+        for (const list of [
+            ["reports:analyst", "audit:analyst"],
+            ["analyst", "reports:analyst"],
+            ["reports:analyst", "analyst"],
+        ]) {
+            const message = problemOf({ extraDatabases: JSON.stringify(list) });
+            assert.match(
+                message,
+                /analyst already owns database (reports|analyst)/,
+                list.join(" "),
+            );
+        }
+    });
+
+    it("accepts well-formed names up to 63 bytes with their own owners", () => {
+        const long = `r${"e".repeat(62)}`;
+        const cfg = parseWith({
+            extraDatabases: JSON.stringify(["reports:analyst", long, "audit_2026:auditor"]),
+        });
+        assert.deepEqual(cfg.extraDatabases, ["reports:analyst", long, "audit_2026:auditor"]);
+    });
+
+    it(`refuses an open or very wide public control plane (${HOSTILE_AUTHORIZED_NETWORKS.length})`, () => {
+        for (const [cidr, why] of HOSTILE_AUTHORIZED_NETWORKS) {
+            const message = problemOf({
+                masterAuthorizedNetworks: JSON.stringify(["203.0.113.0/24", cidr]),
+            });
+            assert.ok(
+                message.includes(
+                    `taxi-platform:masterAuthorizedNetworks: got "${cidr}" at index 1`,
+                ),
+                message,
+            );
+            assert.match(message, why, cidr);
+        }
+    });
+
+    it("accepts narrow public ranges and private ranges of any width", () => {
+        const ok = [
+            "203.0.113.0/24",
+            "198.51.0.0/16",
+            "192.0.2.7/32",
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+        ];
+        const cfg = parseWith({ masterAuthorizedNetworks: JSON.stringify(ok) });
+        assert.deepEqual(cfg.masterAuthorizedNetworks, ok);
     });
 });
