@@ -46,6 +46,7 @@ const goodNodeConfig = {
 };
 const goodCluster = res(CLUSTER, "dev", {
     privateClusterConfig: { enablePrivateNodes: true, masterIpv4CidrBlock: "172.16.0.0/28" },
+    masterAuthorizedNetworksConfig: { cidrBlocks: [{ cidrBlock: "203.0.113.0/24" }] },
     workloadIdentityConfig: { workloadPool: "acme.svc.id.goog" },
     enableShieldedNodes: true,
     nodeConfig: goodNodeConfig,
@@ -141,6 +142,45 @@ describe("policy pack: the rules", () => {
                 /Cluster "off" sets enableShieldedNodes = false/,
                 /NodePool "nosb" nodeConfig\.shieldedInstanceConfig\.enableSecureBoot is not true/,
                 /NodePool "nosb" nodeConfig\.shieldedInstanceConfig\.enableIntegrityMonitoring is false/,
+            ]);
+        });
+    });
+
+    describe("gke-control-plane-restricted", () => {
+        const withNetworks = (name: string, cidrs: string[], extra: object = {}) =>
+            res(CLUSTER, name, {
+                masterAuthorizedNetworksConfig: {
+                    cidrBlocks: cidrs.map((cidrBlock) => ({ cidrBlock })),
+                    ...extra,
+                },
+            });
+        it("passes narrow public ranges, private ranges and a cluster without an IP endpoint", async () => {
+            assert.deepEqual(
+                await run("gke-control-plane-restricted", [
+                    goodCluster,
+                    withNetworks("narrow", ["203.0.113.0/24", "198.51.0.0/16", "10.0.0.0/8"]),
+                    res(CLUSTER, "dns-only", {
+                        controlPlaneEndpointsConfig: { ipEndpointsConfig: { enabled: false } },
+                    }),
+                ]),
+                [],
+            );
+        });
+        it("fails an open control plane, a very wide public range, no list and all of Google Cloud", async () => {
+            const messages = await run("gke-control-plane-restricted", [
+                withNetworks("open", ["203.0.113.0/24", "0.0.0.0/0"]),
+                withNetworks("wide", ["52.0.0.0/10"]),
+                withNetworks("halves", ["0.0.0.0/1", "128.0.0.0/1"]),
+                res(CLUSTER, "unlisted", {}),
+                withNetworks("gcp", ["203.0.113.0/24"], { gcpPublicCidrsAccessEnabled: true }),
+            ]);
+            expectMessages(messages, [
+                /Cluster "open" masterAuthorizedNetworksConfig\.cidrBlocks\[1\] "0\.0\.0\.0\/0" is the whole internet: it opens the Kubernetes API to anyone/,
+                /Cluster "wide" masterAuthorizedNetworksConfig\.cidrBlocks\[0\] "52\.0\.0\.0\/10" is a public range of 4,194,304 addresses, wider than \/16/,
+                /Cluster "halves" .*cidrBlocks\[0\] "0\.0\.0\.0\/1" is a public range of 2,147,483,648/,
+                /Cluster "halves" .*cidrBlocks\[1\] "128\.0\.0\.0\/1"/,
+                /Cluster "unlisted" has no masterAuthorizedNetworksConfig: its control-plane IP endpoint answers the whole internet/,
+                /Cluster "gcp" sets masterAuthorizedNetworksConfig\.gcpPublicCidrsAccessEnabled/,
             ]);
         });
     });

@@ -95,6 +95,17 @@ describe("policy pack: every stack's render", function () {
                 },
             },
             {
+                policy: "gke-control-plane-restricted",
+                what: "0.0.0.0/0 added to the control plane's authorized networks",
+                edit: (rs) => {
+                    (
+                        one(rs, "gcp:container/cluster:Cluster").props
+                            .masterAuthorizedNetworksConfig as any
+                    ).cidrBlocks.push({ cidrBlock: "0.0.0.0/0", displayName: "anyone" });
+                    return rs;
+                },
+            },
+            {
                 policy: "no-service-account-keys",
                 what: "a service-account key added",
                 edit: (rs) => [
