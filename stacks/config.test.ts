@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import YAML from "yaml";
 import { CONFIG_SPEC, ConfigError, PROJECT, parseConfig } from "./config";
+import { HOSTILE_AUTHORIZED_NETWORKS, HOSTILE_DATABASE_ENTRIES } from "../testing/hostile-inputs";
 import { expectedProjectFile, PROJECT_FILE } from "../tools/pulumi-yaml";
 import {
     Declaration,
@@ -325,100 +326,6 @@ describe("Pulumi.yaml and the stack files", () => {
         assert.ok(!problems.some((p) => p.includes("gcp:project")));
     });
 });
-
-/**
- * Hostile and careless values, per class: each must fail before anything is created, with a
- * message naming the key, the value and the reason. (The same classes are run through the
- * Postgres scripts on a real server in components/postgres/scripts.test.ts.)
- */
-export const HOSTILE_DATABASE_ENTRIES: Record<string, [string, RegExp][]> = {
-    "reserved or administrative owner role": [
-        [
-            "reports:postgres",
-            /owner "postgres" is the superuser: making it a database owner would take SUPERUSER away/,
-        ],
-        ["postgres_reports:postgres", /owner "postgres" is the superuser/],
-        ["reports:monitoring", /owner "monitoring" is the monitoring role/],
-        ["monitoring", /owner "monitoring" is the monitoring role/],
-        ["reports:pg_monitor", /owner "pg_monitor" starts with pg_/],
-        ["reports:pg_read_all_data", /owner "pg_read_all_data" starts with pg_/],
-        ["pg_signal_backend", /owner "pg_signal_backend" starts with pg_/],
-        ["reports:public", /owner "public" is PostgreSQL's PUBLIC pseudo-role/],
-    ],
-    "owner of another platform database": [
-        [
-            "reports:airflow",
-            /airflow already owns database airflow \(its password would be replaced\)/,
-        ],
-        ["reports:grafana", /grafana already owns database grafana/],
-        ["reports:mlflow", /mlflow already owns database mlflow/],
-    ],
-    "system or template database": [
-        ["postgres", /database "postgres" is a system database of every PostgreSQL server/],
-        ["template0", /database "template0" is a system database/],
-        ["template1:reports", /database "template1" is a system database/],
-    ],
-    "path traversal": [
-        ["../x", /database "..\/x" contains the character "."/],
-        ["reports/../../etc", /contains the character "\/"/],
-        ["reports:..", /owner ".." contains the character "."/],
-    ],
-    "connection-string injection": [
-        ["dbname=postgres", /database "dbname=postgres" contains the character "="/],
-        ["reports:host=evil", /owner "host=evil" contains the character "="/],
-        ["postgresql://postgres@x/postgres", /contains the character "\/"|has more than one ":"/],
-    ],
-    quotes: [
-        ["rep'orts", /contains the character "'"/],
-        ['rep"orts', /contains the character "\\""/],
-        ["reports:an'alyst", /owner "an'alyst" contains the character "'"/],
-    ],
-    semicolon: [
-        ["reports;drop", /contains the character ";"/],
-        ["reports:a;alter role postgres password 'x'", /owner .* contains the character ";"/],
-    ],
-    "command substitution": [
-        ["$(id)", /contains the character "\$"/],
-        ["reports:$(touch_pwned)", /contains the character "\$"/],
-        ["`id`", /contains the character "`"/],
-    ],
-    "newline and whitespace": [
-        ["reports\npostgres", /contains the character "\\n"/],
-        ["reports:a\nb", /owner "a\\u\{000A\}b" contains the character "\\n"/],
-        ["reports postgres", /contains the character " "/],
-        ["reports\t", /contains the character "\\t"/],
-    ],
-    "too long (over 63 bytes)": [
-        ["r".repeat(64), /is 64 bytes long; PostgreSQL truncates names to 63 bytes/],
-        [`reports:${"a".repeat(100)}`, /owner "a{100}" is 100 bytes long/],
-        ["é".repeat(40), /is 80 bytes long/],
-    ],
-    "unicode look-alike": [
-        ["\u0430irflow", /contains the non-ASCII character U\+0430 \(a look-alike/],
-        [
-            "reports:p\u043Estgres",
-            /owner "p\\u\{043E\}stgres" contains the non-ASCII character U\+043E/,
-        ],
-        ["\uFF52eports", /U\+FF52/],
-        ["reports\u200B", /U\+200B/],
-    ],
-    "malformed or duplicate": [
-        ["a:b:c", /has more than one ":"/],
-        ["Reports", /must start with a lower-case letter|contains the character "R"/],
-        ["1reports", /must start with a lower-case letter/],
-        ["", /is empty/],
-        ["airflow", /database names not already declared/],
-    ],
-};
-
-export const HOSTILE_AUTHORIZED_NETWORKS: [string, RegExp][] = [
-    ["0.0.0.0/0", /is the whole internet: it opens the Kubernetes API to anyone/],
-    ["0.0.0.0/1", /public range of 2,147,483,648 addresses, wider than \/16/],
-    ["128.0.0.0/1", /public range of 2,147,483,648 addresses/],
-    ["8.0.0.0/8", /public range of 16,777,216 addresses/],
-    ["52.0.0.0/10", /public range of 4,194,304 addresses/],
-    ["203.0.0.0/15", /public range of 131,072 addresses/],
-];
 
 describe("stack config: hostile values fail before anything is created", () => {
     for (const [cls, cases] of Object.entries(HOSTILE_DATABASE_ENTRIES)) {
