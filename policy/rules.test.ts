@@ -520,6 +520,72 @@ describe("policy pack: the rules", () => {
         });
     });
 
+    describe("service-account-token-only-for-api-clients", () => {
+        const sa = (ns: string, name: string, automount?: boolean) =>
+            res("kubernetes:core/v1:ServiceAccount", `${ns}-${name}`, {
+                kind: "ServiceAccount",
+                metadata: { name, namespace: ns },
+                ...(automount === undefined ? {} : { automountServiceAccountToken: automount }),
+            });
+        const workload = (
+            kind: "Deployment" | "StatefulSet" | "CronJob",
+            ns: string,
+            name: string,
+            pod: object,
+        ) => {
+            const podSpec = { containers: [container()], ...pod };
+            const spec =
+                kind === "CronJob"
+                    ? { jobTemplate: { spec: { template: { spec: podSpec } } } }
+                    : { template: { spec: podSpec } };
+            const group = kind === "CronJob" ? "batch" : "apps";
+            return res(`kubernetes:${group}/v1:${kind}`, name, {
+                kind,
+                metadata: { name, namespace: ns },
+                spec,
+            });
+        };
+        it("passes declared API clients with a token and every other pod without one", async () => {
+            assert.deepEqual(
+                await run("service-account-token-only-for-api-clients", [
+                    sa("airflow", "airflow", true),
+                    workload("Deployment", "airflow", "airflow", { serviceAccountName: "airflow" }),
+                    workload("StatefulSet", "monitoring", "prometheus", {
+                        automountServiceAccountToken: true,
+                    }),
+                    sa("docs", "docs-app", false),
+                    workload("Deployment", "docs", "docs-app", { serviceAccountName: "docs-app" }),
+                    workload("CronJob", "database", "backup", {
+                        serviceAccountName: "uploader",
+                        automountServiceAccountToken: false,
+                    }),
+                ]),
+                [],
+            );
+        });
+        it("fails a pod with a token it does not need, by its own setting, its account's or the default, and a stale declaration", async () => {
+            const messages = await run("service-account-token-only-for-api-clients", [
+                sa("database", "postgres-backup", false),
+                workload("CronJob", "database", "postgres-backup", {
+                    serviceAccountName: "postgres-backup",
+                    automountServiceAccountToken: true,
+                }),
+                sa("airflow", "airflow", true),
+                workload("Deployment", "airflow", "migrate", { serviceAccountName: "airflow" }),
+                workload("Deployment", "docs", "docs-app", {}),
+                workload("Deployment", "monitoring", "metrics-exporter", {
+                    automountServiceAccountToken: false,
+                }),
+            ]);
+            expectMessages(messages, [
+                /CronJob "postgres-backup" \(CronJob\/database\/postgres-backup\) gets a Kubernetes API token it does not need: it sets automountServiceAccountToken: true\. Set automountServiceAccountToken: false/,
+                /Deployment "migrate" \(Deployment\/airflow\/migrate\) gets a Kubernetes API token .*service account airflow mounts one/,
+                /Deployment "docs-app" .*service account default mounts one/,
+                /Deployment "metrics-exporter" \(Deployment\/monitoring\/metrics-exporter\) is declared in KUBERNETES_API_CLIENTS but gets no token/,
+            ]);
+        });
+    });
+
     describe("no-plaintext-secrets", () => {
         const cm = (data: Record<string, string>) =>
             res("kubernetes:core/v1:ConfigMap", "cfg", { kind: "ConfigMap", data });

@@ -106,6 +106,19 @@ describe("policy pack: every stack's render", function () {
                 },
             },
             {
+                policy: "service-account-token-only-for-api-clients",
+                what: "the docs app mounts a service-account token",
+                edit: (rs) => {
+                    const docs = rs.find(
+                        (r) =>
+                            r.type === "kubernetes:apps/v1:Deployment" &&
+                            (r.props.metadata as any)?.name === "docs-app",
+                    )!;
+                    (docs.props.spec as any).template.spec.automountServiceAccountToken = true;
+                    return rs;
+                },
+            },
+            {
                 policy: "no-service-account-keys",
                 what: "a service-account key added",
                 edit: (rs) => [
