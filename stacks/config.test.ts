@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import YAML from "yaml";
 import { CONFIG_SPEC, ConfigError, PROJECT, parseConfig } from "./config";
-import { expectedProjectFile, PROJECT_FILE } from "../tools/pulumi-yaml";
+import { expectedProjectFile, PROJECT_FILE } from "../offline/project-file";
 import {
     Declaration,
     checkAgainstDeclarations,
@@ -10,7 +10,7 @@ import {
     projectKeys,
     readStackFile,
     toEngineConfig,
-} from "../tools/stack-files";
+} from "../offline/stack-files";
 
 /** A complete, valid set of raw values (as the engine passes them). */
 const VALID: Record<string, string> = {

@@ -10,7 +10,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import YAML from "yaml";
-import { listStacks } from "../tools/stack-files";
+import { listStacks } from "../offline/stack-files";
 
 const ROOT = path.resolve(__dirname, "..");
 
