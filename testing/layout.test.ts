@@ -170,3 +170,128 @@ describe("repository layout: import floors", () => {
         assert.match(found[3]!, /policy\/ may import nothing of the repository/);
     });
 });
+
+// --- README layout tables ----------------------------------------------------------------------
+
+/** Folders (backticked, ending in `/`) named in the first column of a README's tables. */
+export function tableFolders(markdown: string): string[] {
+    const out: string[] = [];
+    for (const line of markdown.split("\n")) {
+        const row = /^\|([^|]*)\|/.exec(line.trim());
+        if (!row) continue;
+        for (const m of row[1]!.matchAll(/`([^`\s]+\/)`/g)) out.push(m[1]!);
+    }
+    return out;
+}
+
+/**
+ * What is wrong with the READMEs' layout tables: a listed folder that does not exist (relative to
+ * the README), a top-level folder the root README does not list, a component folder
+ * `components/README.md` does not list.
+ */
+export function readmeProblems(
+    readmes: Readonly<Record<string, string>>,
+    isFolder: (rel: string) => boolean,
+    topFolders: readonly string[],
+    componentFolders: readonly string[],
+): string[] {
+    const out: string[] = [];
+    for (const [file, text] of Object.entries(readmes)) {
+        const dir = path.posix.dirname(file);
+        for (const folder of tableFolders(text)) {
+            const rel = path.posix.normalize(path.posix.join(dir, folder)).replace(/\/$/, "");
+            if (!isFolder(rel))
+                out.push(`${file}: lists ${folder}, which does not exist (${rel}/)`);
+        }
+    }
+    const rootListed = tableFolders(readmes["README.md"] ?? "").map((f) => f.replace(/\/$/, ""));
+    for (const top of topFolders) {
+        if (!rootListed.some((f) => f === top || f.startsWith(`${top}/`))) {
+            out.push(`README.md: the layout table does not list ${top}/`);
+        }
+    }
+    const componentsListed = tableFolders(readmes["components/README.md"] ?? "");
+    for (const c of componentFolders) {
+        if (!componentsListed.includes(`${c}/`)) {
+            out.push(`components/README.md: the component table does not list ${c}/`);
+        }
+    }
+    return out;
+}
+
+/** Top-level folders of the repository (folders `.gitignore` names, and hidden ones, left out). */
+function topLevelFolders(): string[] {
+    const ignored = new Set(
+        fs
+            .readFileSync(path.join(ROOT, ".gitignore"), "utf8")
+            .split("\n")
+            .map((l) => l.trim().replace(/\/$/, ""))
+            .filter((l) => l !== "" && !l.startsWith("#") && !/[*/]/.test(l)),
+    );
+    return fs
+        .readdirSync(ROOT, { withFileTypes: true })
+        .filter((e) => e.isDirectory() && !ignored.has(e.name))
+        .filter((e) => !e.name.startsWith(".") || e.name === ".github")
+        .map((e) => e.name)
+        .sort();
+}
+
+function readmes(): Record<string, string> {
+    const out: Record<string, string> = {};
+    const skip = new Set(["node_modules", ".venv", "dist", "render", "bin", ".git", ".local"]);
+    const walk = (rel: string) => {
+        const abs = rel === "" ? ROOT : path.join(ROOT, rel);
+        for (const e of fs.readdirSync(abs, { withFileTypes: true })) {
+            const child = rel === "" ? e.name : `${rel}/${e.name}`;
+            if (e.isDirectory()) {
+                if (!skip.has(e.name) && !e.name.startsWith("__")) walk(child);
+            } else if (e.name === "README.md") {
+                out[child] = fs.readFileSync(path.join(ROOT, child), "utf8");
+            }
+        }
+    };
+    walk("");
+    return out;
+}
+
+describe("repository layout: READMEs", () => {
+    it("every folder a README's table lists exists; every top-level folder and component is listed", () => {
+        const all = readmes();
+        assert.ok(Object.keys(all).length > 20, `only ${Object.keys(all).length} READMEs found`);
+        const components = fs
+            .readdirSync(path.join(ROOT, "components"), { withFileTypes: true })
+            .filter((e) => e.isDirectory() && e.name !== "shared")
+            .map((e) => e.name);
+        assert.ok(components.length > 10, `only ${components.length} component folders found`);
+        const isFolder = (rel: string) =>
+            fs.statSync(path.join(ROOT, rel), { throwIfNoEntry: false })?.isDirectory() === true;
+        assert.deepEqual(readmeProblems(all, isFolder, topLevelFolders(), components), []);
+    });
+
+    it("reports a listed folder that is gone, an unlisted top-level folder and an unlisted component", () => {
+        const problems = readmeProblems(
+            {
+                "README.md":
+                    "| folder | what |\n|---|---|\n| `stacks/` | x |\n| `gone/` | y |\n| `functions/airflow-trigger/` | z |\n",
+                "components/README.md":
+                    "| folder | component |\n|---|---|\n| `network/`, `cluster/` | a |\n",
+                "tools/README.md": "prose mentions `nowhere/` outside a table\n| `local/` | b |\n",
+            },
+            (rel) =>
+                [
+                    "stacks",
+                    "functions/airflow-trigger",
+                    "components/network",
+                    "components/cluster",
+                    "tools/local",
+                ].includes(rel),
+            ["functions", "offline", "stacks"],
+            ["cluster", "network", "postgres"],
+        );
+        assert.deepEqual(problems, [
+            "README.md: lists gone/, which does not exist (gone/)",
+            "README.md: the layout table does not list offline/",
+            "components/README.md: the component table does not list postgres/",
+        ]);
+    });
+});
