@@ -198,6 +198,10 @@ export function definePlatform(cfg: PlatformConfig) {
             clientNamespaces: [NAMESPACES.airflow, NAMESPACES.jobs],
             databaseNamespace: NAMESPACES.database,
             loadBalancer: lb,
+            // In-cluster only unless the stack lists who may pass Identity-Aware Proxy.
+            ...(cfg.mlflowIapMembers.length > 0
+                ? { publicAccess: { project: cfg.gcpProject, iapMembers: cfg.mlflowIapMembers } }
+                : {}),
         },
         { ...inCluster, dependsOn: [namespaces, postgres] },
     );
@@ -338,7 +342,8 @@ export function definePlatform(cfg: PlatformConfig) {
         urls: pulumi.output({
             airflow: airflow.url,
             grafana: monitoring.grafanaUrl,
-            mlflow: mlflow.url,
+            // Only with a public route (mlflowIapMembers); jobs use mlflowInternalUrl.
+            ...(mlflow.url ? { mlflow: mlflow.url } : {}),
             docs: docs.url,
         }),
         airflowAdmin: { user: airflow.adminUser, password: pulumi.secret(airflow.adminPassword) },

@@ -119,7 +119,10 @@ const crdValidators = new WeakMap<object, Map<string, ValidateFunction>>();
  * CRDs of cloud-provided custom resources the platform declares (no npm package carries their
  * schema): our own strict schemas, written from the provider's API reference, in testing/fixtures.
  */
-export const BUNDLED_CRDS: K8sObject[] = ["healthcheckpolicy-v1-crd.yaml"].map(
+export const BUNDLED_CRDS: K8sObject[] = [
+    "healthcheckpolicy-v1-crd.yaml",
+    "gcpbackendpolicy-v1-crd.yaml",
+].map(
     (f) => YAML.parse(fs.readFileSync(path.join(__dirname, "fixtures", f), "utf8")) as K8sObject,
 );
 
