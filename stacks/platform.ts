@@ -267,6 +267,11 @@ export function definePlatform(cfg: PlatformConfig) {
             image: upstream.sparkOperator,
             apiServerCidr: cfg.masterCidr,
             nodeSelector: { [POOL_LABEL]: "system" },
+            // The CI preview identity reads the Helm release records (README: environments).
+            releaseReaders: [
+                cfg.ciPreviewServiceAccount ||
+                    `pulumi-preview@${cfg.gcpProject}.iam.gserviceaccount.com`,
+            ],
         },
         { ...inCluster, dependsOn: [namespaces, identities] },
     );
