@@ -19,6 +19,14 @@ export * from "./s3-transfer";
 export * from "./spark-operator";
 export { platformLabels } from "./shared/labels";
 export {
+    authorizedNetworkProblem,
+    cidrHostBitsZero,
+    cidrsOverlap,
+    parseCidr,
+    WIDEST_PUBLIC_AUTHORIZED_PREFIX,
+    type Cidr,
+} from "./shared/cidr";
+export {
     batchDagId,
     enabledDatasets,
     fullRefreshDagId,

@@ -10,18 +10,22 @@
  * fails when they differ, so the CLI's own checks and ours always agree.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { databaseNameProblem, ownerRoleProblem, showName } from "../components/postgres/names";
+import {
+    authorizedNetworkProblem,
+    cidrsOverlap,
+    databaseNameProblem,
+    ownerRoleProblem,
+    parseCidr,
+    showName,
+} from "../components";
 import {
     Field,
     FieldProblem,
-    authorizedNetworkProblem,
     bool,
     cidrRule,
-    cidrsOverlap,
     int,
     list,
     oneOf,
-    parseCidr,
     showValue,
     str,
 } from "./config-schema";

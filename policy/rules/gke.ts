@@ -4,7 +4,7 @@
  */
 import * as gcp from "@pulumi/gcp";
 import type { ReportViolation, ResourceValidationArgs } from "@pulumi/policy";
-import { authorizedNetworkProblem } from "../../stacks/config-schema";
+import { authorizedNetworkProblem } from "../../components/shared/cidr";
 import { type PlatformPolicy, arr, label, obj, str } from "./common";
 
 /** Every node configuration a cluster or node pool declares, with where it sits. */
