@@ -36,6 +36,7 @@ function fakeCloud(existing: string[] = []) {
         if (/storage buckets (describe|create) /.test(a)) return `bucket ${argv[4]}`;
         if (/kms keyrings (describe|create) /.test(a)) return `keyring ${argv[4]}`;
         if (/kms keys (describe|create) /.test(a)) return `key ${argv[4]}`;
+        if (/iam roles (describe|create) /.test(a)) return `custom role ${argv[4]}`;
         if (/workload-identity-pools providers (describe|create-oidc) /.test(a))
             return `provider ${argv[5]}`;
         if (/workload-identity-pools (describe|create) /.test(a)) return `pool ${argv[4]}`;
@@ -120,6 +121,15 @@ describe("tools/bootstrap-env", () => {
             ].map((m) => m[1]);
         assert.deepEqual(rolesOf("pulumi-deploy"), [...DEPLOY_ROLES]);
         assert.deepEqual(rolesOf("pulumi-preview"), [...PREVIEW_ROLES]);
+        // The DNS control-plane endpoint: exactly connect and get, for the preview identity.
+        assert.match(
+            script,
+            /iam roles create gkeDnsConnect --project=\S+ '--title=GKE DNS endpoint connect' --permissions=container\.clusters\.connect,container\.clusters\.get/,
+        );
+        assert.match(
+            script,
+            /--member=serviceAccount:pulumi-preview@\S+ --role=projects\/\S+\/roles\/gkeDnsConnect --condition=None/,
+        );
         assert.ok(
             !rolesOf("pulumi-preview").some((r) => /admin|owner|writer/i.test(r!)),
             "preview writes nothing",
@@ -187,14 +197,14 @@ aws() { record aws "$@"; answer aws "$@"; }
         const cloud = fakeCloud();
         const first = execute(steps, cloud.runner);
         const created = first.filter((o) => o.outcome === "created").map((o) => o.title);
-        assert.equal(created.length, 10, created.join("\n"));
+        assert.equal(created.length, 11, created.join("\n"));
         cloud.calls.length = 0;
         const second = execute(steps, cloud.runner);
         assert.deepEqual(
             second.filter((o) => o.outcome === "created"),
             [],
         );
-        assert.equal(second.filter((o) => o.outcome === "exists").length, 10);
+        assert.equal(second.filter((o) => o.outcome === "exists").length, 11);
         assert.deepEqual(creates(cloud.calls), []);
     });
 
@@ -207,7 +217,7 @@ aws() { record aws "$@"; answer aws "$@"; }
             out.find((o) => o.title.startsWith("GitHub OIDC provider (once"))?.outcome,
             "exists",
         );
-        assert.equal(out.filter((o) => o.outcome === "created").length, 8);
+        assert.equal(out.filter((o) => o.outcome === "created").length, 9);
     });
 
     it("stops at a failed command, naming the step, the command and the fix", () => {

@@ -80,6 +80,17 @@ export const APIS = [
     "cloudresourcemanager.googleapis.com",
 ] as const;
 
+/**
+ * The DNS-based control-plane endpoint (the stack's kubeconfig) admits only callers with
+ * `container.clusters.connect`; the deploying identity has it through `roles/container.admin`,
+ * the preview identity gets exactly this custom role.
+ */
+export const DNS_CONNECT_ROLE = {
+    id: "gkeDnsConnect",
+    title: "GKE DNS endpoint connect",
+    permissions: ["container.clusters.connect", "container.clusters.get"],
+} as const;
+
 const GITHUB_ISSUER = "https://token.actions.githubusercontent.com";
 const POOL = "github";
 const KEYRING = "pulumi";
@@ -274,9 +285,27 @@ function gcpSteps(i: BootstrapInput): Step[] {
             ],
         },
     ];
+    steps.push({
+        title: `custom role ${DNS_CONNECT_ROLE.id} (${DNS_CONNECT_ROLE.permissions.join(", ")})`,
+        exists: ["gcloud", "iam", "roles", "describe", DNS_CONNECT_ROLE.id, p],
+        run: [
+            "gcloud",
+            "iam",
+            "roles",
+            "create",
+            DNS_CONNECT_ROLE.id,
+            p,
+            `--title=${DNS_CONNECT_ROLE.title}`,
+            `--permissions=${DNS_CONNECT_ROLE.permissions.join(",")}`,
+        ],
+    });
     for (const [sa, env, roles] of [
         [n.deploySa, n.deployEnv, DEPLOY_ROLES],
-        [n.previewSa, n.previewEnv, PREVIEW_ROLES],
+        [
+            n.previewSa,
+            n.previewEnv,
+            [...PREVIEW_ROLES, `projects/${i.project}/roles/${DNS_CONNECT_ROLE.id}`],
+        ],
     ] as const) {
         const account = sa.split("@")[0]!;
         steps.push(

@@ -21,11 +21,6 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import {
-    formatRoutes,
-    routeProblems,
-    type DagRoute,
-} from "../../functions/airflow-trigger/src/routing";
 import { platformLabels } from "../shared/labels";
 import { assertArgs } from "../shared/validation";
 
@@ -89,6 +84,47 @@ export function requireHttps(url: string): string {
         );
     }
     return url;
+}
+
+/** Key prefix → DAG: one per dataset. */
+export interface DagRoute {
+    /** Decoded key prefix (spaces as spaces): `trip data/yellow_tripdata_`. "" matches every key. */
+    prefix: string;
+    dagId: string;
+}
+
+/**
+ * `AIRFLOW_DAG_ROUTES`: the JSON the function parses (functions/airflow-trigger/src/routing.ts,
+ * which a component may not import; stacks/datasets.test.ts proves the rendered value is what
+ * the function reads).
+ */
+export function formatRoutes(routes: DagRoute[]): string {
+    return JSON.stringify(routes.map((r) => ({ prefix: r.prefix, dag_id: r.dagId })));
+}
+
+/** Problems with a route table: no DAG id, a leading slash, or two prefixes a key could match. */
+export function routeProblems(routes: DagRoute[]): string[] {
+    const problems: string[] = [];
+    if (routes.length === 0) problems.push("no routes: give at least one {prefix, dagId}");
+    routes.forEach((r, i) => {
+        if (!/^[A-Za-z0-9_.-]{1,250}$/.test(r.dagId))
+            problems.push(
+                `route ${i}: dag_id ${JSON.stringify(r.dagId)} is not an Airflow DAG id (letters, digits, _ - ., at most 250)`,
+            );
+        if (r.prefix.startsWith("/"))
+            problems.push(
+                `route ${i}: prefix ${JSON.stringify(r.prefix)} starts with "/" (S3 keys have no leading slash)`,
+            );
+    });
+    routes.forEach((a, i) =>
+        routes.forEach((b, j) => {
+            if (i < j && (a.prefix.startsWith(b.prefix) || b.prefix.startsWith(a.prefix)))
+                problems.push(
+                    `routes ${i} and ${j} overlap (${JSON.stringify(a.prefix)}, ${JSON.stringify(b.prefix)}): a key would match both, and S3 refuses overlapping notifications; make the prefixes distinct`,
+                );
+        }),
+    );
+    return problems;
 }
 
 export function resolveAwsTriggerArgs(args: AwsTriggerArgs) {
