@@ -22,11 +22,55 @@ import {
     list,
     oneOf,
     parseCidr,
+    showValue,
     str,
 } from "./config-schema";
 
 /** The Pulumi project name; config keys are namespaced with it (`taxi-platform:environment`). */
 export const PROJECT = "taxi-platform";
+
+/**
+ * Namespaces a stack file may use besides the project's: Pulumi's own and the providers the
+ * program uses. A key in any other namespace is never read, so it is an error (a misspelt
+ * project name would otherwise leave every value at its default).
+ */
+export const OTHER_NAMESPACES = ["pulumi", "gcp", "aws", "kubernetes", "docker-build", "random"];
+
+/**
+ * What is wrong with the name of a config key as written in a stack file (`taxi-platform:x`),
+ * or undefined when it is fine. A key without a namespace is rejected by the Pulumi CLI itself
+ * ("could not parse … as a configuration key (configuration keys should be of the form
+ * `<namespace>:<name>`)"), so it is an error here too, never silently skipped.
+ */
+export function keyNameProblem(key: string): { problem: string; fix: string } | undefined {
+    const parts = key.split(":");
+    const name = parts.at(-1)!;
+    const ours = name in CONFIG_SPEC;
+    const suggest = ours
+        ? `Write it as ${PROJECT}:${name}`
+        : `Write it as ${PROJECT}:<name> with one of the keys declared in Pulumi.yaml, or remove it`;
+    if (parts.length === 1) {
+        return {
+            problem:
+                "has no namespace; the Pulumi CLI rejects it (configuration keys should be of the form <namespace>:<name>)",
+            fix: suggest,
+        };
+    }
+    const compat = parts.length === 3 && parts[1] === "config"; // <namespace>:config:<name>
+    if (parts.length > 2 && !compat) {
+        return {
+            problem:
+                "has more than one colon; the Pulumi CLI rejects it (configuration keys should be of the form <namespace>:<name>)",
+            fix: suggest,
+        };
+    }
+    const ns = parts[0]!;
+    if (ns === PROJECT || OTHER_NAMESPACES.includes(ns)) return undefined;
+    return {
+        problem: `is in namespace "${ns}", which is neither this project (${PROJECT}) nor one of ${OTHER_NAMESPACES.join(", ")}, so the program never reads it`,
+        fix: suggest,
+    };
+}
 
 export const ENVIRONMENTS = ["dev", "staging", "prod"] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
@@ -250,6 +294,8 @@ export const CONFIG_SPEC = {
         description:
             "Kubernetes Secret in the airflow namespace holding the git connection of a private DAG repository (key connection). Empty for a public repository.",
         default: "",
+        // The name of a Secret, easily confused with the credential itself: never echoed.
+        sensitive: true,
         pattern: /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/,
         patternText: "a Kubernetes Secret name such as airflow-dags-git",
     }),
@@ -301,7 +347,8 @@ export class ConfigError extends pulumi.RunError {
         readonly problems: ConfigProblem[],
     ) {
         const lines = problems.map(
-            (p) => `  - ${PROJECT}:${p.key}: got ${p.seen}; expected ${p.expected}. ${p.fix}`,
+            (p) =>
+                `  - ${p.key.includes(":") ? p.key : `${PROJECT}:${p.key}`}: got ${p.seen}; expected ${p.expected}. ${p.fix}`,
         );
         const s = problems.length === 1 ? "" : "s";
         super(
@@ -321,14 +368,28 @@ function setHint(stack: string, key: string): string {
 
 /**
  * Parse the raw values of one stack (as the engine gives them: strings, arrays as JSON).
- * `read(key)` returns undefined for unset keys. Unknown keys are reported too.
+ * `read(key)` returns undefined for unset keys. Unknown keys are reported too, and so are the
+ * full names of keys outside the project's namespace (`otherKeys`) that the program never
+ * reads (see `keyNameProblem`).
  */
 export function parseConfig(
     stack: string,
     read: (key: string) => string | undefined,
     setKeys: readonly string[] = [],
+    otherKeys: readonly string[] = [],
 ): PlatformConfig {
     const problems: ConfigProblem[] = [];
+    for (const key of otherKeys) {
+        const wrong = keyNameProblem(key);
+        if (wrong) {
+            problems.push({
+                key,
+                seen: `a key that ${wrong.problem}`,
+                expected: `${PROJECT}:<key> for this project's settings`,
+                fix: `${wrong.fix} in stacks/Pulumi.${stack}.yaml`,
+            });
+        }
+    }
     const out: Record<string, unknown> = {};
     for (const [key, field] of Object.entries(CONFIG_SPEC) as [string, Field<unknown>][]) {
         const raw = read(key);
@@ -367,7 +428,7 @@ export function parseConfig(
         throw new ConfigError(stack, [
             {
                 key: "environment",
-                seen: JSON.stringify(cfg.environment),
+                seen: showValue(cfg.environment),
                 expected: `"${stack}" for the stack named ${stack}`,
                 fix: setHint(stack, "environment"),
             },
@@ -423,7 +484,7 @@ function crossChecks(stack: string, v: Record<string, unknown>): ConfigProblem[]
         if (seenDbs.has(db)) {
             problems.push({
                 key: "extraDatabases",
-                seen: JSON.stringify(entry),
+                seen: showValue(entry),
                 expected: `database names not already declared (the platform's own are ${PLATFORM_DATABASES.join(", ")})`,
                 fix: setHint(stack, "extraDatabases"),
             });
@@ -447,7 +508,7 @@ function crossChecks(stack: string, v: Record<string, unknown>): ConfigProblem[]
             if (ca && cb && cidrsOverlap(ca, cb)) {
                 problems.push({
                     key: b,
-                    seen: `${JSON.stringify(v[b])}, which overlaps ${a} ${JSON.stringify(v[a])}`,
+                    seen: `${showValue(v[b])}, which overlaps ${a} ${showValue(v[a])}`,
                     expected: "a range disjoint from the other cluster ranges",
                     fix: setHint(stack, b),
                 });
@@ -460,8 +521,10 @@ function crossChecks(stack: string, v: Record<string, unknown>): ConfigProblem[]
 /** Read and validate the running stack's configuration from the Pulumi engine. */
 export function loadConfig(): PlatformConfig {
     const cfg = new pulumi.Config(PROJECT);
-    const setKeys = Object.keys(pulumi.runtime.allConfig())
+    const all = Object.keys(pulumi.runtime.allConfig());
+    const setKeys = all
         .filter((k) => k.startsWith(`${PROJECT}:`))
         .map((k) => k.slice(PROJECT.length + 1));
-    return parseConfig(pulumi.getStack(), (key) => cfg.get(key), setKeys);
+    const otherKeys = all.filter((k) => !k.startsWith(`${PROJECT}:`));
+    return parseConfig(pulumi.getStack(), (key) => cfg.get(key), setKeys, otherKeys);
 }

@@ -99,6 +99,8 @@ describe("components/cluster", () => {
             any
         >;
         assert.equal(kc.users[0].user.exec.command, "gke-gcloud-auth-plugin");
+        // The deploying identity's ADC, not the active `gcloud auth login` account.
+        assert.deepEqual(kc.users[0].user.exec.args, ["--use_application_default_credentials"]);
         assert.equal(kc.clusters[0].cluster.server, "https://gke-abc.europe-west1.gke.goog");
         assert.ok(!JSON.stringify(kc).includes("token"), "no static credentials");
     });
