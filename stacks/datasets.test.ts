@@ -8,9 +8,9 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import YAML from "yaml";
-import { cloudFakes, cloudInvokes } from "../testing/cloud-fakes";
-import { evaluate, type Evaluation } from "../testing/pulumi-harness";
-import { readStackFile, toEngineConfig } from "../tools/stack-files";
+import { cloudFakes, cloudInvokes } from "../offline/cloud-fakes";
+import { evaluate, type Evaluation } from "../offline/engine";
+import { readStackFile, toEngineConfig } from "../offline/stack-files";
 import {
     DATASET_REGISTRY,
     batchDagId,

@@ -11,12 +11,16 @@ import { bundleForDeploy } from "../functions/airflow-trigger/build";
 import {
     Airflow,
     AwsTrigger,
+    batchDagId,
     type DagSource,
+    type Dataset,
     type DatabaseSpec,
     DataLake,
     DocsSite,
+    enabledDatasets,
     GkeCluster,
     JOBS_POOL,
+    landingKeyPrefix,
     MlflowServer,
     Monitoring,
     NAMESPACES,
@@ -32,12 +36,6 @@ import {
     WorkloadIdentities,
 } from "../components";
 import { PLATFORM_DATABASES, type PlatformConfig } from "./config";
-import {
-    batchDagId,
-    enabledDatasets,
-    landingKeyPrefix,
-    type Dataset,
-} from "../components/shared/datasets";
 
 /** Namespace of the app using each of the platform's own databases (its Secret lands there). */
 const DATABASE_USERS: Record<(typeof PLATFORM_DATABASES)[number], string> = {

@@ -12,7 +12,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import YAML from "yaml";
-import { listStacks } from "../tools/stack-files";
+import { listStacks } from "../offline/stack-files";
 import { UPSTREAM_IMAGES } from "../components/shared/versions";
 
 const ROOT = path.resolve(__dirname, "..");

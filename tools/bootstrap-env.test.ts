@@ -20,7 +20,7 @@ import {
     type CommandResult,
     type Runner,
 } from "./bootstrap-env";
-import { readStackFile } from "./stack-files";
+import { readStackFile } from "../offline/stack-files";
 
 const REPO = "acme/taxi-platform";
 const PROJECT_NUMBER = "123456789012";

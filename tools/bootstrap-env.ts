@@ -18,7 +18,7 @@
  * and policies are set every time (setting an existing one changes nothing). No keys are created.
  */
 import { spawnSync } from "node:child_process";
-import { readStackFile, stackFilePath } from "./stack-files";
+import { readStackFile, stackFilePath } from "../offline/stack-files";
 
 export interface BootstrapInput {
     stack: string;

@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import YAML from "yaml";
 import { connectors, parseArgs, pin, sha256OfDownload } from "./pin-connectors";
-import { stackFilePath } from "./stack-files";
+import { stackFilePath } from "../offline/stack-files";
 
 const PORT = 28904;
 const BASE = `http://127.0.0.1:${PORT}/maven2`;

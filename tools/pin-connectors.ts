@@ -17,7 +17,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import YAML from "yaml";
-import { listStacks, stackFilePath } from "./stack-files";
+import { listStacks, stackFilePath } from "../offline/stack-files";
 
 const ROOT = path.resolve(__dirname, "..");
 export const DEFAULT_REPOSITORY = "https://repo1.maven.org/maven2";

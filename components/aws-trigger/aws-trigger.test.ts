@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
-import { evaluate, type EvaluateOptions } from "../../testing/pulumi-harness";
+import { evaluate, type EvaluateOptions } from "../../offline/engine";
 import {
     AwsTrigger,
     type AwsTriggerArgs,

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
-import { cloudFakes } from "../../testing/cloud-fakes";
-import { evaluate, SECRET } from "../../testing/pulumi-harness";
+import { cloudFakes } from "../../offline/cloud-fakes";
+import { evaluate, SECRET } from "../../offline/engine";
 import { GkeCluster, GkeClusterArgs, JOBS_TAINT, NODE_ROLES, kubeconfig } from "./cluster";
 
 const ARGS: GkeClusterArgs = {

@@ -2,8 +2,8 @@ import { strict as assert } from "node:assert";
 import { evaluateOnCluster } from "../../testing/cluster-fixture";
 import { validateRecorded, type K8sObject } from "../../testing/k8s-validate";
 import * as k8s from "@pulumi/kubernetes";
-import { cloudFakes } from "../../testing/cloud-fakes";
-import { evaluate } from "../../testing/pulumi-harness";
+import { cloudFakes } from "../../offline/cloud-fakes";
+import { evaluate } from "../../offline/engine";
 import { SharedLoadBalancer } from "../load-balancer/load-balancer";
 import {
     IAP_ACCESSOR_ROLE,

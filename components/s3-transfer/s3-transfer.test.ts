@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { evaluate } from "../../testing/pulumi-harness";
+import { evaluate } from "../../offline/engine";
 import { S3Transfer, type S3TransferArgs, SINK_ROLES } from "./s3-transfer";
 
 const AGENT = "project-123456789@storage-transfer-service.iam.gserviceaccount.com";

@@ -222,7 +222,7 @@ export class S3Transfer extends pulumi.ComponentResource {
         this.transferJobPrefix = prefix;
         this.transferJobNames = pulumi.output(
             Object.fromEntries(Object.entries(jobs).map(([k, j]) => [k, j.name])),
-        ) as pulumi.Output<Record<string, string>>;
+        );
         this.registerOutputs({
             transferJobNames: this.transferJobNames,
             roleArn: this.roleArn,

@@ -1,5 +1,5 @@
 /**
- * Every upstream image the platform runs, in one place (STYLE.md: versions explicit, never
+ * Every upstream image the platform runs, in one place (docs/conventions.md#components: versions explicit, never
  * hidden). Upgrade deliberately: change the tag here, read the render diff, roll out per stack.
  * Our own images (airflow, spark, dbt, ml, docs-app) are built from the sibling folders and
  * referenced by digest; upstream images are mirrored into the registry and referenced by digest
