@@ -43,6 +43,7 @@ function fakeCloud(existing: string[] = []) {
         if (/service-accounts describe /.test(a)) return `sa ${argv[4]!.split("@")[0]}`;
         if (/service-accounts create /.test(a)) return `sa ${argv[4]}`;
         if (/iam (get-role|create-role) /.test(a)) return `role ${argv[4]}`;
+        if (/gcloud iam roles (describe|create) /.test(a)) return `gcp-role ${argv[4]}`;
         if (/open-id-connect-provider/.test(a) && !/thumbprint/.test(a)) return "oidc";
         return undefined;
     };

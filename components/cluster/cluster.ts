@@ -111,11 +111,12 @@ function nodeConfig(
 
 /**
  * kubeconfig for the cluster's DNS-based control-plane endpoint (`<id>.<region>.gke.goog`),
- * authenticating with the gke-gcloud-auth-plugin (no keys),
- * from Application Default Credentials: the identity that runs `pulumi up` (ADC locally, Workload
- * Identity Federation in CI), not whichever `gcloud auth login` account happens to be active. The endpoint presents a publicly
- * trusted certificate, so no CA data; Google IAM (`container.clusters.connect`) admits the
- * caller before Kubernetes RBAC applies, from any network, so CI runners need no fixed address.
+ * authenticating with the gke-gcloud-auth-plugin (no keys) from Application Default
+ * Credentials: the identity that runs `pulumi up` (ADC locally, Workload Identity Federation in
+ * CI), not whichever `gcloud auth login` account happens to be active. The endpoint presents a
+ * publicly trusted certificate, so no CA data; Google IAM (`container.clusters.connect`) admits
+ * the caller before Kubernetes RBAC applies, from any network, so CI runners need no fixed
+ * address.
  */
 export function kubeconfig(name: string, dnsEndpoint: string): string {
     return JSON.stringify({
