@@ -32,6 +32,12 @@ import {
     WorkloadIdentities,
 } from "../components";
 import { PLATFORM_DATABASES, type PlatformConfig } from "./config";
+import {
+    batchDagId,
+    enabledDatasets,
+    landingKeyPrefix,
+    type Dataset,
+} from "../components/shared/datasets";
 
 /** Namespace of the app using each of the platform's own databases (its Secret lands there). */
 const DATABASE_USERS: Record<(typeof PLATFORM_DATABASES)[number], string> = {
@@ -40,7 +46,11 @@ const DATABASE_USERS: Record<(typeof PLATFORM_DATABASES)[number], string> = {
     grafana: NAMESPACES.monitoring,
 };
 
-export function definePlatform(cfg: PlatformConfig) {
+/**
+ * @param datasets the enabled datasets of dags/datasets.yaml (the default): one trigger route and
+ *   one transfer job each. Tests pass another registry to prove a new entry end to end.
+ */
+export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enabledDatasets()) {
     const env = cfg.environment;
     const labels = platformLabels(env);
     // Explicit providers: every resource names the account it lands in, never an ambient default.
@@ -231,6 +241,8 @@ export function definePlatform(cfg: PlatformConfig) {
                 .output(bundleForDeploy())
                 .apply((b) => new pulumi.asset.FileArchive(b.dir) as pulumi.asset.Archive),
             airflowUrl: lb.urlFor("airflow"),
+            // One route per dataset: its files start its own batch DAG.
+            routes: datasets.map((d) => ({ prefix: landingKeyPrefix(d), dagId: batchDagId(d) })),
             airflowCredentials: pulumi.secret(
                 triggerPassword.apply((password) =>
                     JSON.stringify({ username: triggerUser, password }),
@@ -250,6 +262,7 @@ export function definePlatform(cfg: PlatformConfig) {
             sourceBucketName: trigger.bucketName,
             sourceBucketArn: trigger.bucketArn,
             sinkBucketName: lake.buckets.staging.name,
+            datasets,
         },
         { providers: [awsProvider, gcpProvider] },
     );
@@ -304,8 +317,9 @@ export function definePlatform(cfg: PlatformConfig) {
                 IMAGE_SPARK: images.spark,
                 IMAGE_DBT: images.dbt,
                 IMAGE_ML: images.ml,
+                IMAGE_CLOUD_SDK: upstream.cloudSdk,
                 S3_LANDING_BUCKET: trigger.bucketName,
-                TRANSFER_JOB_NAME: transfer.transferJobName,
+                TRANSFER_JOB_PREFIX: transfer.transferJobPrefix,
             },
             statsd: {
                 host: monitoring.statsdHost,
@@ -350,7 +364,8 @@ export function definePlatform(cfg: PlatformConfig) {
         },
         mlflowInternalUrl: mlflow.internalUrl,
         landingBucket: trigger.bucketName,
-        transferJobName: transfer.transferJobName,
+        /** Dataset → its S3 → GCS transfer job (run by that dataset's full-refresh DAG). */
+        transferJobs: transfer.transferJobNames,
         postgres: { host: postgres.host, reconcileJob: postgres.reconcileJobName },
         buckets: lake.uris,
         datasets: lake.datasetIds,

@@ -22,8 +22,9 @@ export const PIPELINE_ENV_KEYS = [
     "IMAGE_SPARK",
     "IMAGE_DBT",
     "IMAGE_ML",
+    "IMAGE_CLOUD_SDK",
     "S3_LANDING_BUCKET",
-    "TRANSFER_JOB_NAME",
+    "TRANSFER_JOB_PREFIX",
 ] as const;
 
 export type PipelineEnvKey = (typeof PIPELINE_ENV_KEYS)[number];

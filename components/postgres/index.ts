@@ -11,3 +11,4 @@ export {
     type PlatformPostgresArgs,
 } from "./config";
 export { reconcileJobName } from "./maintenance";
+export { databaseNameProblem, ownerRoleProblem, showName } from "./names";

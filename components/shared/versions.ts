@@ -16,7 +16,10 @@ export const UPSTREAM_IMAGES = {
     kubeStateMetrics: "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.16.0",
     prometheus: "quay.io/prometheus/prometheus:v3.5.0",
     grafana: "docker.io/grafana/grafana:12.1.1",
-    /** gcloud for uploading Postgres dumps (runs as non-root `cloudsdk`). */
+    /**
+     * gcloud: Postgres dump uploads and the full refresh's transfer task (IMAGE_CLOUD_SDK). The one
+     * Cloud SDK release: the CI's setup-gcloud pins the same version (a workflow test checks).
+     */
     cloudSdk: "gcr.io/google.com/cloudsdktool/google-cloud-cli:537.0.0-slim",
     /** The chart's operator image (charts/spark-operator/chart.ts pins it with the chart). */
     sparkOperator: `${so.registry}/${so.repository}:${so.tag}`,

@@ -31,8 +31,9 @@ PIPELINE_ENV_KEYS: tuple[str, ...] = (
     "IMAGE_SPARK",
     "IMAGE_DBT",
     "IMAGE_ML",
+    "IMAGE_CLOUD_SDK",
     "S3_LANDING_BUCKET",
-    "TRANSFER_JOB_NAME",
+    "TRANSFER_JOB_PREFIX",
 )
 
 RUNTIMES = ("kubernetes", "local")

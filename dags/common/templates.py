@@ -210,6 +210,7 @@ SAMPLE_ENV = {
     "IMAGE_SPARK": "europe-docker.pkg.dev/p/taxi/spark@sha256:" + "a" * 64,
     "IMAGE_DBT": "europe-docker.pkg.dev/p/taxi/dbt@sha256:" + "b" * 64,
     "IMAGE_ML": "europe-docker.pkg.dev/p/taxi/ml@sha256:" + "c" * 64,
+    "IMAGE_CLOUD_SDK": "europe-docker.pkg.dev/p/taxi/mirror/google-cloud-cli@sha256:" + "d" * 64,
 }
 
 
