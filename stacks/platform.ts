@@ -11,12 +11,16 @@ import { bundleForDeploy } from "../functions/airflow-trigger/build";
 import {
     Airflow,
     AwsTrigger,
+    batchDagId,
     type DagSource,
+    type Dataset,
     type DatabaseSpec,
     DataLake,
     DocsSite,
+    enabledDatasets,
     GkeCluster,
     JOBS_POOL,
+    landingKeyPrefix,
     MlflowServer,
     Monitoring,
     NAMESPACES,
@@ -32,12 +36,6 @@ import {
     WorkloadIdentities,
 } from "../components";
 import { PLATFORM_DATABASES, type PlatformConfig } from "./config";
-import {
-    batchDagId,
-    enabledDatasets,
-    landingKeyPrefix,
-    type Dataset,
-} from "../components/shared/datasets";
 
 /** Namespace of the app using each of the platform's own databases (its Secret lands there). */
 const DATABASE_USERS: Record<(typeof PLATFORM_DATABASES)[number], string> = {
@@ -208,6 +206,10 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
             clientNamespaces: [NAMESPACES.airflow, NAMESPACES.jobs],
             databaseNamespace: NAMESPACES.database,
             loadBalancer: lb,
+            // In-cluster only unless the stack lists who may pass Identity-Aware Proxy.
+            ...(cfg.mlflowIapMembers.length > 0
+                ? { publicAccess: { project: cfg.gcpProject, iapMembers: cfg.mlflowIapMembers } }
+                : {}),
         },
         { ...inCluster, dependsOn: [namespaces, postgres] },
     );
@@ -276,6 +278,11 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
             image: upstream.sparkOperator,
             apiServerCidr: cfg.masterCidr,
             nodeSelector: { [POOL_LABEL]: "system" },
+            // The CI preview identity reads the Helm release records (README: environments).
+            releaseReaders: [
+                cfg.ciPreviewServiceAccount ||
+                    `pulumi-preview@${cfg.gcpProject}.iam.gserviceaccount.com`,
+            ],
         },
         { ...inCluster, dependsOn: [namespaces, identities] },
     );
@@ -352,7 +359,8 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
         urls: pulumi.output({
             airflow: airflow.url,
             grafana: monitoring.grafanaUrl,
-            mlflow: mlflow.url,
+            // Only with a public route (mlflowIapMembers); jobs use mlflowInternalUrl.
+            ...(mlflow.url ? { mlflow: mlflow.url } : {}),
             docs: docs.url,
         }),
         airflowAdmin: { user: airflow.adminUser, password: pulumi.secret(airflow.adminPassword) },
