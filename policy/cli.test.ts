@@ -4,7 +4,7 @@
  * with type checking), reads the analyzer's port from its stdout and sends Analyze (one call
  * per resource, inputs) and AnalyzeStack (all resources) over gRPC. This test does the same,
  * against the dev stack's render plus a set of resources that break every rule, and checks
- * that the running pack reports exactly what the offline evaluator (policy/evaluate.ts) reports.
+ * that the running pack reports exactly what the offline evaluator (offline/policy.ts) reports.
  */
 import * as grpc from "@grpc/grpc-js";
 import * as analyzerRpc from "@pulumi/pulumi/proto/analyzer_grpc_pb";

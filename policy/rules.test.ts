@@ -5,7 +5,7 @@ import { POLICIES } from "./rules";
 
 /**
  * Every policy of the pack, each with resources that pass and resources that fail, evaluated
- * the way the Pulumi CLI runs the pack (policy/evaluate.ts). A failing case asserts the
+ * the way the Pulumi CLI runs the pack (offline/policy.ts). A failing case asserts the
  * message names the resource and what to fix, so a rule that stops firing fails here.
  */
 

@@ -5,7 +5,7 @@
  * formats, URIs with a password in them). Pure functions, unit-tested on their own.
  */
 
-/** What the offline engine shows in place of a Pulumi secret (testing/pulumi-harness.ts). */
+/** What the offline engine shows in place of a Pulumi secret (offline/engine.ts). */
 export const SECRET_MARKER = "[secret]";
 
 /** Words that make a name sensitive wherever they appear in it (`PGPASSWORD`, `apiToken`). */

@@ -14,7 +14,7 @@
  *   no marker (pulumi/pulumi-policy#241), so a check by key name would flag every properly
  *   secret output such as `grafanaAdmin.password`. Outputs are therefore checked by value shape
  *   always, and by key name only when the evaluator marks secrets as "[secret]" and says so with
- *   the policy config `checkOutputKeyNames: true` (the offline evaluator, policy/evaluate.ts).
+ *   the policy config `checkOutputKeyNames: true` (the offline evaluator, offline/policy.ts).
  */
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
