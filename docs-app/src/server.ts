@@ -67,7 +67,7 @@ export interface DocsServerOptions {
     metrics: Metrics;
     /** How long site lists and summaries are cached. */
     catalogTtlSeconds: number;
-    /** Memory for hot object bodies, raw and gzip, in bytes (default 48 MiB; 0 disables it). */
+    /** Memory for hot object bodies, raw and gzip, in bytes (default 32 MiB; 0 disables it). */
     cacheBytes?: number;
 }
 
@@ -111,7 +111,7 @@ export class DocsServer {
         this.storage = options.storage;
         this.log = options.logger;
         this.metrics = options.metrics;
-        this.cache = new BodyCache(options.cacheBytes ?? 48 * 1024 * 1024);
+        this.cache = new BodyCache(options.cacheBytes ?? 32 * 1024 * 1024);
         this.catalog = new Catalog(options.storage, {
             ttlSeconds: options.catalogTtlSeconds,
             onSites: (names) => {

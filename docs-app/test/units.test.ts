@@ -58,7 +58,7 @@ describe("config", () => {
         assert.equal(cfg.catalogTtlSeconds, 30);
         assert.equal(cfg.shutdownDelaySeconds, 5);
         assert.equal(cfg.shutdownTimeoutSeconds, 20);
-        assert.equal(cfg.cacheMb, 48);
+        assert.equal(cfg.cacheMb, 32);
         assert.equal(loadConfig({ DOCS_URI: "file:///x", CACHE_MB: "0" }).cacheMb, 0);
         assert.throws(() => loadConfig({ DOCS_URI: "file:///x", CACHE_MB: "-1" }), /CACHE_MB/);
         const custom = loadConfig({
