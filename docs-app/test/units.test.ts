@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, parseDocsUri } from "../src/config";
 import { acceptsGzip, contentTypeFor } from "../src/content-types";
 import { BodyCache } from "../src/body-cache";
 import { escapeHtml, renderIndex } from "../src/index-page";
+import { batchedWriter } from "../src/log";
 import { encodePath, parseTarget } from "../src/paths";
 
 describe("config", () => {
@@ -211,5 +212,29 @@ describe("body cache", () => {
         assert.equal(cache.get("p", "v1", "gzip"), undefined);
         assert.equal(cache.get("p", "v2", "gzip"), undefined, "variants are not interchangeable");
         assert.equal(cache.size, 3);
+    });
+});
+
+describe("batched log writer", () => {
+    it("writes the lines of one turn in one write, in order, and flushes early when full", () => {
+        const chunks: string[] = [];
+        const turns: (() => void)[] = [];
+        const writer = batchedWriter((c) => chunks.push(c), {
+            maxBytes: 10,
+            schedule: (fn) => turns.push(fn),
+        });
+        writer.write("a\n");
+        writer.write("b\n");
+        assert.deepEqual(chunks, [], "nothing written until the next turn");
+        assert.equal(turns.length, 1, "one flush scheduled per turn");
+        turns[0]!();
+        assert.deepEqual(chunks, ["a\nb\n"]);
+        writer.write("0123456789\n");
+        assert.deepEqual(chunks, ["a\nb\n", "0123456789\n"], "over maxBytes: written at once");
+        writer.write("c\n");
+        writer.flush();
+        assert.deepEqual(chunks.at(-1), "c\n");
+        turns.at(-1)!();
+        assert.equal(chunks.length, 3, "a flush with nothing pending writes nothing");
     });
 });
