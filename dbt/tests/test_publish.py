@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import subprocess
@@ -26,11 +27,13 @@ def published(built: Built, tmp_path_factory):
     return docs, run
 
 
-def test_publishes_exactly_one_self_contained_file(published):
+def test_publishes_one_self_contained_page_and_its_gzip_sibling(published):
     docs, run = published
     files = sorted(str(p.relative_to(docs)) for p in docs.rglob("*") if p.is_file())
-    assert files == ["dbt/index.html"]
+    # The page and its pre-compressed sibling for the docs app (taxi_common.uris).
+    assert files == ["dbt/index.html", "dbt/index.html.gz"]
     page = (docs / "dbt" / "index.html").read_text(encoding="utf-8")
+    assert gzip.decompress((docs / "dbt" / "index.html.gz").read_bytes()).decode() == page
     assert check_self_contained(page) == []
     assert run.summary["ok"] is True
     assert run.summary["dbt_docs"]["uri"] == f"file://{docs}/dbt/index.html"

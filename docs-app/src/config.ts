@@ -24,8 +24,8 @@ export interface Config {
     logLevel: LogLevel;
     /** How long the site list and each site's summary are cached, in seconds (default 30). */
     catalogTtlSeconds: number;
-    /** Memory for cached gzip-compressed bodies, in MiB (default 32; 0 disables). */
-    gzipCacheMb: number;
+    /** Memory for hot object bodies (raw and gzip), in MiB (default 32; 0 disables). */
+    cacheMb: number;
     /** After SIGTERM, keep serving (with /healthz failing) this long so the LB drains (default 5). */
     shutdownDelaySeconds: number;
     /** Then wait at most this long for in-flight requests before closing sockets (default 20). */
@@ -134,7 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         host: get(env, "HOST") ?? "0.0.0.0",
         logLevel: logLevel as LogLevel,
         catalogTtlSeconds: integer(env, "CATALOG_TTL_SECONDS", 30, 0, 3600),
-        gzipCacheMb: integer(env, "GZIP_CACHE_MB", 32, 0, 4096),
+        cacheMb: integer(env, "CACHE_MB", 32, 0, 4096),
         shutdownDelaySeconds: integer(env, "SHUTDOWN_DELAY_SECONDS", 5, 0, 300),
         shutdownTimeoutSeconds: integer(env, "SHUTDOWN_TIMEOUT_SECONDS", 20, 0, 600),
     };

@@ -38,12 +38,63 @@ export function errorFields(err: unknown): LogFields {
     return { error: String(err) };
 }
 
+/**
+ * Lines written in one event-loop turn go out in one write, on the next turn: under load the
+ * per-request log line costs a string append instead of a write system call (synchronous when
+ * stdout is a file). `flush()` writes what is pending at once; more than `maxBytes` pending
+ * flushes immediately, so the buffer stays small.
+ */
+export function batchedWriter(
+    sink: (chunk: string) => void,
+    options: { maxBytes?: number; schedule?: (fn: () => void) => void } = {},
+): { write: (line: string) => void; flush: () => void } {
+    const maxBytes = options.maxBytes ?? 256 * 1024;
+    const schedule = options.schedule ?? ((fn: () => void) => void setImmediate(fn));
+    let pending: string[] = [];
+    let bytes = 0;
+    let scheduled = false;
+    const flush = (): void => {
+        scheduled = false;
+        if (pending.length === 0) return;
+        const chunk = pending.join("");
+        pending = [];
+        bytes = 0;
+        sink(chunk);
+    };
+    return {
+        write: (line) => {
+            pending.push(line);
+            bytes += line.length;
+            if (bytes >= maxBytes) {
+                flush();
+            } else if (!scheduled) {
+                scheduled = true;
+                schedule(flush);
+            }
+        },
+        flush,
+    };
+}
+
+let stdoutWriter: ((line: string) => void) | undefined;
+
+/** The process's stdout, batched; whatever is pending is written at exit. */
+function stdout(): (line: string) => void {
+    if (stdoutWriter === undefined) {
+        const writer = batchedWriter((chunk) => process.stdout.write(chunk));
+        // On Linux, stdout writes to files and pipes are synchronous: flushing at exit is enough.
+        process.once("exit", () => writer.flush());
+        stdoutWriter = writer.write;
+    }
+    return stdoutWriter;
+}
+
 export function createLogger(
     options: { level?: LogLevel; name?: string; write?: (line: string) => void } = {},
 ): Logger {
     const min = RANK[options.level ?? "info"];
     const name = options.name ?? "docs-app";
-    const write = options.write ?? ((line: string) => process.stdout.write(line));
+    const write = options.write ?? stdout();
     const log = (level: LogLevel, event: string, fields?: LogFields): void => {
         if (RANK[level] < min) return;
         const record = {

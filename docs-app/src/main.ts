@@ -34,7 +34,7 @@ export async function start(config: Config, logger: Logger): Promise<DocsServer>
         logger,
         metrics: new Metrics({ defaultMetrics: true }),
         catalogTtlSeconds: config.catalogTtlSeconds,
-        gzipCacheBytes: config.gzipCacheMb * 1024 * 1024,
+        cacheBytes: config.cacheMb * 1024 * 1024,
     });
     const address = await server.listen(config.port, config.host);
     logger.info("listening", {

@@ -15,7 +15,7 @@ export class Metrics {
     readonly storageErrors: Counter<"backend" | "kind">;
     readonly siteUpdated: Gauge<"site">;
     readonly siteObjects: Gauge<"site">;
-    readonly gzipCache: Counter<"result">;
+    readonly cacheLookups: Counter<"variant" | "result">;
 
     constructor(options: { defaultMetrics?: boolean } = {}) {
         const registers = [this.registry];
@@ -55,10 +55,10 @@ export class Metrics {
             labelNames: ["site"] as const,
             registers,
         });
-        this.gzipCache = new Counter({
-            name: "docs_gzip_cache_lookups_total",
-            help: "Lookups of compressed bodies in the in-memory gzip cache, by result.",
-            labelNames: ["result"] as const,
+        this.cacheLookups = new Counter({
+            name: "docs_cache_lookups_total",
+            help: "Lookups in the in-memory cache of hot object bodies, by variant (raw, gzip) and result.",
+            labelNames: ["variant", "result"] as const,
             registers,
         });
         if (options.defaultMetrics ?? false) {

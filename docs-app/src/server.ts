@@ -18,8 +18,9 @@ import * as zlib from "node:zlib";
 
 import { Catalog } from "./catalog";
 import { acceptsGzip, contentTypeFor, isCompressible } from "./content-types";
+import { BodyCache } from "./body-cache";
+import type { SiteSummary } from "./catalog";
 import { renderError, renderIndex, renderNotPublished, renderSiteListing } from "./index-page";
-import { GzipCache } from "./gzip-cache";
 import type { Logger } from "./log";
 import { errorFields } from "./log";
 import type { Metrics, RouteLabel } from "./metrics";
@@ -27,7 +28,7 @@ import { methodLabel } from "./metrics";
 import type { ParsedTarget } from "./paths";
 import { encodePath, parseTarget } from "./paths";
 import type { ObjectInfo, Storage } from "./storage";
-import { isStorageError } from "./storage";
+import { StorageError, isStorageError } from "./storage";
 
 const gzipAsync = promisify(zlib.gzip);
 
@@ -66,8 +67,15 @@ export interface DocsServerOptions {
     metrics: Metrics;
     /** How long site lists and summaries are cached. */
     catalogTtlSeconds: number;
-    /** Memory for compressed bodies, in bytes (default 32 MiB; 0 disables the cache). */
-    gzipCacheBytes?: number;
+    /** Memory for hot object bodies, raw and gzip, in bytes (default 32 MiB; 0 disables it). */
+    cacheBytes?: number;
+}
+
+/** A generated page, ready to send: its bytes, ETag and (once a client asked) gzip variant. */
+interface Page {
+    body: Buffer;
+    etag: string;
+    gzip?: Buffer;
 }
 
 interface RequestContext {
@@ -91,7 +99,11 @@ export class DocsServer {
     private readonly storage: Storage;
     private readonly log: Logger;
     private readonly metrics: Metrics;
-    private readonly gzipCache: GzipCache;
+    private readonly cache: BodyCache;
+    /** Reads of whole objects in progress, so concurrent misses share one read. */
+    private readonly loading = new Map<string, Promise<Buffer>>();
+    /** The index page rendered from the catalog's current summaries. */
+    private indexPage: { sites: readonly SiteSummary[]; page: Page } | undefined;
     private draining = false;
     private closing: Promise<void> | undefined;
 
@@ -99,7 +111,7 @@ export class DocsServer {
         this.storage = options.storage;
         this.log = options.logger;
         this.metrics = options.metrics;
-        this.gzipCache = new GzipCache(options.gzipCacheBytes ?? 32 * 1024 * 1024);
+        this.cache = new BodyCache(options.cacheBytes ?? 32 * 1024 * 1024);
         this.catalog = new Catalog(options.storage, {
             ttlSeconds: options.catalogTtlSeconds,
             onSites: (names) => {
@@ -259,7 +271,7 @@ export class DocsServer {
             case "index": {
                 ctx.route = "index";
                 const sites = await this.catalog.sites();
-                await this.sendPage(req, res, 200, renderIndex(sites));
+                await this.sendPage(req, res, 200, this.renderIndexPage(sites));
                 return;
             }
             case "site":
@@ -340,12 +352,18 @@ export class DocsServer {
             res.writeHead(200, stripUndefined(headers)).end();
             return;
         }
-        if (mode === "gzip" && this.gzipCache.enabled) {
-            const cached = this.gzipCache.get(info.key, info.etag);
-            this.metrics.gzipCache.inc({ result: cached ? "hit" : "miss" });
-            if (cached) {
-                headers["Content-Length"] = cached.length;
-                res.writeHead(200, headers).end(cached);
+        if (mode === "identity" || mode === "stored-gzip") {
+            // Hot objects from memory, in one write: no per-request read, no per-chunk garbage.
+            const body = await this.rawBody(info);
+            if (body !== undefined) {
+                res.writeHead(200, headers).end(body);
+                return;
+            }
+        } else if (mode === "gzip" && this.cache.enabled) {
+            const body = this.lookup(info, "gzip") ?? (await this.precompressed(info));
+            if (body !== undefined) {
+                headers["Content-Length"] = body.length;
+                res.writeHead(200, headers).end(body);
                 return;
             }
         }
@@ -358,7 +376,7 @@ export class DocsServer {
                 const keep = this.collectFor(gzip);
                 await pipeline(source, gzip, res);
                 const body = keep();
-                if (body) this.gzipCache.set(info.key, info.etag, body);
+                if (body) this.cache.set(info.key, info.etag, body, "gzip");
             } else if (mode === "gunzip") {
                 await pipeline(source, zlib.createGunzip(), res);
             } else {
@@ -380,15 +398,76 @@ export class DocsServer {
         }
     }
 
-    /** Copy what `gzip` emits, up to the cache's entry limit, for the gzip cache. */
+    private lookup(info: ObjectInfo, variant: "raw" | "gzip"): Buffer | undefined {
+        const hit = this.cache.get(info.key, info.etag, variant);
+        this.metrics.cacheLookups.inc({ variant, result: hit ? "hit" : "miss" });
+        return hit;
+    }
+
+    /** One read of `id` however many requests miss at once. */
+    private load(id: string, read: () => Promise<Buffer>): Promise<Buffer> {
+        let pending = this.loading.get(id);
+        if (pending === undefined) {
+            pending = read().finally(() => this.loading.delete(id));
+            this.loading.set(id, pending);
+        }
+        return pending;
+    }
+
+    /**
+     * The stored bytes of `info` from the cache, else read whole from storage into it; undefined
+     * when the object is too large to keep (the caller streams it).
+     */
+    private async rawBody(info: ObjectInfo): Promise<Buffer | undefined> {
+        if (!this.cache.fits(info.size)) return undefined;
+        const hit = this.lookup(info, "raw");
+        if (hit !== undefined) return hit;
+        const body = await this.load(`raw\u0000${info.etag}\u0000${info.key}`, () =>
+            readWhole(this.storage, info),
+        );
+        this.cache.set(info.key, info.etag, body, "raw");
+        return body;
+    }
+
+    /**
+     * The pre-compressed sibling `<key>.gz` written at publish time, when it belongs to this
+     * version of the object: written after it (publishers write the page, then its `.gz`) and
+     * its gzip trailer's length equals the object's size. Kept in the cache as the object's gzip
+     * variant, so the sibling is looked up once per version.
+     */
+    private async precompressed(info: ObjectInfo): Promise<Buffer | undefined> {
+        const sibling = await this.storage.stat(`${info.key}.gz`);
+        if (
+            sibling === undefined ||
+            sibling.contentEncoding !== undefined ||
+            sibling.updated.getTime() < info.updated.getTime() ||
+            !this.cache.fits(sibling.size)
+        ) {
+            return undefined;
+        }
+        const body = await this.load(`gz\u0000${sibling.etag}\u0000${sibling.key}`, () =>
+            readWhole(this.storage, sibling),
+        );
+        if (!isGzipOf(body, info.size)) {
+            this.log.warn("precompressed_mismatch", {
+                key: sibling.key,
+                reason: "not gzip, or its length does not match the object; compressing instead",
+            });
+            return undefined;
+        }
+        this.cache.set(info.key, info.etag, body, "gzip");
+        return body;
+    }
+
+    /** Copy what `gzip` emits, up to the cache's entry limit, for the body cache. */
     private collectFor(gzip: zlib.Gzip): () => Buffer | undefined {
-        if (!this.gzipCache.enabled) return () => undefined;
+        if (!this.cache.enabled) return () => undefined;
         const chunks: Buffer[] = [];
         let total = 0;
         let tooBig = false;
         const onData = (chunk: Buffer): void => {
             total += chunk.length;
-            if (total > this.gzipCache.maxEntryBytes) {
+            if (total > this.cache.maxEntryBytes) {
                 tooBig = true;
                 chunks.length = 0;
                 gzip.off("data", onData);
@@ -400,14 +479,29 @@ export class DocsServer {
         return () => (tooBig ? undefined : Buffer.concat(chunks));
     }
 
+    /** The index page, rendered again only when the catalog's summaries changed. */
+    private renderIndexPage(sites: readonly SiteSummary[]): Page {
+        const last = this.indexPage;
+        if (
+            last !== undefined &&
+            last.sites.length === sites.length &&
+            last.sites.every((s, i) => s === sites[i])
+        ) {
+            return last.page;
+        }
+        const page = preparePage(renderIndex(sites));
+        this.indexPage = { sites, page };
+        return page;
+    }
+
     private async sendPage(
         req: http.IncomingMessage,
         res: http.ServerResponse,
         status: number,
-        html: string,
+        html: string | Page,
     ): Promise<void> {
-        const body = Buffer.from(html, "utf8");
-        const etag = createHash("sha1").update(body).digest("hex").slice(0, 20);
+        const page = typeof html === "string" ? preparePage(html) : html;
+        const { body, etag } = page;
         const headers: http.OutgoingHttpHeaders = {
             ...SECURITY_HEADERS,
             "Content-Security-Policy": GENERATED_CSP,
@@ -425,7 +519,8 @@ export class DocsServer {
         }
         let payload = body;
         if (body.length >= GZIP_MIN_BYTES && acceptsGzip(req.headers["accept-encoding"])) {
-            payload = await gzipAsync(body);
+            page.gzip ??= await gzipAsync(body);
+            payload = page.gzip;
             headers["Content-Encoding"] = "gzip";
             if (headers.ETag !== undefined) headers.ETag = `"p${etag}-gz"`;
         }
@@ -536,6 +631,46 @@ export function notModified(
             return Math.floor(updated.getTime() / 1000) <= Math.floor(since / 1000);
     }
     return false;
+}
+
+function preparePage(html: string): Page {
+    const body = Buffer.from(html, "utf8");
+    return { body, etag: createHash("sha1").update(body).digest("hex").slice(0, 20) };
+}
+
+/**
+ * Read an object whole (it fits the cache). Any failure, including one after the first bytes,
+ * is a {@link StorageError}: nothing has been sent yet, so the client gets a clean 503/404.
+ */
+async function readWhole(storage: Storage, info: ObjectInfo): Promise<Buffer> {
+    const source = await storage.read(info);
+    const chunks: Buffer[] = [];
+    try {
+        for await (const chunk of source) chunks.push(chunk as Buffer);
+    } catch (err) {
+        if (isStorageError(err)) throw err;
+        throw new StorageError("unavailable", `reading ${info.key} failed`, { cause: err });
+    } finally {
+        if (!source.destroyed) source.destroy();
+    }
+    const body = Buffer.concat(chunks);
+    if (body.length !== info.size) {
+        throw new StorageError(
+            "unavailable",
+            `${info.key} changed while it was read (${body.length} of ${info.size} bytes)`,
+        );
+    }
+    return body;
+}
+
+/** A gzip member whose trailer says it inflates to `size` bytes (ISIZE is the size mod 2^32). */
+function isGzipOf(body: Buffer, size: number): boolean {
+    return (
+        body.length >= 18 &&
+        body[0] === 0x1f &&
+        body[1] === 0x8b &&
+        body.readUInt32LE(body.length - 4) === size % 2 ** 32
+    );
 }
 
 function stripUndefined(headers: http.OutgoingHttpHeaders): http.OutgoingHttpHeaders {

@@ -148,7 +148,7 @@ export class FileStorage implements Storage {
             await handle.close();
             return Readable.from([]);
         }
-        return handle.createReadStream({ start: 0, end: info.size - 1, highWaterMark: 64 * 1024 });
+        return handle.createReadStream({ start: 0, end: info.size - 1, highWaterMark: 256 * 1024 });
     }
 
     private info(key: string, st: fs.Stats): ObjectInfo {

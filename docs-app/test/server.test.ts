@@ -259,8 +259,12 @@ describe("docs-app server (file backend, loopback)", () => {
                 assert.equal(Number(second.headers["content-length"]), second.body.length);
                 assert.deepEqual(second.body, first.body);
                 const metrics = (await request(local.port, "/metrics")).body.toString();
-                assert.match(metrics, /docs_gzip_cache_lookups_total\{result="miss"\} 1\n/);
-                assert.match(metrics, /docs_gzip_cache_lookups_total\{result="hit"\} 1\n/);
+                const lookups = (result: string) =>
+                    new RegExp(
+                        `docs_cache_lookups_total\\{variant="gzip",result="${result}"\\} 1\n`,
+                    );
+                assert.match(metrics, lookups("miss"));
+                assert.match(metrics, lookups("hit"));
             } finally {
                 await local.close();
             }
@@ -387,6 +391,101 @@ describe("docs-app server (file backend, loopback)", () => {
                 tree.files.get("model/large.txt")!.length,
             );
             assert.equal(r.body.length, 0);
+        });
+    });
+
+    describe("hot objects and pre-compressed variants", () => {
+        let dir: string;
+        let reads: string[];
+        let local: RunningServer;
+
+        /** The file backend, counting reads, so a test can tell storage from cache. */
+        function counting(root: string): Storage {
+            const inner = new FileStorage(root);
+            return {
+                backend: "file",
+                uri: inner.uri,
+                listSites: () => inner.listSites(),
+                listObjects: (site) => inner.listObjects(site),
+                stat: (key) => inner.stat(key),
+                read: (info) => {
+                    reads.push(info.key);
+                    return inner.read(info);
+                },
+            };
+        }
+        function publish(rel: string, data: Buffer | string, mtime: Date): void {
+            const file = path.join(dir, ...rel.split("/"));
+            fs.mkdirSync(path.dirname(file), { recursive: true });
+            fs.writeFileSync(file, data);
+            fs.utimesSync(file, mtime, mtime);
+        }
+        const gzipped = { headers: { "accept-encoding": "gzip" } };
+        const page = "<p>Trips by zone.</p>".repeat(500);
+
+        beforeEach(async () => {
+            dir = fs.mkdtempSync(path.join(tree.dir, "hot-"));
+            reads = [];
+            local = await startServer(counting(dir));
+        });
+        afterEach(async () => {
+            await local.close();
+            fs.rmSync(dir, { recursive: true, force: true });
+        });
+
+        it("reads a hot object once per version and serves a republished one at once", async () => {
+            publish("dbt/index.html", page, T_DBT);
+            for (let i = 0; i < 3; i++) {
+                const r = await request(local.port, "/dbt/index.html");
+                assert.equal(r.body.toString(), page);
+                assert.equal(Number(r.headers["content-length"]), page.length);
+            }
+            assert.deepEqual(reads, ["dbt/index.html"], "one read, then the cache");
+            publish("dbt/index.html", "<p>v2</p>", new Date(T_DBT.getTime() + 1000));
+            const fresh = await request(local.port, "/dbt/index.html");
+            assert.equal(fresh.body.toString(), "<p>v2</p>", "the stat revalidates every request");
+            assert.equal(reads.length, 2);
+        });
+
+        it("shares one read between concurrent requests for the same object", async () => {
+            publish("dbt/index.html", page, T_DBT);
+            const all = await Promise.all(
+                Array.from({ length: 8 }, () => request(local.port, "/dbt/index.html")),
+            );
+            for (const r of all) assert.equal(r.body.toString(), page);
+            assert.deepEqual(reads, ["dbt/index.html"]);
+        });
+
+        it("sends the pre-compressed .gz sibling written after the page", async () => {
+            publish("dbt/index.html", page, T_DBT);
+            // Level 1 output differs from the server's level 6, so the test can tell which.
+            const sibling = zlib.gzipSync(page, { level: 1 });
+            publish("dbt/index.html.gz", sibling, new Date(T_DBT.getTime() + 1000));
+            const first = await request(local.port, "/dbt/index.html", gzipped);
+            assert.equal(first.headers["content-encoding"], "gzip");
+            assert.equal(
+                first.headers.etag,
+                (await request(local.port, "/dbt/index.html")).headers.etag!.replace(/"$/, '-gz"'),
+            );
+            assert.deepEqual(first.body, sibling);
+            const second = await request(local.port, "/dbt/index.html", gzipped);
+            assert.deepEqual(second.body, sibling);
+            assert.equal(reads.filter((k) => k.endsWith(".gz")).length, 1, "kept after one read");
+        });
+
+        it("ignores a .gz sibling older than the page or of another length", async () => {
+            const sibling = zlib.gzipSync(page, { level: 1 });
+            publish("stale/index.html", page, T_DBT);
+            publish("stale/index.html.gz", sibling, new Date(T_DBT.getTime() - 1000));
+            publish("other/index.html", page, T_DBT);
+            publish("other/index.html.gz", zlib.gzipSync(page + "x", { level: 1 }), T_DBT);
+            for (const site of ["stale", "other"]) {
+                const r = await request(local.port, `/${site}/index.html`, gzipped);
+                assert.equal(r.headers["content-encoding"], "gzip");
+                assert.notDeepEqual(r.body, sibling, `${site}: compressed by the server`);
+                assert.equal(zlib.gunzipSync(r.body).toString(), page);
+            }
+            assert.ok(local.logs.some((l) => l.event === "precompressed_mismatch"));
         });
     });
 

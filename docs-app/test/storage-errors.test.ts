@@ -48,6 +48,23 @@ describe("docs-app server over GCS (fake bucket)", () => {
         assert.match(index.body.toString(), /href="\/model\/"/);
     });
 
+    it("reads a hot object once per generation, revalidating its ETag on every request", async () => {
+        const reads: string[] = [];
+        const original = bucket.file.bind(bucket);
+        bucket.file = (name, options) => {
+            if (options?.generation !== undefined) reads.push(name);
+            return original(name, options);
+        };
+        for (let i = 0; i < 3; i++) {
+            assert.equal((await request(srv.port, "/dbt/index.html")).body.toString(), page);
+        }
+        assert.deepEqual(reads, ["docs/dbt/index.html"]);
+        bucket.put("docs/dbt/index.html", "<p>republished</p>", { contentType: "text/html" });
+        const fresh = await request(srv.port, "/dbt/index.html");
+        assert.equal(fresh.body.toString(), "<p>republished</p>");
+        assert.equal(reads.length, 2);
+    });
+
     it("answers 503 with Retry-After when GCS is throttling or down", async () => {
         bucket.failStat = apiError(503, "Backend Error: internal detail 42");
         const r = await request(srv.port, "/dbt/index.html");

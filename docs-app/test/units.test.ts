@@ -3,8 +3,9 @@ import * as assert from "node:assert/strict";
 
 import { ConfigError, loadConfig, parseDocsUri } from "../src/config";
 import { acceptsGzip, contentTypeFor } from "../src/content-types";
-import { GzipCache } from "../src/gzip-cache";
+import { BodyCache } from "../src/body-cache";
 import { escapeHtml, renderIndex } from "../src/index-page";
+import { batchedWriter } from "../src/log";
 import { encodePath, parseTarget } from "../src/paths";
 
 describe("config", () => {
@@ -58,6 +59,9 @@ describe("config", () => {
         assert.equal(cfg.catalogTtlSeconds, 30);
         assert.equal(cfg.shutdownDelaySeconds, 5);
         assert.equal(cfg.shutdownTimeoutSeconds, 20);
+        assert.equal(cfg.cacheMb, 32);
+        assert.equal(loadConfig({ DOCS_URI: "file:///x", CACHE_MB: "0" }).cacheMb, 0);
+        assert.throws(() => loadConfig({ DOCS_URI: "file:///x", CACHE_MB: "-1" }), /CACHE_MB/);
         const custom = loadConfig({
             DOCS_URI: "gs://acme-docs",
             PORT: "28201",
@@ -169,9 +173,9 @@ describe("content negotiation and pages", () => {
     });
 });
 
-describe("gzip cache", () => {
+describe("body cache", () => {
     it("keeps one version per key, evicts least recently used, skips oversized bodies", () => {
-        const cache = new GzipCache(4000); // entries up to 1000 bytes
+        const cache = new BodyCache(4000); // entries up to 1000 bytes
         const body = (n: number) => Buffer.alloc(n, 1);
         cache.set("a", "v1", body(900));
         cache.set("a", "v2", body(900));
@@ -187,8 +191,50 @@ describe("gzip cache", () => {
         assert.ok(cache.size <= 4000);
         cache.set("big", "v1", body(1001));
         assert.equal(cache.get("big", "v1"), undefined);
-        const off = new GzipCache(0);
+        assert.equal(cache.fits(1000), true);
+        assert.equal(cache.fits(1001), false);
+        const off = new BodyCache(0);
         off.set("a", "v1", body(10));
         assert.equal(off.get("a", "v1"), undefined);
+        assert.equal(off.fits(1), false);
+    });
+
+    it("holds the raw and gzip variants of a version side by side and drops both for a new one", () => {
+        const cache = new BodyCache(4000);
+        cache.set("p", "v1", Buffer.from("raw"), "raw");
+        cache.set("p", "v1", Buffer.from("gz"), "gzip");
+        assert.equal(cache.get("p", "v1", "raw")?.toString(), "raw");
+        assert.equal(cache.get("p", "v1", "gzip")?.toString(), "gz");
+        cache.set("p", "v1", Buffer.from("raw2"), "raw");
+        assert.equal(cache.size, 6, "replacing an entry does not count it twice");
+        cache.set("p", "v2", Buffer.from("new"), "raw");
+        assert.equal(cache.get("p", "v1", "raw"), undefined);
+        assert.equal(cache.get("p", "v1", "gzip"), undefined);
+        assert.equal(cache.get("p", "v2", "gzip"), undefined, "variants are not interchangeable");
+        assert.equal(cache.size, 3);
+    });
+});
+
+describe("batched log writer", () => {
+    it("writes the lines of one turn in one write, in order, and flushes early when full", () => {
+        const chunks: string[] = [];
+        const turns: (() => void)[] = [];
+        const writer = batchedWriter((c) => chunks.push(c), {
+            maxBytes: 10,
+            schedule: (fn) => turns.push(fn),
+        });
+        writer.write("a\n");
+        writer.write("b\n");
+        assert.deepEqual(chunks, [], "nothing written until the next turn");
+        assert.equal(turns.length, 1, "one flush scheduled per turn");
+        turns[0]!();
+        assert.deepEqual(chunks, ["a\nb\n"]);
+        writer.write("0123456789\n");
+        assert.deepEqual(chunks, ["a\nb\n", "0123456789\n"], "over maxBytes: written at once");
+        writer.write("c\n");
+        writer.flush();
+        assert.deepEqual(chunks.at(-1), "c\n");
+        turns.at(-1)!();
+        assert.equal(chunks.length, 3, "a flush with nothing pending writes nothing");
     });
 });

@@ -1,8 +1,12 @@
 /**
  * Bundle the Lambda with esbuild: one minified CommonJS file, `dist/index.js`, exporting
- * `handler` (Lambda handler setting `index.handler`), platform node, target node22. The AWS SDK
- * v3 Secrets Manager client is bundled (pinned by package-lock, not whatever the runtime ships);
- * the build fails if AWS SDK v2 (`aws-sdk`) would end up in it.
+ * `handler` (Lambda handler setting `index.handler`), platform node, target node22.
+ *
+ * The AWS SDK v3 is NOT bundled: the `nodejs22.x`/`nodejs24.x` runtimes ship it (on their
+ * `NODE_PATH`), and the bundle's only non-builtin import is `@aws-sdk/client-secrets-manager`
+ * ({@link RUNTIME_PROVIDED}), required when the first secret is read. The build fails if any other
+ * package would be imported at run time, or if AWS SDK v2 (`aws-sdk`) would end up in it.
+ * `bundleAwsSdk: true` bundles the pinned client instead (460 KB; the previous layout).
  *
  *   tsx functions/airflow-trigger/build.ts        builds and prints the size as one JSON line
  *
@@ -10,11 +14,19 @@
  * AwsTrigger component.
  */
 import * as fs from "node:fs";
+import { builtinModules } from "node:module";
 import * as path from "node:path";
 import { deflateRawSync } from "node:zlib";
 import { build } from "esbuild";
 
 export const FUNCTION_DIR = __dirname;
+
+/**
+ * Packages the bundle leaves to the Lambda runtime: the AWS SDK v3 clients the Node.js runtimes
+ * ship. The function uses only `SecretsManagerClient` and `GetSecretValueCommand`, stable since
+ * SDK 3.0; tests and local runs use the version pinned in package.json.
+ */
+export const RUNTIME_PROVIDED = ["@aws-sdk/client-secrets-manager"] as const;
 
 export interface BundleResult {
     /** Directory holding only the bundle: zip it (or FileArchive it) as the Lambda code. */
@@ -26,6 +38,8 @@ export interface BundleResult {
     deflatedBytes: number;
     /** Bundled input bytes per npm package (or `(function)` for our own sources). */
     inputsByPackage: Record<string, number>;
+    /** Packages the bundle requires at run time (Node builtins left out), sorted. */
+    externalImports: string[];
 }
 
 export interface BundleOptions {
@@ -33,6 +47,8 @@ export interface BundleOptions {
     outdir?: string;
     /** Default true. */
     minify?: boolean;
+    /** Bundle the pinned AWS SDK instead of using the runtime's (default false). */
+    bundleAwsSdk?: boolean;
 }
 
 function packageOf(input: string): string {
@@ -56,11 +72,31 @@ export async function buildBundle(options: BundleOptions = {}): Promise<BundleRe
         legalComments: "none",
         metafile: true,
         logLevel: "silent",
+        external: options.bundleAwsSdk === true ? [] : [...RUNTIME_PROVIDED],
+        // `import()` becomes `require()`: CommonJS resolution honours the runtime's NODE_PATH
+        // (/var/runtime/node_modules holds the SDK); ES module resolution ignores NODE_PATH.
+        supported: { "dynamic-import": false },
     });
+    const output = result.metafile.outputs[path.relative(process.cwd(), file)];
+    const builtins = new Set(builtinModules);
+    const externalImports = [
+        ...new Set(
+            (output?.imports ?? [])
+                .filter((i) => i.external && !i.path.startsWith("node:") && !builtins.has(i.path))
+                .map((i) => i.path),
+        ),
+    ].sort();
+    const unexpected = externalImports.filter(
+        (i) => !(RUNTIME_PROVIDED as readonly string[]).includes(i),
+    );
+    if (unexpected.length > 0) {
+        throw new Error(
+            `the bundle would require ${unexpected.join(", ")} at run time, which the Lambda ` +
+                `runtime does not provide: bundle it, or add it to RUNTIME_PROVIDED if it does`,
+        );
+    }
     const inputsByPackage: Record<string, number> = {};
-    for (const [input, info] of Object.entries(
-        result.metafile.outputs[path.relative(process.cwd(), file)]?.inputs ?? {},
-    )) {
+    for (const [input, info] of Object.entries(output?.inputs ?? {})) {
         const pkg = packageOf(input);
         inputsByPackage[pkg] = (inputsByPackage[pkg] ?? 0) + info.bytesInOutput;
     }
@@ -77,6 +113,7 @@ export async function buildBundle(options: BundleOptions = {}): Promise<BundleRe
         bytes: content.length,
         deflatedBytes: deflateRawSync(content, { level: 9 }).length,
         inputsByPackage,
+        externalImports,
     };
 }
 
@@ -102,6 +139,7 @@ if (require.main === module) {
                     kib: Math.round((r.bytes / 1024) * 10) / 10,
                     deflated_kib: Math.round((r.deflatedBytes / 1024) * 10) / 10,
                     by_package: r.inputsByPackage,
+                    runtime_provided: r.externalImports,
                 }),
             );
         })

@@ -1,12 +1,16 @@
-"""Benchmark: Great Expectations validation of one large monthly file on local Spark.
+"""Benchmark: the ``validate`` task's fixed cost vs its per-row cost, on a PASSING file.
 
-    .venv/bin/python benchmarks/bench_validation.py --rows 2000000
+    .venv/bin/python benchmarks/bench_validation.py [--rows 100000,2000000] [--rounds 1]
+        [--baseline main] [--bad-fraction 0]
 
-Writes one TLC-shaped file of ``--rows`` rows (1% bad rows), then times exactly what the
-``validate`` job does after start-up: footer grouping, one Spark read, canonical casts, the
-packaged 13-expectation suite on the cached DataFrame, and the data-docs build and copy.
-Prints wall time and rows/s. (The project this platform replaces reported 20 minutes for its
-validation on a laptop in Spark local mode.)
+Writes one TLC-shaped file per size (no bad rows by default, so all 13 expectations pass and the
+validation does the work of a good month), then runs the task exactly as a runner does,
+``python -m taxi_spark.jobs.validate --uri …`` in a fresh process, and times it from start to
+exit. From two sizes it prints the fixed cost per task (the intercept: interpreter, imports,
+Spark session, GX context, data docs) and the cost per million rows (the slope), plus the phase
+timings the job logs (``validation_finished``). ``--baseline REV`` also runs the job code of that
+git revision (``spark/src`` and ``libs/python`` taken with ``git archive``), interleaved with the
+current code, so before and after come from the same run.
 """
 
 from __future__ import annotations
@@ -14,64 +18,121 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
+import subprocess
+import sys
+import tarfile
 import tempfile
+import time
+from io import BytesIO
 from pathlib import Path
 
-from _common import machine, timer
-from taxi_spark import load, session, testdata, validation
+from _common import machine
+from taxi_spark import testdata
+
+SPARK_DIR = Path(__file__).resolve().parents[1]
+REPO = SPARK_DIR.parent
+
+
+def run_job(src: Path, libs: Path, uri: str, docs: str) -> dict:
+    """One validate task in a fresh process: wall seconds, summary, logged phase timings."""
+    env = dict(
+        os.environ,
+        PYTHONPATH=f"{src}{os.pathsep}{libs}",
+        PLATFORM_RUNTIME="local",
+        GX_ANALYTICS_ENABLED="False",
+        DOCS_URI=docs,
+    )
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "taxi_spark.jobs.validate", "--uri", uri],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"validate exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    timings: dict[str, float] = {}
+    for line in proc.stderr.splitlines():
+        if line.startswith("{") and '"validation_finished"' in line:
+            timings = json.loads(line).get("timings", {})
+    return {"wall": wall, "summary": summary, "timings": timings}
+
+
+def checkout(rev: str, dest: Path) -> tuple[Path, Path]:
+    """``spark/src`` and ``libs/python`` of ``rev`` under ``dest``."""
+    data = subprocess.run(
+        ["git", "-C", str(REPO), "archive", rev, "spark/src", "libs/python"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=BytesIO(data)) as tar:
+        tar.extractall(dest, filter="data")
+    return dest / "spark" / "src", dest / "libs" / "python"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=2_000_000)
-    parser.add_argument("--bad-fraction", type=float, default=0.01)
+    parser.add_argument("--rows", default="100000,2000000", help="two or more sizes, commas")
+    parser.add_argument("--rounds", type=int, default=1, help="runs per size and variant")
+    parser.add_argument("--bad-fraction", type=float, default=0.0)
+    parser.add_argument("--baseline", default=None, help="git revision to compare with")
     args = parser.parse_args()
+    sizes = [int(n) for n in args.rows.split(",")]
+    if len(sizes) < 2:
+        parser.error("--rows needs at least two sizes to separate fixed and per-row cost")
 
-    t: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-validation-") as tmp:
-        path = Path(tmp) / "landing" / testdata.file_name(2023, 5)
-        with timer(t, "generate"):
-            gen = testdata.generate_month(
-                2023, 5, args.rows, seed=1, bad_fraction=args.bad_fraction
-            )
+        files = {}
+        for n in sizes:
+            path = Path(tmp) / f"landing-{n}" / testdata.file_name(2023, 5)
+            gen = testdata.generate_month(2023, 5, n, seed=1, bad_fraction=args.bad_fraction)
             testdata.write_table(gen.table, "file://" + str(path))
-        size_mb = path.stat().st_size / 1e6
-        with timer(t, "spark_start"):
-            spark = session.build("bench-validation", "local")
-            spark.range(1).count()
-        spec = validation.load_suite(validation.DEFAULT_EXPECTATIONS)
-        with timer(t, "validate"):
-            df, _ = load.canonical_frame(spark, ["file://" + str(path)])
-            report = validation.validate(
-                df, spec, name=path.stem, docs_uri="file://" + str(Path(tmp) / "docs")
-            )
-        spark.stop()
+            files[n] = "file://" + str(path)
+        variants = {"current": (SPARK_DIR / "src", REPO / "libs" / "python")}
+        if args.baseline:
+            variants[f"@{args.baseline}"] = checkout(args.baseline, Path(tmp) / "baseline")
+        docs = "file://" + str(Path(tmp) / "docs")
+        runs: dict[tuple[str, int], list[dict]] = {}
+        for r in range(args.rounds):
+            names = list(variants)
+            order = names[r % len(names) :] + names[: r % len(names)]  # alternate who goes first
+            for n in sizes:
+                for name in order:
+                    src, libs = variants[name]
+                    runs.setdefault((name, n), []).append(run_job(src, libs, files[n], docs))
+
     print(
-        f"machine: {machine()}; Spark local[{os.environ.get('SPARK_LOCAL_CORES', '2')}], "
-        f"driver memory {os.environ.get('SPARK_DRIVER_MEMORY', '2g')}"
+        f"machine: {machine()} (shared; other jobs running); Spark local"
+        f"[{os.environ.get('SPARK_LOCAL_CORES', '2')}]; {args.rounds} run(s) per size and "
+        f"variant, medians; bad fraction {args.bad_fraction}"
     )
-    print(
-        f"rows: {report.rows:,}  expectations: {report.evaluated}  "
-        f"success: {report.success_percent:.1f}% (threshold {report.threshold_pct}%)"
-    )
-    print(
-        f"generate+write file: {t['generate']:.1f}s   spark start: {t['spark_start']:.1f}s "
-        f"(not counted)   file {size_mb:.0f} MB"
-    )
-    print(
-        f"validation wall time: {t['validate']:.1f}s   "
-        f"throughput: {report.rows / t['validate']:,.0f} rows/s"
-    )
-    print(
-        json.dumps(
-            {
-                "rows": report.rows,
-                "validate_seconds": round(t["validate"], 2),
-                "rows_per_second": round(report.rows / t["validate"]),
-                "failed": [f["expectation"] for f in report.failed],
-            }
+    phases = ["gx_import", "context", "count", "checks", "publish"]
+    print(f"\n{'variant':<14}{'rows':>11}{'task wall s':>13}{'checks':>8}  phases (s)")
+    for (name, n), results in runs.items():
+        wall = statistics.median(x["wall"] for x in results)
+        s = results[-1]["summary"]
+        passed = f"{len(s['failed_expectations'])} fail"
+        t = results[-1]["timings"]
+        detail = "  ".join(f"{p} {t[p]:.1f}" for p in phases if p in t) or "(not logged)"
+        outside = wall - sum(t.values()) if t else None
+        if outside is not None:
+            detail += f"  | outside validate() {outside:.1f} (interpreter, imports, Spark start)"
+        print(f"{name:<14}{n:>11,}{wall:>13.1f}{passed:>8}  {detail}")
+    print()
+    lo, hi = sizes[0], sizes[-1]
+    for name in variants:
+        w_lo = statistics.median(x["wall"] for x in runs[(name, lo)])
+        w_hi = statistics.median(x["wall"] for x in runs[(name, hi)])
+        per_row = (w_hi - w_lo) / (hi - lo)
+        fixed = w_lo - per_row * lo
+        print(
+            f"{name:<14} fixed cost per task {fixed:5.1f} s   per million rows "
+            f"{per_row * 1e6:5.1f} s   ({lo:,} rows {w_lo:.1f} s, {hi:,} rows {w_hi:.1f} s)"
         )
-    )
 
 
 if __name__ == "__main__":

@@ -37,10 +37,26 @@ def _summary(capsys) -> dict:
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
 
-def test_clean_file_passes_and_docs_are_published(spark, landing, validate_env, capsys):
+def test_clean_file_passes_and_docs_are_published(
+    spark, landing, validate_env, capsys, monkeypatch
+):
     clean, _ = landing
+    workdir = validate_env.parent / "cwd"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
     assert validate.main(["--uri", file_uri(clean)]) == 0
-    summary = _summary(capsys)
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    # The GX context is ephemeral: no project folder appears in the working directory.
+    assert list(workdir.iterdir()) == []
+    # Each phase's time is logged, so fixed and per-row costs can be told apart.
+    finished = [
+        json.loads(line)
+        for line in captured.err.splitlines()
+        if line.startswith("{") and '"validation_finished"' in line
+    ]
+    assert set(finished[-1]["timings"]) == {"gx_import", "context", "count", "checks", "publish"}
+    assert all(v >= 0 for v in finished[-1]["timings"].values())
     assert summary["passed"] is True
     assert summary["success_percent"] == 100.0
     assert summary["rows"] == 4_000
@@ -101,6 +117,19 @@ def test_suite_file_errors(tmp_path):
     bad_threshold.write_text("threshold_pct: ${T:-lots}\nexpectations: []\n")
     with pytest.raises(ConfigError, match="threshold_pct='lots' is not a number"):
         validation.load_suite(bad_threshold, env={})
+
+
+def test_preload_imports_great_expectations_once_in_the_background():
+    validation.preload()
+    first = validation._preload
+    validation.preload()
+    assert validation._preload is first, "one background import per process"
+    assert first is not None
+    first.join(timeout=120)
+    assert not first.is_alive()
+    import sys
+
+    assert "great_expectations" in sys.modules
 
 
 def test_packaged_suite_loads_with_defaults():

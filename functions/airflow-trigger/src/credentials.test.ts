@@ -1,6 +1,5 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -10,50 +9,14 @@ import {
     SecretsManagerCredentialSource,
     parseCredentials,
 } from "./credentials";
+import { fakeSecretsManager } from "../test/fake-secrets-manager";
 
 const PORT = 28101;
 const SECRET_ID = "arn:aws:secretsmanager:us-east-1:123456789012:secret:airflow-api-AbCdEf";
 
-/** A loopback server speaking Secrets Manager's JSON protocol for GetSecretValue. */
-function fakeSecretsManager(state: { value: string | undefined; calls: string[] }): http.Server {
-    return http.createServer((req, res) => {
-        const chunks: Buffer[] = [];
-        req.on("data", (c: Buffer) => chunks.push(c));
-        req.on("end", () => {
-            const target = String(req.headers["x-amz-target"]);
-            const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { SecretId: string };
-            state.calls.push(`${target} ${body.SecretId}`);
-            res.setHeader("content-type", "application/x-amz-json-1.1");
-            if (
-                target !== "secretsmanager.GetSecretValue" ||
-                body.SecretId !== SECRET_ID ||
-                state.value === undefined
-            ) {
-                res.statusCode = 400;
-                res.setHeader("x-amzn-errortype", "ResourceNotFoundException");
-                res.end(
-                    JSON.stringify({
-                        __type: "ResourceNotFoundException",
-                        message: "Secrets Manager can't find the specified secret value.",
-                    }),
-                );
-                return;
-            }
-            res.end(
-                JSON.stringify({
-                    ARN: SECRET_ID,
-                    Name: "airflow-api",
-                    SecretString: state.value,
-                    VersionId: "1",
-                }),
-            );
-        });
-    });
-}
-
 describe("functions/airflow-trigger: credential sources", () => {
     const state = { value: undefined as string | undefined, calls: [] as string[] };
-    const server = fakeSecretsManager(state);
+    const server = fakeSecretsManager(state, SECRET_ID);
     const client = new SecretsManagerClient({
         region: "us-east-1",
         endpoint: `http://127.0.0.1:${PORT}`,

@@ -6,7 +6,9 @@ docs/architecture.md#storage-and-warehouse) and the one way the jobs publish a f
 * :func:`write_bytes` replaces one file: ``file://`` through a temporary name in the target
   folder and an atomic rename (a failure never leaves a half-written page for the docs app),
   ``gs://`` as one object upload with Application Default Credentials (Workload Identity on
-  GKE); an object only becomes visible once its upload completed.
+  GKE); an object only becomes visible once its upload completed. A text page of 1 KiB or more
+  also gets a pre-compressed ``<name>.gz`` sibling, written after the page, which the docs app
+  sends to clients that accept gzip instead of compressing the page itself.
 
 Standard library only: the GCS client is imported when a ``gs://`` write happens, so components
 without ``google-cloud-storage`` (the Spark image) can still parse URIs.
@@ -15,6 +17,7 @@ without ``google-cloud-storage`` (the Spark image) can still parse URIs.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
 import tempfile
 from dataclasses import dataclass
@@ -92,6 +95,16 @@ def join(base: str, *parts: str) -> str:
     return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])
 
 
+#: Smallest page that gets a ``.gz`` sibling (the docs app does not compress smaller bodies).
+PRECOMPRESS_MIN_BYTES = 1024
+_COMPRESSIBLE = ("text/", "application/json", "application/javascript", "image/svg+xml")
+
+
+def should_precompress(content_type: str, size: int) -> bool:
+    """Whether :func:`write_bytes` writes a ``.gz`` sibling for this page by default."""
+    return size >= PRECOMPRESS_MIN_BYTES and content_type.lower().startswith(_COMPRESSIBLE)
+
+
 def write_bytes(  # noqa: PLR0913 - keyword-only options of one call
     uri: str,
     data: bytes,
@@ -100,18 +113,33 @@ def write_bytes(  # noqa: PLR0913 - keyword-only options of one call
     content_type: str = "application/octet-stream",
     arg: str = "uri",
     writer: str = "this workload's service account",
+    precompress: bool | None = None,
 ) -> str:
     """Replace the file at ``uri`` (``file://`` or ``gs://``) with ``data``; returns the URI.
 
     ``writer`` names who needs write access in the message of a refused GCS upload.
+    ``precompress`` (default: text-like ``content_type`` and at least 1 KiB) also writes
+    ``<uri>.gz``, the gzip of ``data``, *after* ``data``: the docs app only uses a sibling that
+    is not older than its page and inflates to the page's length, so a run that fails between the
+    two writes, or a later publish without a sibling, never serves stale bytes.
     """
     loc = parse(uri, arg=arg, schemes=("file", "gs"), error=error)
+    if loc.scheme == "gs" and (not loc.key or loc.key.endswith("/")):
+        raise error(f"{uri!r} names a folder; pass the object's full name (gs://bucket/path/name).")
+    if precompress is None:
+        precompress = should_precompress(content_type, len(data))
+    # mtime=0: the same page always compresses to the same bytes.
+    packed = gzip.compress(data, compresslevel=9, mtime=0) if precompress else None
     if loc.scheme == "file":
         _write_local(loc.key, data, error)
+        if packed is not None:
+            _write_local(loc.key + ".gz", packed, error)
         return "file://" + loc.key
-    if not loc.key or loc.key.endswith("/"):
-        raise error(f"{uri!r} names a folder; pass the object's full name (gs://bucket/path/name).")
     _write_gcs(loc, data, content_type, error, writer)
+    if packed is not None:
+        sibling = Location(loc.uri + ".gz", loc.scheme, loc.bucket, loc.key + ".gz")
+        # Stored as the bytes they are (no Content-Encoding): GCS must not transcode them.
+        _write_gcs(sibling, packed, "application/gzip", error, writer)
     return f"gs://{loc.bucket}/{loc.key}"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 
@@ -79,3 +80,35 @@ def test_refuses_folders_and_unsupported_targets(tmp_path):
         uris.write_bytes("gs://bucket/dir/", b"x", error=CallerError)
     with pytest.raises(CallerError, match="unsupported scheme 's3'"):
         uris.write_bytes("s3://bucket/x.html", b"x", error=CallerError)
+
+
+def test_text_pages_get_a_gz_sibling_written_after_the_page(tmp_path):
+    page = b"<p>Trips by zone.</p>" * 200
+    uri = uris.join(tmp_path.as_uri(), "dbt", "index.html")
+    uris.write_bytes(uri, page, error=CallerError, content_type="text/html; charset=utf-8")
+    target = tmp_path / "dbt" / "index.html"
+    sibling = tmp_path / "dbt" / "index.html.gz"
+    assert target.read_bytes() == page
+    assert gzip.decompress(sibling.read_bytes()) == page
+    # The docs app trusts a sibling only if it is not older than its page.
+    assert sibling.stat().st_mtime_ns >= target.stat().st_mtime_ns
+    assert oct(sibling.stat().st_mode & 0o777) == "0o644"
+    first = sibling.read_bytes()
+    uris.write_bytes(uri, page, error=CallerError, content_type="text/html")
+    assert sibling.read_bytes() == first, "the same page compresses to the same bytes"
+    assert sorted(os.listdir(target.parent)) == ["index.html", "index.html.gz"]
+
+
+def test_no_sibling_for_small_or_binary_files_or_when_turned_off(tmp_path):
+    small = uris.join(tmp_path.as_uri(), "small.html")
+    uris.write_bytes(small, b"<p>x</p>", error=CallerError, content_type="text/html")
+    png = uris.join(tmp_path.as_uri(), "chart.png")
+    uris.write_bytes(png, b"\x89PNG" * 1000, error=CallerError, content_type="image/png")
+    off = uris.join(tmp_path.as_uri(), "off.html")
+    uris.write_bytes(
+        off, b"x" * 5000, error=CallerError, content_type="text/html", precompress=False
+    )
+    assert sorted(os.listdir(tmp_path)) == ["chart.png", "off.html", "small.html"]
+    assert uris.should_precompress("application/json", 1024)
+    assert not uris.should_precompress("application/json", 1023)
+    assert not uris.should_precompress("application/octet-stream", 10_000)

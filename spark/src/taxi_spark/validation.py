@@ -4,6 +4,12 @@ The suite lives in a YAML file (default: ``taxi_spark/expectations/trips.yaml``)
 ``${ENV}`` / ``${ENV:-default}`` substitution. A run validates the DataFrame, compares GX's
 success percentage (share of expectations that passed) with the file's ``threshold_pct`` (or
 ``--threshold``), builds GX data docs and copies them to ``<docs uri>/data-docs/<name>/``.
+
+Fixed costs: Great Expectations is imported only when a validation runs, and :func:`preload`
+starts that import in a background thread so it overlaps the Spark session start (the JVM
+launches in its own process while Python imports). The GX context is ephemeral (in memory, no
+project files written and re-read); only the data docs site is written, to a temporary folder.
+Each run logs how long each phase took (``timings`` in ``validation_finished``).
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no usage statistics ca
 
 import re
 import tempfile
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +101,35 @@ def load_suite(path: str | Path, env: Mapping[str, str] | None = None) -> SuiteS
     return SuiteSpec(str(doc.get("suite", path.stem)), threshold, doc["expectations"], str(path))
 
 
+_preload: threading.Thread | None = None
+
+
+def _import_gx() -> None:
+    import great_expectations  # noqa: F401
+    from great_expectations.core.run_identifier import RunIdentifier  # noqa: F401
+
+
+def preload() -> None:
+    """Start importing Great Expectations in the background (call before starting Spark).
+
+    The import takes seconds; the Spark session start spends most of its time waiting for the
+    JVM. :func:`validate` imports GX again, which waits for this import to finish (Python's
+    per-module import locks) instead of doing it twice. A failure here is left for
+    :func:`validate`'s own import to report.
+    """
+    global _preload
+    if _preload is None:
+        _preload = threading.Thread(target=_safe_import, name="gx-preload", daemon=True)
+        _preload.start()
+
+
+def _safe_import() -> None:
+    try:
+        _import_gx()
+    except Exception:  # noqa: BLE001 - validate() imports again and reports the error
+        return
+
+
 def _expectation(entry: dict[str, Any], index: int, source: str):
     import great_expectations as gx
 
@@ -122,6 +159,9 @@ class ValidationReport:
     rows: int
     failed: list[dict[str, Any]] = field(default_factory=list)
     docs_uri: str | None = None
+    #: Seconds per phase: gx_import (waited for), context, count (read + persist), checks
+    #: (expectations and data docs build), publish.
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -142,15 +182,38 @@ def validate(
     ``name`` identifies what was validated (e.g. ``yellow_tripdata_2023-01``); it names the
     GX asset and the docs folder, so re-validating the same file replaces its docs.
     """
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def lap(phase: str) -> None:
+        nonlocal started
+        now = time.perf_counter()
+        timings[phase] = round(now - started, 3)
+        started = now
+
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    lap("gx_import")
     threshold = spec.threshold_pct if threshold_pct is None else threshold_pct
     with tempfile.TemporaryDirectory(prefix="gx-") as project:
-        context = gx.get_context(mode="file", project_root_dir=project)
+        site = Path(project) / "data_docs"
+        # Ephemeral: nothing of the GX project is written to disk and read back; only the data
+        # docs site, which we publish.
+        context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        context.variables.save()
+        context.update_data_docs_site(
+            site_name="local_site",
+            site_config={
+                "class_name": "SiteBuilder",
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(site),
+                },
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
         # persist=False: the DataFrame is persisted here, around the run, not by GX as well.
         source = context.data_sources.add_spark(name="spark", persist=False)
         asset = source.add_dataframe_asset(name=name)
@@ -170,9 +233,11 @@ def validate(
                 result_format={"result_format": "BASIC"},
             )
         )
+        lap("context")
         df = df.persist()
         try:
             rows = df.count()
+            lap("count")
             log.info(
                 "validation_started",
                 suite=spec.name,
@@ -184,6 +249,7 @@ def validate(
             result = checkpoint.run(batch_parameters={"dataframe": df}, run_id=run_id)
         finally:
             df.unpersist()
+        lap("checks")
         (run_result,) = result.run_results.values()
         stats = run_result.statistics
         failed = [
@@ -210,8 +276,9 @@ def validate(
             failed=failed,
         )
         if docs_uri:
-            site = Path(project) / "gx" / "uncommitted" / "data_docs" / "local_site"
             report.docs_uri = publish_docs(site, docs_uri, name)
+        lap("publish")
+    report.timings = timings
     log.info(
         "validation_finished",
         suite=spec.name,
@@ -221,6 +288,7 @@ def validate(
         passed=report.passed,
         failed=[f["expectation"] + ":" + str(f["kwargs"].get("column", "")) for f in failed],
         docs_uri=report.docs_uri,
+        timings=timings,
     )
     return report
 

@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
             f"environment variable PLATFORM_RUNTIME={runtime!r} is not valid; "
             f"expected one of {', '.join(config.RUNTIMES)}."
         )
+    validation.preload()  # GX imports while the JVM starts
     spark = session.build("taxi-validate", runtime)
     df, _ = load.canonical_frame(spark, files)
     name = uris.parse(files[0]).name.removesuffix(".parquet")
