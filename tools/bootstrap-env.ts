@@ -57,9 +57,6 @@ export const DEPLOY_ROLES = [
 ] as const;
 
 /** Roles of the preview identity: read everything the stack manages, write nothing. */
-/** Custom role with container.clusters.connect, for the preview account (the DNS endpoint). */
-export const GKE_CONNECT_ROLE = "gkeDnsConnect";
-
 export const PREVIEW_ROLES = [
     "roles/viewer",
     "roles/iam.securityReviewer",
@@ -372,38 +369,6 @@ function gcpSteps(i: BootstrapInput): Step[] {
             },
         );
     }
-    // The stack's kubeconfig targets the cluster's DNS control-plane endpoint, which admits only
-    // callers with container.clusters.connect: roles/container.admin gives it to the deploying
-    // account; the preview account gets exactly that permission (and get) in a custom role.
-    const connectRole = `projects/${i.project}/roles/${GKE_CONNECT_ROLE}`;
-    steps.push(
-        {
-            title: `custom role ${GKE_CONNECT_ROLE}: container.clusters.connect (the GKE DNS endpoint)`,
-            exists: ["gcloud", "iam", "roles", "describe", GKE_CONNECT_ROLE, p],
-            run: [
-                "gcloud",
-                "iam",
-                "roles",
-                "create",
-                GKE_CONNECT_ROLE,
-                p,
-                "--title=GKE DNS endpoint connect",
-                "--permissions=container.clusters.connect,container.clusters.get",
-            ],
-        },
-        {
-            title: `${n.previewSa.split("@")[0]!}: ${connectRole}`,
-            run: [
-                "gcloud",
-                "projects",
-                "add-iam-policy-binding",
-                i.project,
-                `--member=serviceAccount:${n.previewSa}`,
-                `--role=${connectRole}`,
-                "--condition=None",
-            ],
-        },
-    );
     return steps;
 }
 
