@@ -100,7 +100,7 @@ export function definePlatform(cfg: PlatformConfig) {
         {
             project: cfg.gcpProject,
             environment: env,
-            workloadPool: cluster.workloadPool,
+            workloadPool: cluster.identityPool,
             buckets: lake.buckets,
             datasets: lake.datasets,
             namespaces,
@@ -232,6 +232,8 @@ export function definePlatform(cfg: PlatformConfig) {
             memoryMb: cfg.triggerMemoryMb,
             timeoutSeconds: cfg.triggerTimeoutSeconds,
             forceDestroy: !cfg.deletionProtection,
+            // A destroyed and re-created stack must not find its secret's name still reserved.
+            secretRecoveryWindowDays: cfg.disposable ? 0 : 7,
         },
         { providers: [awsProvider] },
     );
@@ -243,6 +245,8 @@ export function definePlatform(cfg: PlatformConfig) {
             sourceBucketName: trigger.bucketName,
             sourceBucketArn: trigger.bucketArn,
             sinkBucketName: lake.buckets.staging.name,
+            // Storage Transfer keeps deleted job names: one name per creation on disposable stacks.
+            uniqueName: cfg.disposable,
         },
         { providers: [awsProvider, gcpProvider] },
     );
