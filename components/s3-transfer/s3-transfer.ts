@@ -15,6 +15,7 @@
 import * as aws from "@pulumi/aws";
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import { platformLabels } from "../shared/labels";
 import { assertArgs } from "../shared/validation";
 
@@ -33,6 +34,12 @@ export interface S3TransferArgs {
     sinkBucketName: pulumi.Input<string>;
     /** Prefix in the staging bucket, ending with `/`: the full_refresh DAG reads `<STAGING_URI>/<dataset>/`. Default `yellow/`. */
     sinkPath?: string;
+    /**
+     * Give the job name a random suffix made once per creation (default false). Storage Transfer
+     * keeps a deleted job's name reserved, so a stack that is destroyed and re-created (config
+     * `disposable`) needs it; the suffix stays the same for the life of the stack.
+     */
+    uniqueName?: boolean;
 }
 
 export function resolveS3TransferArgs(args: S3TransferArgs) {
@@ -40,6 +47,7 @@ export function resolveS3TransferArgs(args: S3TransferArgs) {
         ...args,
         sourcePath: args.sourcePath ?? "trip data/",
         sinkPath: args.sinkPath ?? "yellow/",
+        uniqueName: args.uniqueName ?? false,
     };
     const pathProblem = (arg: string, v: string) =>
         v !== "" &&
@@ -96,7 +104,7 @@ export function readOnlyPolicy(bucketArn: string, sourcePath: string) {
 export const SINK_ROLES = ["roles/storage.legacyBucketWriter", "roles/storage.objectViewer"];
 
 export class S3Transfer extends pulumi.ComponentResource {
-    /** `transferJobs/<env>-s3-full-refresh`: the `TRANSFER_JOB_NAME` of pipeline-env. */
+    /** `transferJobs/<env>-s3-full-refresh[-<suffix>]`: the `TRANSFER_JOB_NAME` of pipeline-env. */
     public readonly transferJobName: pulumi.Output<string>;
     public readonly role: aws.iam.Role;
     public readonly roleArn: pulumi.Output<string>;
@@ -154,10 +162,14 @@ export class S3Transfer extends pulumi.ComponentResource {
                 ),
         );
 
+        const baseName = `transferJobs/${args.environment}-s3-full-refresh`;
+        const jobName = args.uniqueName
+            ? pulumi.interpolate`${baseName}-${new random.RandomId(`${name}-job-suffix`, { byteLength: 4 }, o).hex}`
+            : pulumi.output(baseName);
         this.job = new gcp.storage.TransferJob(
             `${name}-job`,
             {
-                name: `transferJobs/${args.environment}-s3-full-refresh`,
+                name: jobName,
                 project: args.project,
                 description: `Full refresh (${args.environment}): S3 landing bucket → GCS staging, run on demand by the full_refresh DAG`,
                 status: "ENABLED",
