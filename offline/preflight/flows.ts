@@ -41,7 +41,7 @@ export interface Workload {
 export interface FlowEnd {
     workload?: Workload;
     external?: ExternalClass;
-    /** Containers of the source pods this flow is for (default: every container). */
+    /** Containers of the source pods this flow is for (default: the regular containers; init containers must be named). */
     containers?: string[];
 }
 

@@ -22,6 +22,8 @@ export interface PreflightInput {
     resources: RecordedResource[];
     kubernetes: Obj[];
     pods: CatalogPod[];
+    /** The job table's template contexts (built with the stack's pipeline env). */
+    jobCases: Record<string, JobCase>;
     /** Task objects (Jobs, SparkApplications) rendered from the DAG templates, by `<dag>.<task>`. */
     taskObjects: Record<string, Obj>;
     cluster: Cluster;
@@ -76,6 +78,23 @@ export interface BuildOptions {
     jobCases?: Record<string, JobCase>;
 }
 
+/** Rebuild an input after its resources or Kubernetes objects were changed (tests' mutations). */
+export function rebuildInput(input: PreflightInput): PreflightInput {
+    const kubernetes = input.resources
+        .filter(
+            (r) =>
+                r.custom && r.type.startsWith("kubernetes:") && typeof r.inputs.kind === "string",
+        )
+        .map((r) => r.inputs);
+    return buildInput(
+        { stack: input.stack, resources: input.resources, kubernetes },
+        input.config,
+        {
+            jobCases: input.jobCases,
+        },
+    );
+}
+
 export function buildInput(
     rendered: { stack: string; resources: RecordedResource[]; kubernetes: Obj[] },
     config: Record<string, string>,
@@ -116,6 +135,7 @@ export function buildInput(
         resources: rendered.resources,
         kubernetes: rendered.kubernetes,
         pods,
+        jobCases: cases,
         taskObjects,
         cluster: { policies, namespaces, podCidr },
         masterCidr,

@@ -6,7 +6,7 @@
  *   flow that selects no pod is itself a problem: the table went stale).
  * - Each denied flow must be denied for every pair.
  * - Every container of every pod must be covered by a needed flow (as the source, or as the
- *   owner of the destination port).
+ *   owner of the destination port); init containers only when a flow names them.
  */
 import type { CatalogPod } from "./pods";
 import { connectionAllowed, type Cluster, type Endpoint, type NetPod } from "./netpol";
@@ -238,7 +238,10 @@ export function checkReachability(
             containers++;
             const covered = needed.some((f) => {
                 if (f.from.workload && selects(f.from.workload, pod)) {
-                    if (!f.from.containers || f.from.containers.includes(c.name)) return true;
+                    // A flow without a container list stands for the pod's regular containers;
+                    // init containers run on their own and must be named.
+                    if (f.from.containers ? f.from.containers.includes(c.name) : !c.init)
+                        return true;
                 }
                 if (f.to.workload && selects(f.to.workload, pod)) {
                     return c.ports.some(
