@@ -95,6 +95,30 @@ describe("policy pack: every stack's render", function () {
                 },
             },
             {
+                policy: "gke-control-plane-restricted",
+                what: "0.0.0.0/0 added to the control plane's authorized networks",
+                edit: (rs) => {
+                    (
+                        one(rs, "gcp:container/cluster:Cluster").props
+                            .masterAuthorizedNetworksConfig as any
+                    ).cidrBlocks.push({ cidrBlock: "0.0.0.0/0", displayName: "anyone" });
+                    return rs;
+                },
+            },
+            {
+                policy: "service-account-token-only-for-api-clients",
+                what: "the docs app mounts a service-account token",
+                edit: (rs) => {
+                    const docs = rs.find(
+                        (r) =>
+                            r.type === "kubernetes:apps/v1:Deployment" &&
+                            (r.props.metadata as any)?.name === "docs-app",
+                    )!;
+                    (docs.props.spec as any).template.spec.automountServiceAccountToken = true;
+                    return rs;
+                },
+            },
+            {
                 policy: "no-service-account-keys",
                 what: "a service-account key added",
                 edit: (rs) => [

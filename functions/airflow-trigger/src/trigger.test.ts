@@ -290,6 +290,71 @@ describe("functions/airflow-trigger: handler against a loopback Airflow API", ()
         assert.equal(airflow.runs.size, 2);
     });
 
+    it("attempts every record after a malformed one, then fails naming the malformed records", async () => {
+        const good = objectCreatedEvent([
+            { bucket: "acme-landing", key: "trip data/yellow_tripdata_2025-04.parquet", eTag: "p" },
+            { bucket: "acme-landing", key: "trip data/yellow_tripdata_2025-05.parquet", eTag: "q" },
+        ]).Records;
+        const event = {
+            Records: [
+                { eventName: "ObjectCreated:Put", s3: { object: { key: "x.parquet" } } },
+                good[0],
+                {
+                    eventName: "ObjectCreated:Put",
+                    s3: {
+                        bucket: { name: "acme-landing" },
+                        object: { key: "trip+data/y.parquet" },
+                    },
+                },
+                good[1],
+            ],
+        };
+        const h = handler();
+        await assert.rejects(h(event), (err: unknown) => {
+            assert.ok(err instanceof TriggerFailedError);
+            assert.deepEqual(
+                err.invalid.map((r) => r.index),
+                [0, 2],
+            );
+            assert.deepEqual(err.failures, []);
+            assert.equal(err.retryable, false, "a malformed record does not get better on retry");
+            assert.match(err.message, /^2 malformed record\(s\):/);
+            assert.match(err.message, /malformed record 0 lacks eventName, s3\.bucket\.name/);
+            assert.match(
+                err.message,
+                /malformed record 2 \(s3:\/\/acme-landing\/trip data\/y\.parquet\) has neither versionId nor eTag/,
+            );
+            return true;
+        });
+        assert.equal(airflow.runs.size, 2, "both well-formed records were triggered");
+        assert.deepEqual(airflow.sequence(), ["token 201", "run 200", "run 200"]);
+        const invalid = events().filter((e) => e.event === "record_invalid");
+        assert.deepEqual(
+            invalid.map((e) => [e.level, e.record]),
+            [
+                ["error", 0],
+                ["error", 2],
+            ],
+        );
+    });
+
+    it("names malformed records and failed objects together", async () => {
+        airflow.force(/dagRuns$/, 500, { detail: "Internal Server Error" });
+        const event = objectCreatedEvent([
+            { bucket: "acme-landing", key: "trip data/yellow_tripdata_2025-06.parquet", eTag: "r" },
+        ]);
+        event.Records.unshift({ eventName: "ObjectCreated:Put" });
+        await assert.rejects(handler()(event), (err: unknown) => {
+            assert.ok(err instanceof TriggerFailedError);
+            assert.equal(err.retryable, true);
+            assert.match(
+                err.message,
+                /^1 malformed record\(s\) and 1 object\(s\) could not be triggered \(transient; retry\):\n {2}- malformed record 0 lacks eventName.*\n {2}- s3:\/\/acme-landing\/trip data\/yellow_tripdata_2025-06\.parquet \(run s3__acme-landing__[0-9a-f]{32}\): .*500/,
+            );
+            return true;
+        });
+    });
+
     it("throws a retryable error when Airflow cannot be reached", async () => {
         const h = handler({
             AIRFLOW_API_URL: "http://127.0.0.1:28119",

@@ -3,14 +3,15 @@
  * own credential source and logger. `handler.ts` builds it once per Lambda container.
  *
  * For each new object under the configured prefix and suffix: one DAG run with a deterministic
- * id and `conf.uri`. Every record is attempted even when one fails; then, if any failed, the
- * invocation throws (Lambda's async retries and the on-failure destination take over; records
- * already triggered answer 409 on the retry and count as done).
+ * id and `conf.uri`. Every record is attempted even when one fails or an earlier one is
+ * malformed; then, if any failed or was malformed, the invocation throws naming them (Lambda's
+ * async retries and the on-failure destination take over; records already triggered answer 409
+ * on the retry and count as done).
  */
 import { AirflowClient, AirflowError, type TriggerOutcome } from "./airflow";
 import type { TriggerConfig } from "./config";
 import { credentialSourceFromConfig, type CredentialSource } from "./credentials";
-import { dagRunId, filterReason, objectUri, parseS3Event } from "./events";
+import { dagRunId, filterReason, objectUri, parseS3Event, type InvalidRecord } from "./events";
 import { createLogger, type Logger } from "./log";
 
 export interface TriggerResult {
@@ -32,12 +33,20 @@ export class TriggerFailedError extends Error {
         public readonly failures: { uri: string; dagRunId: string; error: string }[],
         /** True when at least one failure is transient. */
         public readonly retryable: boolean,
+        /** Malformed records of the event (index in `Records`, what is wrong). */
+        public readonly invalid: InvalidRecord[] = [],
     ) {
-        super(
-            `${failures.length} object(s) could not be triggered${retryable ? " (transient; retry)" : ""}:\n  - ${failures
-                .map((f) => `${f.uri} (run ${f.dagRunId}): ${f.error}`)
-                .join("\n  - ")}`,
-        );
+        const lines = [
+            ...invalid.map((r) => `malformed ${r.reason}`),
+            ...failures.map((f) => `${f.uri} (run ${f.dagRunId}): ${f.error}`),
+        ];
+        const what = [
+            invalid.length > 0 ? `${invalid.length} malformed record(s)` : "",
+            failures.length > 0 ? `${failures.length} object(s) could not be triggered` : "",
+        ]
+            .filter(Boolean)
+            .join(" and ");
+        super(`${what}${retryable ? " (transient; retry)" : ""}:\n  - ${lines.join("\n  - ")}`);
         this.name = "TriggerFailedError";
     }
 }
@@ -119,7 +128,14 @@ export function createTriggerHandler(deps: TriggerDeps): TriggerHandler {
                 });
             }
         }
-        if (failures.length > 0) throw new TriggerFailedError(failures, retryable);
+        // Malformed records were skipped above; the invocation still fails, naming them, so
+        // the retry and the on-failure destination see the event.
+        for (const bad of parsed.invalid) {
+            log.error("record_invalid", { record: bad.index, message: bad.reason });
+        }
+        if (failures.length > 0 || parsed.invalid.length > 0) {
+            throw new TriggerFailedError(failures, retryable, parsed.invalid);
+        }
         return summary;
     };
 }
