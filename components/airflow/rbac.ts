@@ -5,24 +5,38 @@
 import * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 
-/** What Airflow's service account may do in the jobs namespace, and nothing else. */
+/**
+ * What Airflow's service account may do in the jobs namespace, and nothing else: exactly the
+ * calls the cncf-kubernetes operators make (offline/preflight checks each recorded call).
+ */
 export const LAUNCHER_RULES = [
-    // `patch`: the pod operators label the pods they have handled.
+    // Task pods: found by label (list), read while starting (get), labelled once handled
+    // (patch), deleted when they succeeded.
     {
         apiGroups: [""],
         resources: ["pods"],
         verbs: ["create", "get", "list", "watch", "delete", "patch"],
     },
     { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
+    // The operators poll a pod's events while it starts and log them when it fails.
+    { apiGroups: [""], resources: ["events"], verbs: ["list", "watch"] },
     {
         apiGroups: ["batch"],
         resources: ["jobs"],
         verbs: ["create", "get", "list", "watch", "delete"],
     },
+    // KubernetesJobOperator waits with read_namespaced_job_status.
+    { apiGroups: ["batch"], resources: ["jobs/status"], verbs: ["get"] },
     {
         apiGroups: ["sparkoperator.k8s.io"],
         resources: ["sparkapplications"],
         verbs: ["create", "get", "list", "watch", "delete"],
+    },
+    // SparkKubernetesOperator waits with get_namespaced_custom_object_status.
+    {
+        apiGroups: ["sparkoperator.k8s.io"],
+        resources: ["sparkapplications/status"],
+        verbs: ["get"],
     },
 ];
 
