@@ -24,6 +24,7 @@
  *   and taints), since the cluster starts without nodes;
  * - Jobs that connect to PostgreSQL (flows.ts) after its StatefulSet and, except the reconcile
  *   Job itself, after the reconcile Job that creates their role and database;
+ * - Jobs after the NetworkPolicies that allow their needed flows (both ends);
  * - anything that references an image digest after that image's build.
  */
 import type { RecordedResource } from "../../testing/pulumi-harness";
@@ -31,7 +32,7 @@ import { cloudFakes } from "../../testing/cloud-fakes";
 import { NEEDED_FLOWS, WORKLOADS } from "./flows";
 import type { PreflightInput } from "./input";
 import { renderedPods } from "./pods";
-import { selects } from "./reachability";
+import { allowingPolicies, selects } from "./reachability";
 import { authorize, rbacModelOf } from "./rbac";
 
 type Obj = Record<string, unknown>;
@@ -419,6 +420,20 @@ export function checkOrder(input: PreflightInput): OrderReport {
         need(r, pgServer, "the PostgreSQL server it connects to");
         if (!reconcile.includes(r))
             need(r, reconcile, "the reconcile Job that creates its role and database");
+    }
+
+    // Jobs (`pulumi up` waits for them) after the NetworkPolicies their connections need: a Job
+    // started before them meets the namespaces' default deny.
+    const policyResources = objects.filter((o) => o.inputs.kind === "NetworkPolicy");
+    for (const r of objects.filter((x) => x.inputs.kind === "Job")) {
+        const pod = renderedPods([r.inputs])[0]!;
+        for (const id of allowingPolicies(pod, input, NEEDED_FLOWS)) {
+            const [ns, name] = id.split("/");
+            const policy = policyResources.filter(
+                (p) => meta(p).namespace === ns && meta(p).name === name,
+            );
+            need(r, policy, `the NetworkPolicy ${id} that lets its pods connect`);
+        }
     }
 
     // Images before anything that references their digest.

@@ -202,6 +202,36 @@ function evaluateFlow(f: Flow, input: ReachabilityInput, expect: boolean): FlowR
     return { flow: flowName(f), problems, checked };
 }
 
+/**
+ * The policies (`<namespace>/<name>`) that allow the needed flows leaving `pod`: what must exist
+ * before the pod's first connection (egress at the source, ingress at the destination).
+ */
+export function allowingPolicies(
+    pod: CatalogPod,
+    input: ReachabilityInput,
+    needed: Flow[],
+): string[] {
+    const out = new Set<string>();
+    for (const f of needed) {
+        if (!f.from.workload || !selects(f.from.workload, pod)) continue;
+        for (const d of targets(f, input)) {
+            const v = connectionAllowed(
+                input.cluster,
+                { pod: netPod(pod) },
+                d.endpoint,
+                d.port,
+                d.protocol,
+            );
+            if (!v.allowed) continue;
+            for (const why of [v.egress, v.ingress]) {
+                const m = /^(\S+\/\S+) (?:egress|ingress)\[\d+\]$/.exec(why);
+                if (m) out.add(m[1]!);
+            }
+        }
+    }
+    return [...out];
+}
+
 /** Evaluate the table; pods and policies come from the stack's render. */
 export function checkReachability(
     input: ReachabilityInput,
