@@ -192,6 +192,7 @@ export function definePlatform(cfg: PlatformConfig) {
         {
             namespace: NAMESPACES.mlflow,
             image: images.ml,
+            apiServerCidr: cfg.masterCidr,
             databaseSecret: postgres.secrets.mlflow!.name,
             artifactsBucket: lake.buckets["mlflow-artifacts"].name,
             serviceAccount: identities.kubernetesAccounts.mlflow,
@@ -206,6 +207,7 @@ export function definePlatform(cfg: PlatformConfig) {
         {
             namespace: NAMESPACES.docs,
             image: images.docsApp,
+            apiServerCidr: cfg.masterCidr,
             docsUri: lake.uris.docs,
             serviceAccount: identities.kubernetesAccounts["docs-app"],
             monitoringNamespace: NAMESPACES.monitoring,
