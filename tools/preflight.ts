@@ -3,10 +3,17 @@
  * stack's offline render, plus the policy pack; prints a readable report and exits 1 on any
  * problem.
  *
- * Options: --out <file> also writes the report there (the PR workflow posts it).
+ * Options: --out <file> also writes the full report there; --summary <file> writes the short
+ * form (counts, problems, one line per check class) that the PR workflow posts.
  */
 import * as fs from "node:fs";
-import { formatReport, inputFor, problemsOf, runChecks } from "../offline/preflight/report";
+import {
+    formatReport,
+    formatSummary,
+    inputFor,
+    problemsOf,
+    runChecks,
+} from "../offline/preflight/report";
 import { evaluateStack, formatViolations } from "../policy/evaluate";
 import { listStacks } from "./stack-files";
 
@@ -14,13 +21,15 @@ async function main(): Promise<number> {
     const argv = process.argv.slice(2);
     const stacks: string[] = [];
     let out: string | undefined;
+    let summaryOut: string | undefined;
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i]!;
         if (a === "--all") stacks.push(...listStacks());
         else if (a === "--out") out = argv[++i];
+        else if (a === "--summary") summaryOut = argv[++i];
         else if (a.startsWith("-"))
             throw new Error(
-                `unknown option ${a}. Usage: npm run preflight -- <stack>... | --all [--out file]`,
+                `unknown option ${a}. Usage: npm run preflight -- <stack>... | --all [--out file] [--summary file]`,
             );
         else stacks.push(a);
     }
@@ -34,6 +43,7 @@ async function main(): Promise<number> {
             throw new Error(`unknown stack "${s}": stacks/ has ${known.join(", ")}`);
 
     const sections: string[] = [];
+    const summaries: string[] = ["## Preflight", ""];
     let failed = 0;
     for (const stack of stacks) {
         const report = runChecks(await inputFor(stack));
@@ -42,11 +52,18 @@ async function main(): Promise<number> {
         let text = formatReport(report);
         text += `### Policy pack\n${violations.length === 0 ? "ok   no violation" : formatViolations(violations)}\n`;
         sections.push(text);
+        summaries.push(formatSummary(report));
+        summaries.push(
+            mandatory.length === 0
+                ? "- ✅ policy pack: no mandatory violation\n"
+                : `- ❌ policy pack: ${mandatory.length} mandatory violation(s)\n${formatViolations(mandatory)}\n`,
+        );
         failed += problemsOf(report).length + mandatory.length;
     }
     const text = sections.join("\n");
     console.log(text);
     if (out) fs.writeFileSync(out, text);
+    if (summaryOut) fs.writeFileSync(summaryOut, summaries.join("\n"));
     return failed > 0 ? 1 : 0;
 }
 

@@ -88,6 +88,36 @@ export function counts(r: PreflightReport) {
 
 const mark = (ok: boolean) => (ok ? "ok  " : "FAIL");
 
+/**
+ * The short form for a pull-request comment: counts and problems, one status line per check
+ * class (the full report is the artifact).
+ */
+export function formatSummary(r: PreflightReport): string {
+    const c = counts(r);
+    const p = problemsOf(r);
+    const by = (prefix: string) => p.filter((x) => x.startsWith(prefix)).length;
+    const line = (ok: boolean, text: string) => `- ${ok ? "✅" : "❌"} ${text}`;
+    return [
+        `### Preflight \`${r.stack}\`: ${p.length === 0 ? "no problems" : `${p.length} problem(s)`}`,
+        "",
+        line(
+            by("reachability") === 0,
+            `reachability: ${c.neededFlows} needed flows (${c.neededConnections} connections) and ${c.deniedFlows} must-deny flows (${c.deniedConnections}) over ${c.pods} pods / ${c.containers} containers`,
+        ),
+        line(
+            by("permissions") === 0,
+            `permissions: ${c.apiCalls} API calls (${r.permissions.sources.map((s) => `${s.client}: ${s.source}`).join("; ")})`,
+        ),
+        line(
+            by("first up") === 0,
+            `first \`up\`: ${c.orderEdges} prerequisites over ${r.order.resources} resources, ${r.order.advisories.length} advisories`,
+        ),
+        line(by("cloud") === 0, `cloud semantics: ${c.cloudChecks} checks`),
+        ...(p.length > 0 ? ["", ...p.map((x) => `  - ${x}`)] : []),
+        "",
+    ].join("\n");
+}
+
 /** A readable report (Markdown-friendly plain text). */
 export function formatReport(r: PreflightReport): string {
     const c = counts(r);
