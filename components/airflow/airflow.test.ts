@@ -219,7 +219,6 @@ describe("components/airflow", () => {
             grants("sparkoperator.k8s.io", "sparkapplications/status", "get"),
             "get_namespaced_custom_object_status",
         );
-        assert.ok(grants("", "events", "list"), "pod events while starting and on failure");
         assert.ok(grants("", "pods/log", "get"), "task logs");
         assert.deepEqual(role.rules, LAUNCHER_RULES);
         for (const rule of role.rules) {

@@ -7,7 +7,9 @@ import type * as pulumi from "@pulumi/pulumi";
 
 /**
  * What Airflow's service account may do in the jobs namespace, and nothing else: exactly the
- * calls the cncf-kubernetes operators make (offline/preflight checks each recorded call).
+ * calls the cncf-kubernetes operators make (offline/preflight checks each recorded call). No
+ * pod events: the Job and SparkApplication operators read them only with
+ * `log_events_on_failure`, which the DAGs leave off.
  */
 export const LAUNCHER_RULES = [
     // Task pods: found by label (list), read while starting (get), labelled once handled
@@ -18,8 +20,6 @@ export const LAUNCHER_RULES = [
         verbs: ["create", "get", "list", "watch", "delete", "patch"],
     },
     { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
-    // The operators poll a pod's events while it starts and log them when it fails.
-    { apiGroups: [""], resources: ["events"], verbs: ["list", "watch"] },
     {
         apiGroups: ["batch"],
         resources: ["jobs"],

@@ -7,10 +7,10 @@
  * - Airflow's task operators (cncf-kubernetes KubernetesJobOperator and SparkKubernetesOperator):
  *   the recording of the loopback API stand-in (dags helper, issue 27), one JSON object per
  *   request. INTEGRATION POINT: `PREFLIGHT_K8S_RECORDING=<file.jsonl>` or the recorder module
- *   `dags/tests/k8s_recorder.py` when it exists; until then `fixtures/provider-calls.jsonl`, the
- *   calls read from the provider's source (apache-airflow-providers-cncf-kubernetes 10.25.0:
- *   hooks/kubernetes.py, operators/job.py, operators/spark_kubernetes.py,
- *   operators/custom_object_launcher.py, utils/pod_manager.py), is used and the report says so.
+ *   `dags/tests/k8s_recorder.py` when it exists (it runs `dag.test()` of the batch and
+ *   full_refresh DAGs through the provider's own code, about a minute, once per process);
+ *   otherwise `fixtures/provider-calls.jsonl`, a recording that recorder made (dags branch at
+ *   994ee4d, apache-airflow-providers-cncf-kubernetes 10.25.0), and the report says which.
  * - Prometheus: its own config (`kubernetes_sd_configs`), as Prometheus documents service
  *   discovery: role `pod` lists and watches pods of each named namespace (all namespaces when
  *   none are named); `endpoints` adds endpoints, services and pods; `service` services.
@@ -85,15 +85,19 @@ export function parseRecording(text: string, origin: string): ApiCall[] {
     return calls;
 }
 
-/** The operators' calls: a recording when one is available, else the provider-source fixture. */
-export function operatorCalls(jobsNamespace: string): CallSet {
+let recording: { text: string; source: string } | undefined;
+
+/** The recording: a given file, a fresh run of the recorder (once per process), or the fixture. */
+function operatorRecording(): { text: string; source: string } {
     const env = process.env.PREFLIGHT_K8S_RECORDING;
-    let text: string;
-    let source: string;
     if (env) {
-        text = fs.readFileSync(env, "utf8");
-        source = `recorded by the loopback API stand-in (${env})`;
-    } else if (fs.existsSync(RECORDER_MODULE) && fs.existsSync(path.join(ROOT, "dags", ".venv"))) {
+        return {
+            text: fs.readFileSync(env, "utf8"),
+            source: `recorded by the loopback API stand-in (${env})`,
+        };
+    }
+    if (recording) return recording;
+    if (fs.existsSync(RECORDER_MODULE) && fs.existsSync(path.join(ROOT, "dags", ".venv"))) {
         const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "k8s-rec-")), "calls.jsonl");
         const r = spawnSync(
             path.join(ROOT, "dags", ".venv", "bin", "python"),
@@ -102,17 +106,27 @@ export function operatorCalls(jobsNamespace: string): CallSet {
                 cwd: path.join(ROOT, "dags"),
                 encoding: "utf8",
                 env: { ...process.env, PYTHONPATH: ".", PYTHONDONTWRITEBYTECODE: "1" },
+                maxBuffer: 64 * 1024 * 1024,
             },
         );
-        if (r.status !== 0) throw new Error(`dags/tests/k8s_recorder failed:\n${r.stderr}`);
-        text = fs.readFileSync(out, "utf8");
-        source =
-            "recorded by dags/tests/k8s_recorder (the real operators against the loopback API)";
+        if (r.status !== 0)
+            throw new Error(`dags/tests/k8s_recorder failed:\n${r.stdout}\n${r.stderr}`);
+        recording = {
+            text: fs.readFileSync(out, "utf8"),
+            source: "recorded by dags/tests/k8s_recorder (the real operators against the loopback API)",
+        };
     } else {
-        text = fs.readFileSync(PROVIDER_CALLS_FIXTURE, "utf8");
-        source =
-            "declared from the provider's source (fixtures/provider-calls.jsonl; no recording yet)";
+        recording = {
+            text: fs.readFileSync(PROVIDER_CALLS_FIXTURE, "utf8"),
+            source: "recorded earlier by dags/tests/k8s_recorder (fixtures/provider-calls.jsonl; the recorder is not in this checkout)",
+        };
     }
+    return recording;
+}
+
+/** The operators' calls, in the stack's jobs namespace. */
+export function operatorCalls(jobsNamespace: string): CallSet {
+    const { text, source } = operatorRecording();
     // The recording runs in its own namespace; the stack's jobs namespace is where tasks go.
     const calls = parseRecording(text, source).map((c) =>
         c.namespace ? { ...c, namespace: jobsNamespace } : c,
