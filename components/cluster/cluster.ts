@@ -235,7 +235,7 @@ export class GkeCluster extends pulumi.ComponentResource {
             { ...o, ignoreChanges: ["nodeConfig", "initialNodeCount"] },
         );
 
-        new gcp.container.NodePool(
+        const systemPool = new gcp.container.NodePool(
             `${name}-system`,
             {
                 cluster: this.cluster.id,
@@ -248,7 +248,7 @@ export class GkeCluster extends pulumi.ComponentResource {
             },
             o,
         );
-        new gcp.container.NodePool(
+        const jobsPool = new gcp.container.NodePool(
             `${name}-${JOBS_POOL}`,
             {
                 cluster: this.cluster.id,
@@ -289,7 +289,9 @@ export class GkeCluster extends pulumi.ComponentResource {
         this.provider = new k8s.Provider(
             `${name}-k8s`,
             { kubeconfig: this.kubeconfig, enableServerSideApply: true, deleteUnreachable: false },
-            o,
+            // The cluster starts without nodes (its default pool is removed): Deployments and
+            // Jobs that `pulumi up` waits for can only schedule once the pools exist.
+            { ...o, dependsOn: [systemPool, jobsPool] },
         );
         this.registerOutputs({
             name: this.name,
