@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { type EvalResource, type PackConfig, evaluatePolicies } from "./evaluate";
+import { type EvalResource, type PackConfig, evaluatePolicies } from "../offline/policy";
 import { DOCUMENTED_EXCEPTIONS } from "./pod-security";
 import { POLICIES } from "./rules";
 

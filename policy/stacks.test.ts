@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
-import { renderStack, type Rendered } from "../tools/render";
-import { listStacks } from "../tools/stack-files";
+import { renderStack, type Rendered } from "../offline/render";
+import { listStacks } from "../offline/stack-files";
 import {
     type EvalResource,
     OFFLINE_CONFIG,
@@ -8,7 +8,7 @@ import {
     evaluatePolicies,
     formatViolations,
     resourcesOfRender,
-} from "./evaluate";
+} from "../offline/policy";
 import { POLICIES } from "./rules";
 
 /**

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import YAML from "yaml";
 import { CONFIG_SPEC, ConfigError, PROJECT, parseConfig } from "./config";
 import { HOSTILE_AUTHORIZED_NETWORKS, HOSTILE_DATABASE_ENTRIES } from "../testing/hostile-inputs";
-import { expectedProjectFile, PROJECT_FILE } from "../tools/pulumi-yaml";
+import { expectedProjectFile, PROJECT_FILE } from "../offline/project-file";
 import {
     Declaration,
     checkAgainstDeclarations,
@@ -13,7 +13,7 @@ import {
     readStackFile,
     StackFileError,
     toEngineConfig,
-} from "../tools/stack-files";
+} from "../offline/stack-files";
 
 /** A complete, valid set of raw values (as the engine passes them). */
 const VALID: Record<string, string> = {

@@ -1,6 +1,7 @@
 /**
  * The Kubeflow spark-operator Helm chart: where it comes from, the exact version, and the typed
- * subset of its values this platform sets (ARCHITECTURE.md §5: chart 2.5.x, Spark 4.0 line).
+ * subset of its values this platform sets (docs/architecture.md#versions: chart 2.5.x, Spark 4.0
+ * line).
  *
  * Upgrading: change `SPARK_OPERATOR_CHART.version`, read the chart's release notes for values
  * that moved, apply the new CRDs first (Helm never upgrades the files in a chart's `crds/`

@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
 import * as k8s from "@pulumi/kubernetes";
-import { cloudFakes } from "../../testing/cloud-fakes";
+import { cloudFakes } from "../../offline/cloud-fakes";
 import { validateRecorded, type K8sObject } from "../../testing/k8s-validate";
-import { evaluate } from "../../testing/pulumi-harness";
+import { evaluate } from "../../offline/engine";
 import {
     PlatformPostgres,
     databasesEnv,
