@@ -14,8 +14,8 @@ import {
     problemsOf,
     runChecks,
 } from "../offline/preflight/report";
-import { evaluateStack, formatViolations } from "../policy/evaluate";
-import { listStacks } from "./stack-files";
+import { evaluateStack, formatViolations } from "../offline/policy";
+import { listStacks } from "../offline/stack-files";
 
 async function main(): Promise<number> {
     const argv = process.argv.slice(2);

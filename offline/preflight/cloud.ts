@@ -10,8 +10,8 @@
  *   re-created), such a name must be unique per creation (it depends on a random resource, or
  *   the provider generates it), or the deletion must free it at once.
  */
-import type { RecordedResource } from "../../testing/pulumi-harness";
-import { cloudFakes } from "../../testing/cloud-fakes";
+import type { RecordedResource } from "../engine";
+import { cloudFakes } from "../cloud-fakes";
 import type { PreflightInput } from "./input";
 
 export interface CloudReport {

@@ -3,7 +3,7 @@
  * parents, providers and dependencies), the Kubernetes objects, and the pod catalog (rendered
  * workloads, chart pods, and the task pods the DAG templates create with the stack's pipeline env).
  */
-import type { RecordedResource } from "../../testing/pulumi-harness";
+import type { RecordedResource } from "../engine";
 import {
     chartPods,
     jobCases,

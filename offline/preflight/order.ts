@@ -27,8 +27,8 @@
  * - Jobs after the NetworkPolicies that allow their needed flows (both ends);
  * - anything that references an image digest after that image's build.
  */
-import type { RecordedResource } from "../../testing/pulumi-harness";
-import { cloudFakes } from "../../testing/cloud-fakes";
+import type { RecordedResource } from "../engine";
+import { cloudFakes } from "../cloud-fakes";
 import { NEEDED_FLOWS, WORKLOADS } from "./flows";
 import type { PreflightInput } from "./input";
 import { renderedPods } from "./pods";

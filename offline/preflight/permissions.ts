@@ -25,7 +25,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import YAML from "yaml";
-import { ROOT } from "../../testing/job-templates";
+import { ROOT } from "../job-templates";
 import type { PreflightInput } from "./input";
 import { NEEDED_FLOWS } from "./flows";
 import { selects } from "./reachability";

@@ -14,7 +14,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DAGS_PYTHON, ROOT, render as renderTemplate } from "../../testing/job-templates";
+import { DAGS_PYTHON, ROOT, render as renderTemplate } from "../job-templates";
 import type { ContainerPort } from "./netpol";
 
 export interface PodContainer {

@@ -3,9 +3,9 @@
  * on a render mutated to reproduce the defect of issue 19 it belongs to (or a sibling of it).
  */
 import { strict as assert } from "node:assert";
-import type { RecordedResource } from "../../testing/pulumi-harness";
+import type { RecordedResource } from "../engine";
 import YAML from "yaml";
-import { listStacks } from "../../tools/stack-files";
+import { listStacks } from "../stack-files";
 import { rebuildInput, type PreflightInput } from "./input";
 import { counts, inputFor, problemsOf, runChecks } from "./report";
 

@@ -1,8 +1,8 @@
 /**
  * Run every preflight check on one stack's offline render and format the report.
  */
-import { renderStack } from "../../tools/render";
-import { readStackFile, toEngineConfig } from "../../tools/stack-files";
+import { renderStack } from "../render";
+import { readStackFile, toEngineConfig } from "../stack-files";
 import { PROJECT } from "../../stacks/config";
 import { checkCloud, type CloudReport } from "./cloud";
 import { DENIED_FLOWS, NEEDED_FLOWS } from "./flows";
