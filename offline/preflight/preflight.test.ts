@@ -280,8 +280,8 @@ describe("preflight: the stacks as the real system would run them", function () 
 
         it("11: fails on reserved names with a fixed value on a disposable stack, and not on a kept one", () => {
             const fixed = (rs: RecordedResource[]) => {
-                const job = find(rs, "gcp:storage/transferJob:TransferJob", "dev-job");
-                job.inputs.name = "transferJobs/dev-s3-full-refresh";
+                const job = find(rs, "gcp:storage/transferJob:TransferJob", "dev-job-yellow");
+                job.inputs.name = "transferJobs/dev-s3-full-refresh-yellow";
                 job.propertyDependencies.name = [];
                 find(
                     rs,
@@ -292,7 +292,7 @@ describe("preflight: the stacks as the real system would run them", function () 
             const list = problems(mutated(dev, fixed));
             assertProblem(
                 list,
-                /TransferJob "dev-job": name "transferJobs\/dev-s3-full-refresh" is fixed on disposable stack dev/,
+                /TransferJob "dev-job-yellow": name "transferJobs\/dev-s3-full-refresh-yellow" is fixed on disposable stack dev/,
             );
             assertProblem(
                 list,
