@@ -207,6 +207,10 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
             clientNamespaces: [NAMESPACES.airflow, NAMESPACES.jobs],
             databaseNamespace: NAMESPACES.database,
             loadBalancer: lb,
+            // In-cluster only unless the stack lists who may pass Identity-Aware Proxy.
+            ...(cfg.mlflowIapMembers.length > 0
+                ? { publicAccess: { project: cfg.gcpProject, iapMembers: cfg.mlflowIapMembers } }
+                : {}),
         },
         { ...inCluster, dependsOn: [namespaces, postgres] },
     );
@@ -280,6 +284,11 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
             image: upstream.sparkOperator,
             apiServerCidr: cfg.masterCidr,
             nodeSelector: { [POOL_LABEL]: "system" },
+            // The CI preview identity reads the Helm release records (README: environments).
+            releaseReaders: [
+                cfg.ciPreviewServiceAccount ||
+                    `pulumi-preview@${cfg.gcpProject}.iam.gserviceaccount.com`,
+            ],
         },
         { ...inCluster, dependsOn: [namespaces, identities] },
     );
@@ -356,7 +365,8 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
         urls: pulumi.output({
             airflow: airflow.url,
             grafana: monitoring.grafanaUrl,
-            mlflow: mlflow.url,
+            // Only with a public route (mlflowIapMembers); jobs use mlflowInternalUrl.
+            ...(mlflow.url ? { mlflow: mlflow.url } : {}),
             docs: docs.url,
         }),
         airflowAdmin: { user: airflow.adminUser, password: pulumi.secret(airflow.adminPassword) },
