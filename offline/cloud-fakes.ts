@@ -117,6 +117,14 @@ export function cloudFakes(project: string): Outputs {
             const tags = (inputs.tags as string[] | undefined) ?? [];
             return { digest, ref: tags[0] ? `${tags[0]}@${digest}` : "", contextHash: "offline" };
         },
+        // A random id: deterministic per name, so renders are stable.
+        "random:index/randomId:RandomId": (name, inputs) => {
+            const bytes = createHash("sha256")
+                .update(`offline-id-${name}`)
+                .digest()
+                .subarray(0, Number(inputs.byteLength ?? 8));
+            return { hex: bytes.toString("hex"), b64Url: bytes.toString("base64url") };
+        },
         // Deterministic per name (a digest of it), so renders are stable; marked secret too.
         "random:index/randomBytes:RandomBytes": (name, inputs) => {
             const bytes = createHash("sha256")

@@ -252,6 +252,18 @@ describe("stack config (stacks/config.ts)", () => {
             assert.ok(message.includes(`${PROJECT}:${key}`));
     });
 
+    it("disposable: off by default, on for a stack without deletion protection only", () => {
+        assert.equal(parseWith({}).disposable, false);
+        assert.equal(
+            parseWith({ disposable: "true", deletionProtection: "false" }).disposable,
+            true,
+        );
+        assert.match(
+            problemOf({ disposable: "true", deletionProtection: "true" }),
+            /taxi-platform:disposable: got true; expected false while deletionProtection is true/,
+        );
+    });
+
     it("rejects keys that are not declared (typos)", () => {
         assert.throws(
             () => parseConfig("dev", (k) => VALID[k], ["jobsPoolMaxNode"]),

@@ -209,6 +209,11 @@ export const CONFIG_SPEC = {
         description: "Protect the cluster, buckets and datasets from deletion by pulumi destroy.",
         default: true,
     }),
+    disposable: bool({
+        description:
+            "The stack is destroyed and re-created (dev): names a cloud keeps reserved after deletion get a per-creation suffix, secrets are deleted without a recovery window. Needs deletionProtection false.",
+        default: false,
+    }),
     stagingRetentionDays: int({
         description: "Days a copied file stays in the staging bucket before lifecycle deletes it.",
         default: 30,
@@ -469,6 +474,15 @@ function crossChecks(stack: string, v: Record<string, unknown>): ConfigProblem[]
             seen: String(v.jobsPoolMaxNodes),
             expected: `at least jobsPoolMinNodes (${String(v.jobsPoolMinNodes)})`,
             fix: setHint(stack, "jobsPoolMaxNodes"),
+        });
+    }
+    if (v.disposable === true && v.deletionProtection === true) {
+        problems.push({
+            key: "disposable",
+            seen: "true",
+            expected:
+                "false while deletionProtection is true (a protected stack cannot be destroyed and re-created)",
+            fix: setHint(stack, "disposable"),
         });
     }
     if (v.airflowDagSource === "git" && v.airflowGitRepo === "") {

@@ -115,7 +115,7 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
         {
             project: cfg.gcpProject,
             environment: env,
-            workloadPool: cluster.workloadPool,
+            workloadPool: cluster.identityPool,
             buckets: lake.buckets,
             datasets: lake.datasets,
             namespaces,
@@ -200,6 +200,7 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
         {
             namespace: NAMESPACES.mlflow,
             image: images.ml,
+            apiServerCidr: cfg.masterCidr,
             databaseSecret: postgres.secrets.mlflow!.name,
             artifactsBucket: lake.buckets["mlflow-artifacts"].name,
             serviceAccount: identities.kubernetesAccounts.mlflow,
@@ -218,6 +219,7 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
         {
             namespace: NAMESPACES.docs,
             image: images.docsApp,
+            apiServerCidr: cfg.masterCidr,
             docsUri: lake.uris.docs,
             serviceAccount: identities.kubernetesAccounts["docs-app"],
             monitoringNamespace: NAMESPACES.monitoring,
@@ -253,6 +255,8 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
             memoryMb: cfg.triggerMemoryMb,
             timeoutSeconds: cfg.triggerTimeoutSeconds,
             forceDestroy: !cfg.deletionProtection,
+            // A destroyed and re-created stack must not find its secret's name still reserved.
+            secretRecoveryWindowDays: cfg.disposable ? 0 : 7,
         },
         { providers: [awsProvider] },
     );
@@ -265,6 +269,8 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
             sourceBucketArn: trigger.bucketArn,
             sinkBucketName: lake.buckets.staging.name,
             datasets,
+            // Storage Transfer keeps deleted job names: one name per creation on disposable stacks.
+            uniqueName: cfg.disposable,
         },
         { providers: [awsProvider, gcpProvider] },
     );

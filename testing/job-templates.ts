@@ -7,81 +7,25 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import nunjucks from "nunjucks";
 import YAML from "yaml";
+import { DAGS_PYTHON, ROOT, render as renderTemplate } from "../offline/job-templates";
 import { K8sObject, validateK8sObject } from "./k8s-validate";
 
-export const ROOT = path.resolve(__dirname, "..");
-export const TEMPLATES_DIR = path.join(ROOT, "dags", "templates");
 export const FIXTURES_DIR = path.join(__dirname, "fixtures", "job-templates");
 export const SPARK_CRD_FILE = path.join(__dirname, "fixtures", "sparkapplication-v1beta2-crd.yaml");
-export const DAGS_PYTHON = path.join(ROOT, "dags", ".venv", "bin", "python");
 
-/** JSON like Python's `json.dumps(value, sort_keys=True)` (ensure_ascii, ", " and ": "). */
-export function pythonJsonDumps(value: unknown): string {
-    if (value === null || value === undefined) return "null";
-    if (typeof value === "string") {
-        return JSON.stringify(value).replace(
-            /[\u007f-\uffff]/g,
-            (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-        );
-    }
-    if (typeof value === "number") {
-        if (!Number.isInteger(value)) throw new Error(`tojson: floats are not allowed (${value})`);
-        return String(value);
-    }
-    if (typeof value === "boolean") return value ? "true" : "false";
-    if (Array.isArray(value)) return `[${value.map(pythonJsonDumps).join(", ")}]`;
-    if (typeof value === "object") {
-        const record = value as Record<string, unknown>;
-        const entries = Object.keys(record)
-            .sort()
-            .map((k) => `${pythonJsonDumps(k)}: ${pythonJsonDumps(record[k])}`);
-        return `{${entries.join(", ")}}`;
-    }
-    throw new Error(`tojson: cannot serialise ${typeof value}`);
-}
-
-/**
- * Jinja2's `tojson`: `json.dumps(sort_keys=True)` made HTML-safe (`<`, `>`, `&`, `'` as
- * `\u003c`, `\u003e`, `\u0026`, `\u0027`). Python escapes everything outside space..tilde,
- * DEL included.
- */
-export function jinjaToJson(value: unknown): string {
-    return pythonJsonDumps(value)
-        .replace(/</g, "\\u003c")
-        .replace(/>/g, "\\u003e")
-        .replace(/&/g, "\\u0026")
-        .replace(/'/g, "\\u0027");
-}
-
-let env: nunjucks.Environment | undefined;
-
-/** The nunjucks environment configured like the Jinja2 one in dags/common/templates.py. */
-export function templatesEnvironment(): nunjucks.Environment {
-    if (!env) {
-        env = new nunjucks.Environment(new nunjucks.FileSystemLoader(TEMPLATES_DIR), {
-            autoescape: false,
-            throwOnUndefined: true,
-            trimBlocks: false,
-            lstripBlocks: false,
-        });
-        env.addFilter("tojson", (v: unknown) => new nunjucks.runtime.SafeString(jinjaToJson(v)));
-    }
-    return env;
-}
-
-export function renderText(template: string, values: Record<string, unknown>): string {
-    return templatesEnvironment().render(template, values);
-}
+export {
+    DAGS_PYTHON,
+    ROOT,
+    TEMPLATES_DIR,
+    jinjaToJson,
+    pythonJsonDumps,
+    renderText,
+    templatesEnvironment,
+} from "../offline/job-templates";
 
 export function render(template: string, values: Record<string, unknown>): K8sObject {
-    const text = renderText(template, values);
-    const obj: unknown = YAML.parse(text);
-    if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
-        throw new Error(`${template} did not render a mapping:\n${text}`);
-    }
-    return obj as K8sObject;
+    return renderTemplate(template, values) as K8sObject;
 }
 
 export interface ParityCase {

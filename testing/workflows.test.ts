@@ -476,6 +476,19 @@ function checkPullRequestWorkflow(repo: Repo, readme: string): string[] {
             "pr.yml:test: no venv cache keyed on the requirements and the Python version",
         );
 
+    // The preflight report of every stack, uploaded for the comment workflow.
+    const preflightStep = (test.steps ?? []).find((s) =>
+        /npm run --silent preflight -- --all .*--summary preflight\/preflight\.md/.test(
+            s.run ?? "",
+        ),
+    );
+    if (!preflightStep || preflightStep.if !== "${{ !cancelled() }}")
+        problems.push(
+            "pr.yml:test: must run `npm run preflight -- --all` into preflight/ even when npm test failed",
+        );
+    if (uses(test, "actions/upload-artifact")?.with?.name !== "preflight")
+        problems.push("pr.yml:test: must upload the preflight report as the artifact preflight");
+
     // render-diff: every stack against the PR base, uploaded for the comment workflow.
     const script = (renderDiff.steps ?? []).map((s) => s.run ?? "").join("\n");
     if (!/render:diff -- "\$stack" --base/.test(script) || !script.includes("listStacks()"))
@@ -535,6 +548,8 @@ function checkCommentWorkflow(repo: Repo): string[] {
     const script = (jobs[0]?.steps ?? []).map((s) => s.run ?? "").join("\n");
     if (!script.includes("--name render-diff"))
         problems.push("pr-comment.yml: must download the render-diff artifact");
+    if (!script.includes("--name preflight") || !script.includes("preflight.md"))
+        problems.push("pr-comment.yml: must download the preflight artifact and post its report");
     if (!/RUN_HEAD_SHA/.test(script))
         problems.push("pr-comment.yml: must check the PR head against the run's head commit");
     return problems;
@@ -924,6 +939,19 @@ jobs:
                 checkPullRequestWrite(r),
                 /pr-comment\.yml:comment: has pull-requests: write/,
             );
+        });
+
+        it("a pull request workflow without the preflight report", () => {
+            const r = broken(PR, "--summary preflight/preflight.md", "");
+            assertReports(
+                checkPullRequestWorkflow(r, readme),
+                /pr\.yml:test: must run `npm run preflight -- --all`/,
+            );
+        });
+
+        it("a comment workflow that drops the preflight report", () => {
+            const r = broken(COMMENT, "--name preflight", "--name render-only");
+            assertReports(checkCommentWorkflow(r), /must download the preflight artifact/);
         });
 
         it("a comment workflow listening to the wrong workflow", () => {

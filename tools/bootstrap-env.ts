@@ -78,6 +78,9 @@ export const APIS = [
     "sts.googleapis.com",
     "cloudkms.googleapis.com",
     "cloudresourcemanager.googleapis.com",
+    // Artifact Analysis scans every pushed image (the cluster's own vulnerability scanning is
+    // off: VULNERABILITY_BASIC is no longer accepted, components/cluster).
+    "containerscanning.googleapis.com",
 ] as const;
 
 /**

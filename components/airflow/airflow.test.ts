@@ -207,24 +207,20 @@ describe("components/airflow", () => {
         assert.equal(roles.length, 1);
         const role = roles[0]!.inputs as any;
         assert.equal(role.metadata.namespace, "jobs");
-        assert.deepEqual(role.rules, [
-            {
-                apiGroups: [""],
-                resources: ["pods"],
-                verbs: ["create", "get", "list", "watch", "delete", "patch"],
-            },
-            { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
-            {
-                apiGroups: ["batch"],
-                resources: ["jobs"],
-                verbs: ["create", "get", "list", "watch", "delete"],
-            },
-            {
-                apiGroups: ["sparkoperator.k8s.io"],
-                resources: ["sparkapplications"],
-                verbs: ["create", "get", "list", "watch", "delete"],
-            },
-        ]);
+        // What the operators call while waiting (offline/preflight authorizes every call).
+        const grants = (group: string, resource: string, verb: string) =>
+            role.rules.some(
+                (rule: any) =>
+                    rule.apiGroups.includes(group) &&
+                    rule.resources.includes(resource) &&
+                    rule.verbs.includes(verb),
+            );
+        assert.ok(grants("batch", "jobs/status", "get"), "read_namespaced_job_status");
+        assert.ok(
+            grants("sparkoperator.k8s.io", "sparkapplications/status", "get"),
+            "get_namespaced_custom_object_status",
+        );
+        assert.ok(grants("", "pods/log", "get"), "task logs");
         assert.deepEqual(role.rules, LAUNCHER_RULES);
         for (const rule of role.rules) {
             assert.ok(!rule.resources.includes("*") && !rule.verbs.includes("*"), "no wildcards");
@@ -392,6 +388,21 @@ describe("components/airflow", () => {
             "TCP/443",
             "TCP/80,TCP/988",
         ]);
+        // The migration Job's pods: PostgreSQL only, and the Job waits for this policy.
+        const migrate = policies.find((p) => p.metadata.name === "airflow-migrate")!;
+        assert.deepEqual(migrate.spec.podSelector.matchLabels, {
+            "app.kubernetes.io/name": "airflow",
+            "app.kubernetes.io/component": "migrate",
+        });
+        assert.deepEqual(
+            migrate.spec.egress.map((e: any) => e.ports),
+            [[{ protocol: "TCP", port: 5432 }]],
+        );
+        const job = r.ofType("kubernetes:batch/v1:Job")[0]!;
+        const policyUrn = r
+            .ofType("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+            .find((p) => (p.inputs as any).metadata.name === "airflow-migrate")!.urn;
+        assert.ok(job.dependencies.includes(policyUrn), "the Job is created after its policy");
         const tasks = policies.find((p) => p.metadata.name === "task-pods")!;
         assert.equal(tasks.metadata.namespace, "jobs");
         assert.ok(

@@ -32,8 +32,8 @@ import {
     type AirflowArgs,
 } from "./config";
 import { coreEnv, pipelineEnvConfigMaps } from "./environment";
-import { migrationJob } from "./migration";
-import { airflowNetworkPolicies } from "./network";
+import { migrationJob, migrationSelector } from "./migration";
+import { airflowNetworkPolicies, migrationNetworkPolicy } from "./network";
 import { launcherRbac } from "./rbac";
 import { airflowSecrets } from "./secrets";
 import { airflowWorkloads } from "./workloads";
@@ -89,6 +89,12 @@ export class Airflow extends pulumi.ComponentResource {
             this,
         );
         const env = coreEnv(args, this.url);
+        const migrationPolicy = migrationNetworkPolicy(
+            name,
+            args,
+            migrationSelector(selector),
+            this,
+        );
         const migration = migrationJob(
             name,
             args,
@@ -98,7 +104,8 @@ export class Airflow extends pulumi.ComponentResource {
                 triggerPassword: secrets.triggerPassword,
                 labels,
                 selector,
-                dependsOn: configMaps,
+                // Its pods reach PostgreSQL only once their network policy exists.
+                dependsOn: [...configMaps, migrationPolicy],
             },
             this,
         );

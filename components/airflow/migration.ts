@@ -20,6 +20,11 @@ import {
 import { USERS_SECRET } from "./secrets";
 
 /** Name of the migration Job: follows the image and the user passwords (a fingerprint, not the values). */
+/** Labels of the migration Job's pods (its network policy selects them). */
+export function migrationSelector(selector: Record<string, string>): Record<string, string> {
+    return { ...selector, "app.kubernetes.io/component": "migrate" };
+}
+
 export function migrationJobName(image: string, usersFingerprint: string): string {
     const h = createHash("sha256").update(image).update("\n").update(usersFingerprint);
     return `airflow-migrate-${h.digest("hex").slice(0, 10)}`;
@@ -136,9 +141,7 @@ export function migrationJob(
                 backoffLimit: 3,
                 activeDeadlineSeconds: 1800,
                 template: {
-                    metadata: {
-                        labels: { ...selector, "app.kubernetes.io/component": "migrate" },
-                    },
+                    metadata: { labels: migrationSelector(selector) },
                     spec: {
                         ...podSpecBase(args),
                         // Migrations and user bootstrap talk to PostgreSQL only.

@@ -1,5 +1,6 @@
 /**
- * Airflow's network rules: the Airflow pod (from the load balancer; to Postgres, the statsd
+ * Airflow's network rules: the migration Job (to Postgres only), the Airflow pod (from the load
+ * balancer; to Postgres, the statsd
  * exporter, the API server, HTTPS and the metadata server) and every task pod it launches in the
  * jobs namespace (Spark driver and executors among themselves, the API server, HTTPS, the
  * metadata server, MLflow).
@@ -16,6 +17,36 @@ import {
 } from "../shared/network-policy";
 import { AIRFLOW_API_PORT } from "./config";
 import type { ResolvedAirflowArgs } from "./environment";
+
+/**
+ * The migration Job's pods: PostgreSQL only (DNS comes from the namespace's allow-dns). The Job
+ * must be created after this policy, or its first attempts meet the namespace's default deny.
+ */
+export function migrationNetworkPolicy(
+    name: string,
+    args: ResolvedAirflowArgs,
+    migrateSelector: Record<string, string>,
+    parent: pulumi.Resource,
+) {
+    return allowPolicy(
+        `${name}-netpol-migrate`,
+        { name: "airflow-migrate", namespace: args.namespace },
+        {
+            podSelector: migrateSelector,
+            egress: [
+                {
+                    to: [
+                        fromNamespace(args.databaseNamespace, {
+                            "app.kubernetes.io/name": "postgres",
+                        }),
+                    ],
+                    ports: tcp(5432),
+                },
+            ],
+        },
+        { parent },
+    );
+}
 
 /** The network policies of the Airflow pod and of the task pods. */
 export function airflowNetworkPolicies(

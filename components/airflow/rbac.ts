@@ -5,9 +5,15 @@
 import * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 
-/** What Airflow's service account may do in the jobs namespace, and nothing else. */
+/**
+ * What Airflow's service account may do in the jobs namespace, and nothing else: exactly the
+ * calls the cncf-kubernetes operators make (offline/preflight checks each recorded call). No
+ * pod events: the Job and SparkApplication operators read them only with
+ * `log_events_on_failure`, which the DAGs leave off.
+ */
 export const LAUNCHER_RULES = [
-    // `patch`: the pod operators label the pods they have handled.
+    // Task pods: found by label (list), read while starting (get), labelled once handled
+    // (patch), deleted when they succeeded.
     {
         apiGroups: [""],
         resources: ["pods"],
@@ -19,10 +25,18 @@ export const LAUNCHER_RULES = [
         resources: ["jobs"],
         verbs: ["create", "get", "list", "watch", "delete"],
     },
+    // KubernetesJobOperator waits with read_namespaced_job_status.
+    { apiGroups: ["batch"], resources: ["jobs/status"], verbs: ["get"] },
     {
         apiGroups: ["sparkoperator.k8s.io"],
         resources: ["sparkapplications"],
         verbs: ["create", "get", "list", "watch", "delete"],
+    },
+    // SparkKubernetesOperator waits with get_namespaced_custom_object_status.
+    {
+        apiGroups: ["sparkoperator.k8s.io"],
+        resources: ["sparkapplications/status"],
+        verbs: ["get"],
     },
 ];
 

@@ -409,5 +409,16 @@ describe("components/aws-trigger", () => {
             build({ runtime: "nodejs20.x" as never }),
             /runtime "nodejs20.x" must be one of nodejs22.x, nodejs24.x/,
         );
+        await assert.rejects(
+            build({ secretRecoveryWindowDays: 3 }),
+            /secretRecoveryWindowDays is 3; Secrets Manager accepts 0 \(delete at once\) or 7–30/,
+        );
+    });
+
+    it("keeps the secret recoverable for 7 days by default, and frees its name at once with 0", async () => {
+        const secret = (r: Awaited<ReturnType<typeof build>>) =>
+            r.ofType("aws:secretsmanager/secret:Secret")[0]!.inputs as Inputs;
+        assert.equal(secret(await build()).recoveryWindowInDays, 7);
+        assert.equal(secret(await build({ secretRecoveryWindowDays: 0 })).recoveryWindowInDays, 0);
     });
 });

@@ -74,6 +74,12 @@ export interface AwsTriggerArgs {
     alarmActions?: pulumi.Input<string>[];
     /** Allow `pulumi destroy` to delete a non-empty bucket. Default false. */
     forceDestroy?: boolean;
+    /**
+     * Days Secrets Manager keeps the deleted credential secret recoverable (0, or 7–30). Its name
+     * stays reserved that long, so a stack that is destroyed and re-created (config `disposable`)
+     * uses 0: deleted at once. Default 7.
+     */
+    secretRecoveryWindowDays?: number;
 }
 
 /** The Airflow URL, or an error naming the fix when it is not https. */
@@ -141,6 +147,7 @@ export function resolveAwsTriggerArgs(args: AwsTriggerArgs) {
         noncurrentVersionDays: args.noncurrentVersionDays ?? 30,
         alarmActions: args.alarmActions ?? [],
         forceDestroy: args.forceDestroy ?? false,
+        secretRecoveryWindowDays: args.secretRecoveryWindowDays ?? 7,
     };
     const int = (v: number, lo: number, hi: number) => Number.isInteger(v) && v >= lo && v <= hi;
     assertArgs("AwsTrigger", [
@@ -163,6 +170,9 @@ export function resolveAwsTriggerArgs(args: AwsTriggerArgs) {
             `maximumEventAgeSeconds is ${r.maximumEventAgeSeconds}; Lambda allows 60–21600`,
         !LOG_RETENTION_DAYS.includes(r.logRetentionDays) &&
             `logRetentionDays is ${r.logRetentionDays}; CloudWatch accepts ${LOG_RETENTION_DAYS.join(", ")}`,
+        r.secretRecoveryWindowDays !== 0 &&
+            !int(r.secretRecoveryWindowDays, 7, 30) &&
+            `secretRecoveryWindowDays is ${r.secretRecoveryWindowDays}; Secrets Manager accepts 0 (delete at once) or 7–30`,
         !int(r.noncurrentVersionDays, 1, 36500) &&
             `noncurrentVersionDays is ${r.noncurrentVersionDays}; must be at least 1`,
         r.accountId !== undefined &&
@@ -343,7 +353,7 @@ export class AwsTrigger extends pulumi.ComponentResource {
                 name: `${args.environment}/airflow-trigger/airflow-api`,
                 description:
                     'Airflow API user of the S3 trigger function: {"username": …, "password": …}. Set the value with `aws secretsmanager put-secret-value`.',
-                recoveryWindowInDays: 7,
+                recoveryWindowInDays: args.secretRecoveryWindowDays,
                 tags,
             },
             o,

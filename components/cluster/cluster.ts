@@ -153,8 +153,15 @@ export class GkeCluster extends pulumi.ComponentResource {
     public readonly dnsEndpoint: pulumi.Output<string>;
     /** kubeconfig (secret). */
     public readonly kubeconfig: pulumi.Output<string>;
-    /** Workload Identity pool, `<project>.svc.id.goog`. */
+    /** Workload Identity pool, `<project>.svc.id.goog` (the value the cluster is created with). */
     public readonly workloadPool: string;
+    /**
+     * The same pool as an output of the cluster resource: Google creates the project's identity
+     * pool with its first Workload Identity cluster, so IAM bindings naming
+     * `serviceAccount:<pool>[ns/ksa]` must take the pool from here (and so wait for the cluster),
+     * or the first `pulumi up` on a fresh project fails with "Identity Pool does not exist".
+     */
+    public readonly identityPool: pulumi.Output<string>;
 
     constructor(name: string, rawArgs: GkeClusterArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super("taxi:gcp:GkeCluster", name, {}, opts);
@@ -216,7 +223,14 @@ export class GkeCluster extends pulumi.ComponentResource {
                 datapathProvider: "ADVANCED_DATAPATH",
                 gatewayApiConfig: { channel: "CHANNEL_STANDARD" },
                 enableLegacyAbac: false,
-                securityPostureConfig: { mode: "BASIC", vulnerabilityMode: "VULNERABILITY_BASIC" },
+                // VULNERABILITY_BASIC is no longer accepted by the GKE API (posture-management
+                // deprecation) and ENTERPRISE is a paid tier: workload scanning is off, and the
+                // images are scanned in the registry by Artifact Analysis (the bootstrap enables
+                // containerscanning.googleapis.com, tools/bootstrap-env.ts).
+                securityPostureConfig: {
+                    mode: "BASIC",
+                    vulnerabilityMode: "VULNERABILITY_DISABLED",
+                },
                 loggingConfig: { enableComponents: ["SYSTEM_COMPONENTS", "WORKLOADS"] },
                 monitoringConfig: {
                     enableComponents: ["SYSTEM_COMPONENTS"],
@@ -231,7 +245,7 @@ export class GkeCluster extends pulumi.ComponentResource {
             { ...o, ignoreChanges: ["nodeConfig", "initialNodeCount"] },
         );
 
-        new gcp.container.NodePool(
+        const systemPool = new gcp.container.NodePool(
             `${name}-system`,
             {
                 cluster: this.cluster.id,
@@ -244,7 +258,7 @@ export class GkeCluster extends pulumi.ComponentResource {
             },
             o,
         );
-        new gcp.container.NodePool(
+        const jobsPool = new gcp.container.NodePool(
             `${name}-${JOBS_POOL}`,
             {
                 cluster: this.cluster.id,
@@ -265,6 +279,14 @@ export class GkeCluster extends pulumi.ComponentResource {
             { ...o, ignoreChanges: ["initialNodeCount"] },
         );
 
+        this.identityPool = this.cluster.workloadIdentityConfig.apply((c) => {
+            if (!c?.workloadPool) {
+                throw new Error(
+                    `GkeCluster ${name}: the cluster reports no Workload Identity pool`,
+                );
+            }
+            return c.workloadPool;
+        });
         this.name = this.cluster.name;
         this.endpoint = this.cluster.endpoint;
         this.dnsEndpoint = this.cluster.controlPlaneEndpointsConfig.apply((c) => {
@@ -284,7 +306,9 @@ export class GkeCluster extends pulumi.ComponentResource {
         this.provider = new k8s.Provider(
             `${name}-k8s`,
             { kubeconfig: this.kubeconfig, enableServerSideApply: true, deleteUnreachable: false },
-            o,
+            // The cluster starts without nodes (its default pool is removed): Deployments and
+            // Jobs that `pulumi up` waits for can only schedule once the pools exist.
+            { ...o, dependsOn: [systemPool, jobsPool] },
         );
         this.registerOutputs({
             name: this.name,

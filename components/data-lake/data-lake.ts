@@ -151,7 +151,11 @@ export class DataLake extends pulumi.ComponentResource {
                 location: args.region,
                 format: "DOCKER",
                 description: "Images of the data platform (airflow, spark, dbt, ml, docs-app)",
-                dockerConfig: { immutableTags: true },
+                // Tags are labels here, not the contract: every pod, Helm value and pipeline-env
+                // entry pulls by digest (policy images-by-digest), and each build re-pushes its
+                // release tag and moves `<image>:buildcache`. Immutable tags would reject the
+                // first rebuild after any change (offline/preflight, cloud semantics).
+                dockerConfig: { immutableTags: false },
                 cleanupPolicies: [
                     {
                         id: "keep-recent",

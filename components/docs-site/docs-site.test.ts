@@ -9,6 +9,7 @@ function build(replicas?: number) {
             "dev",
             {
                 namespace: "docs",
+                apiServerCidr: "172.16.0.0/28",
                 image: "registry/docs-app@sha256:abc",
                 docsUri: "gs://acme-docs",
                 serviceAccount: "docs-app",

@@ -9,9 +9,9 @@ import type { SharedLoadBalancer } from "../load-balancer/load-balancer";
 import {
     GKE_METADATA_EGRESS,
     GOOGLE_LB_RANGES,
-    INTERNET_HTTPS,
     allowPolicy,
     fromNamespace,
+    httpsExceptApiServer,
     tcp,
 } from "../shared/network-policy";
 import { assertArgs } from "../shared/validation";
@@ -26,6 +26,8 @@ import {
 export const DOCS_PORT = 8080;
 
 export interface DocsSiteArgs {
+    /** CIDR of the GKE control plane: excluded from the pod's HTTPS egress (it has no API use). Required. */
+    apiServerCidr: string;
     /** Namespace. Required. */
     namespace: string;
     /** docs-app image (by digest). Required. */
@@ -148,7 +150,7 @@ export class DocsSite extends pulumi.ComponentResource {
                         ports: tcp(DOCS_PORT),
                     },
                 ],
-                egress: [INTERNET_HTTPS, GKE_METADATA_EGRESS],
+                egress: [httpsExceptApiServer(args.apiServerCidr), GKE_METADATA_EGRESS],
             },
             o,
         );

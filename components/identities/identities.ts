@@ -106,8 +106,11 @@ export interface WorkloadIdentitiesArgs {
     project: string;
     /** Environment, prefixed to account ids (`dev-spark`). */
     environment: string;
-    /** `<project>.svc.id.goog` from the cluster. */
-    workloadPool: string;
+    /**
+     * `<project>.svc.id.goog` as an output of the cluster (`GkeCluster.identityPool`): the pool
+     * exists only once the cluster does, so the bindings must wait for it.
+     */
+    workloadPool: pulumi.Input<string>;
     buckets: Record<BucketKey, gcp.storage.Bucket>;
     datasets: Record<DatasetKey, gcp.bigquery.Dataset>;
     /** Namespaces must exist before service accounts are created in them. */
@@ -152,7 +155,7 @@ export class WorkloadIdentities extends pulumi.ComponentResource {
                 {
                     serviceAccountId: gsa.name,
                     role: "roles/iam.workloadIdentityUser",
-                    member: `serviceAccount:${args.workloadPool}[${namespace}/${workload}]`,
+                    member: pulumi.interpolate`serviceAccount:${args.workloadPool}[${namespace}/${workload}]`,
                 },
                 gcpOpts,
             );

@@ -14,6 +14,7 @@ import {
 
 const BASE = {
     namespace: "mlflow",
+    apiServerCidr: "172.16.0.0/28",
     image: "registry/ml@sha256:abc",
     databaseSecret: "mlflow-db",
     artifactsBucket: "acme-mlflow-artifacts",
@@ -28,6 +29,7 @@ function build(overrides: Partial<MlflowServerArgs> = {}) {
             "dev",
             {
                 namespace: "mlflow",
+                apiServerCidr: "172.16.0.0/28",
                 image: "registry/ml@sha256:abc",
                 databaseSecret: "mlflow-db",
                 artifactsBucket: "acme-mlflow-artifacts",

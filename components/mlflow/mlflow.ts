@@ -17,9 +17,9 @@ import type { SharedLoadBalancer } from "../load-balancer/load-balancer";
 import {
     GKE_METADATA_EGRESS,
     GOOGLE_LB_RANGES,
-    INTERNET_HTTPS,
     allowPolicy,
     fromNamespace,
+    httpsExceptApiServer,
     tcp,
 } from "../shared/network-policy";
 import { assertArgs } from "../shared/validation";
@@ -34,6 +34,8 @@ import {
 export const MLFLOW_PORT = 5000;
 
 export interface MlflowServerArgs {
+    /** CIDR of the GKE control plane: excluded from the pod's HTTPS egress (it has no API use). Required. */
+    apiServerCidr: string;
     /** Namespace (holds the `mlflow` service account and the database Secret). Required. */
     namespace: string;
     /** Image with MLflow (the ml image, by digest). Required. */
@@ -254,7 +256,7 @@ export class MlflowServer extends pulumi.ComponentResource {
                         ],
                         ports: tcp(5432),
                     },
-                    INTERNET_HTTPS,
+                    httpsExceptApiServer(args.apiServerCidr),
                     GKE_METADATA_EGRESS,
                 ],
             },

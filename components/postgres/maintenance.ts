@@ -47,6 +47,8 @@ export function maintenanceJobs(
         host: pulumi.Output<string>;
         maint: { labels: Record<string, string> };
         server: pulumi.Resource;
+        /** The network policies its Jobs' connections need. */
+        policies: pulumi.Resource[];
         jobSecret: pulumi.Resource;
         scripts: pulumi.Resource;
         monitoringPassword: pulumi.Output<string>;
@@ -56,7 +58,8 @@ export function maintenanceJobs(
 ): pulumi.Output<string> {
     const o = { parent };
     const ns = args.namespace;
-    const { host, maint, server, jobSecret, scripts, monitoringPassword, owners } = inputs;
+    const { host, maint, server, policies, jobSecret, scripts, monitoringPassword, owners } =
+        inputs;
     const pgEnv = (user: "superuser") => [
         { name: "PGHOST", value: host },
         { name: "PGPORT", value: String(POSTGRES_PORT) },
@@ -139,7 +142,7 @@ export function maintenanceJobs(
                 },
             },
         },
-        { ...o, dependsOn: [server, jobSecret, scripts], deleteBeforeReplace: true },
+        { ...o, dependsOn: [server, ...policies, jobSecret, scripts], deleteBeforeReplace: true },
     );
 
     if (args.backup) {

@@ -14,21 +14,24 @@ import {
 import { POSTGRES_PORT } from "./config";
 import type { ResolvedPostgresArgs } from "./secrets";
 
-/** The server's and the maintenance Jobs' network policies. */
+/**
+ * The server's and the maintenance Jobs' network policies (returned: the reconcile Job waits for
+ * them, or its first attempt meets the namespace's default deny).
+ */
 export function postgresNetworkPolicies(
     name: string,
     args: ResolvedPostgresArgs,
     selector: Record<string, string>,
     maint: { selector: Record<string, string> },
     parent: pulumi.Resource,
-): void {
+): pulumi.Resource[] {
     const o = { parent };
     const ns = args.namespace;
     // Who may reach the server: the apps' namespaces, the exporter, and the maintenance Jobs.
     const clientNamespaces = [
         ...new Set([...args.databases.map((d) => d.namespace), args.monitoringNamespace]),
     ];
-    allowPolicy(
+    const server = allowPolicy(
         `${name}-netpol-server`,
         { name: "postgres-server", namespace: ns },
         {
@@ -46,7 +49,7 @@ export function postgresNetworkPolicies(
         },
         o,
     );
-    allowPolicy(
+    const maintenance = allowPolicy(
         `${name}-netpol-maintenance`,
         { name: "postgres-maintenance", namespace: ns },
         {
@@ -58,4 +61,5 @@ export function postgresNetworkPolicies(
         },
         o,
     );
+    return [server, maintenance];
 }

@@ -60,7 +60,7 @@ export class PlatformPostgres extends pulumi.ComponentResource {
             { labels, selector, superSecret: made.superSecret },
             this,
         );
-        postgresNetworkPolicies(name, args, selector, maint, this);
+        const policies = postgresNetworkPolicies(name, args, selector, maint, this);
         this.reconcileJobName = maintenanceJobs(
             name,
             args,
@@ -68,6 +68,7 @@ export class PlatformPostgres extends pulumi.ComponentResource {
                 host: this.host,
                 maint,
                 server,
+                policies,
                 jobSecret: made.jobSecret,
                 scripts,
                 monitoringPassword: made.monitoringPassword,

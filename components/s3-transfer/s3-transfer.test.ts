@@ -37,6 +37,8 @@ function build(args: Partial<S3TransferArgs> = {}) {
             "aws:iam/role:Role": (_n, i) => ({
                 arn: `arn:aws:iam::${ACCOUNT}:role/${String(i.name)}`,
             }),
+            // What the random provider returns for byteLength 4.
+            "random:index/randomId:RandomId": () => ({ hex: "0a1b2c3d" }),
         },
     }).then((r) => ({ ...r, invokeInputs: seen }));
 }
@@ -57,6 +59,30 @@ describe("components/s3-transfer", () => {
         assert.deepEqual(r.invokeInputs, [{ project: "acme-taxi-dev" }]);
         assert.equal(r.ofType("aws:iam/accessKey:AccessKey").length, 0);
         assert.equal(r.ofType("aws:iam/user:User").length, 0);
+    });
+
+    it("names the jobs once per creation when uniqueName is set (Storage Transfer keeps deleted names)", async () => {
+        const fixed = await build();
+        assert.deepEqual(
+            fixed.ofType("gcp:storage/transferJob:TransferJob").map((j) => j.inputs.name),
+            ["transferJobs/dev-s3-full-refresh-yellow", "transferJobs/dev-s3-full-refresh-green"],
+        );
+        const r = await build({ uniqueName: true });
+        const suffix = r.get("random:index/randomId:RandomId", "dev-transfer-job-suffix");
+        const jobs = r.ofType("gcp:storage/transferJob:TransferJob");
+        for (const j of jobs) {
+            // The name comes from the random id (a property dependency), one suffix for all.
+            assert.ok(j.propertyDependencies.name!.includes(suffix.urn), j.name);
+            assert.match(
+                String(j.inputs.name),
+                /^transferJobs\/dev-s3-full-refresh-[0-9a-f]{8}-(yellow|green)$/,
+            );
+        }
+        const prefix = String(jobs[0]!.inputs.name).replace(/-yellow$/, "");
+        assert.deepEqual(
+            jobs.map((j) => j.inputs.name),
+            [`${prefix}-yellow`, `${prefix}-green`],
+        );
     });
 
     it("lets only the project's transfer service agent assume the role, by web identity", async () => {

@@ -17,6 +17,7 @@
 import * as aws from "@pulumi/aws";
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import { platformLabels } from "../shared/labels";
 import { assertArgs } from "../shared/validation";
 
@@ -36,6 +37,12 @@ export interface S3TransferArgs {
      * objects `<landingPrefix><filePrefix>*` land in `<staging>/<name>/`. Required, at least one.
      */
     datasets: TransferDataset[];
+    /**
+     * Give the job names a random suffix made once per creation (default false). Storage
+     * Transfer keeps a deleted job's name reserved, so a stack that is destroyed and re-created
+     * (config `disposable`) needs it; the suffix stays the same for the life of the stack.
+     */
+    uniqueName?: boolean;
 }
 
 export interface TransferDataset {
@@ -115,8 +122,8 @@ export function readOnlyPolicy(bucketArn: string, keyPrefixes: string[]) {
 export const SINK_ROLES = ["roles/storage.legacyBucketWriter", "roles/storage.objectViewer"];
 
 export class S3Transfer extends pulumi.ComponentResource {
-    /** `transferJobs/<env>-s3-full-refresh`: the `TRANSFER_JOB_PREFIX` of pipeline-env. */
-    public readonly transferJobPrefix: string;
+    /** `transferJobs/<env>-s3-full-refresh[-<suffix>]`: the `TRANSFER_JOB_PREFIX` of pipeline-env. */
+    public readonly transferJobPrefix: pulumi.Output<string>;
     /** Dataset → its job, `<prefix>-<dataset>`. */
     public readonly transferJobNames: pulumi.Output<Record<string, string>>;
     public readonly role: aws.iam.Role;
@@ -180,13 +187,16 @@ export class S3Transfer extends pulumi.ComponentResource {
                 ),
         );
 
-        const prefix = transferJobPrefix(args.environment);
+        const base = transferJobPrefix(args.environment);
+        const prefix = args.uniqueName
+            ? pulumi.interpolate`${base}-${new random.RandomId(`${name}-job-suffix`, { byteLength: 4 }, o).hex}`
+            : pulumi.output(base);
         const jobs: Record<string, gcp.storage.TransferJob> = {};
         for (const d of args.datasets) {
             jobs[d.name] = new gcp.storage.TransferJob(
                 `${name}-job-${d.name}`,
                 {
-                    name: `${prefix}-${d.name}`,
+                    name: pulumi.interpolate`${prefix}-${d.name}`,
                     project: args.project,
                     description: `Full refresh of ${d.name} (${args.environment}): S3 landing → GCS staging ${d.name}/, run on demand by its full-refresh DAG`,
                     status: "ENABLED",

@@ -33,6 +33,18 @@ export const INTERNET_HTTPS = {
     ports: tcp(443),
 };
 
+/**
+ * HTTPS outside the cluster except the control plane: for pods that must not reach the
+ * Kubernetes API (they mount no token, and the API server should not even be reachable from a
+ * compromised public pod). `0.0.0.0/0` alone includes the control plane's private endpoint.
+ */
+export function httpsExceptApiServer(apiServerCidr: string) {
+    return {
+        to: [{ ipBlock: { cidr: "0.0.0.0/0", except: [apiServerCidr] } }],
+        ports: tcp(443),
+    };
+}
+
 /** The GKE metadata server: Workload Identity tokens for Google APIs (ports 80 and 988). */
 export const GKE_METADATA_EGRESS = {
     to: GKE_METADATA.map((cidr) => ({ ipBlock: { cidr } })),
