@@ -198,7 +198,7 @@ function storedPassword(file: string, username: string): string | undefined {
 async function ensureUser(
     tracker: ProcessTracker,
     bin: string,
-    user: { username: string; password: string; role: string; known: boolean },
+    user: { username: string; password: string; role: string; known: boolean; rehash: boolean },
     env: NodeJS.ProcessEnv,
     logFile: string,
     deadline: number,
@@ -229,7 +229,9 @@ async function ensureUser(
         deadline,
     );
     const output = fs.readFileSync(logFile, "utf8").slice(before);
-    if (!user.known && output.includes(`${user.username} already exists`)) {
+    // Reset when the password is not the one in the file, or its stored hash predates
+    // LOCAL_PASSWORD_HASH (a metadata DB kept from an earlier version).
+    if ((!user.known || user.rehash) && output.includes(`${user.username} already exists`)) {
         await runCommand(
             tracker,
             bin,
@@ -239,6 +241,31 @@ async function ensureUser(
             deadline,
         );
     }
+}
+
+/**
+ * The password hash of the local FAB users. FAB's default, scrypt, costs about 0.4 s of CPU per
+ * check on a loaded 2-core machine, and every `POST /auth/token` checks one: a burst of new
+ * trigger-function containers (8 token requests at once) then timed out against the single
+ * api-server worker. The local users' passwords are random (144 bits) or chosen by tests, on a
+ * loopback-only server, so a light PBKDF2 costs nothing in safety. The cluster keeps FAB's
+ * default.
+ */
+export const LOCAL_PASSWORD_HASH = "pbkdf2:sha256:20000";
+
+/** `<home>/webserver_config.py`: FAB settings of the local Airflow (regenerated every start). */
+function writeFabConfig(home: string): string {
+    const file = path.join(home, "webserver_config.py");
+    fs.writeFileSync(
+        file,
+        [
+            "# Written by tools/local-airflow.ts at every start of a local Airflow; edits are lost.",
+            "# A light password hash keeps POST /auth/token fast under a burst (see LOCAL_PASSWORD_HASH).",
+            `FAB_PASSWORD_HASH_METHOD = "${LOCAL_PASSWORD_HASH}"`,
+            "",
+        ].join("\n"),
+    );
+    return file;
 }
 
 /** Environment for every Airflow process. */
@@ -374,7 +401,13 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
         };
     }
     const components = options.components ?? ["api-server"];
-    const env = airflowEnv({ home, dagsFolder, port, databaseUrl, extra: options.env });
+    const env = airflowEnv({
+        home,
+        dagsFolder,
+        port,
+        databaseUrl,
+        extra: { AIRFLOW__FAB__CONFIG_FILE: writeFabConfig(home), ...options.env },
+    });
     const deadline = Date.now() + (options.startupTimeoutMs ?? 240_000);
     const logFile = (c: string) => path.join(home, "logs", `${c}.log`);
     const writeCredentials = (file: string, u: string, p: string) => {
@@ -393,7 +426,7 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
         (stopping ??= (async () => {
             const survivors = await tracker.terminate(10_000);
             if (tempHome) fs.rmSync(home, { recursive: true, force: true });
-            log("local_airflow_stopped", { home, removed: tempHome });
+            log("local_airflow_stopped", { home, removed: tempHome, sigkill: tracker.killed });
             if (survivors.length > 0) {
                 throw new LocalAirflowError(
                     `Airflow processes still alive after SIGKILL:\n  ${survivors.map(describe).join("\n  ")}`,
@@ -417,9 +450,22 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
         });
         await runCommand(tracker, bin, ["db", "migrate"], env, logFile("db-migrate"), deadline);
         const known = stored !== undefined && stored === password;
+        // Which hash the users' passwords were last stored with (a marker next to the DB).
+        const hashMarker = path.join(home, ".fab-password-hash");
+        const rehash =
+            !fs.existsSync(hashMarker) ||
+            fs.readFileSync(hashMarker, "utf8").trim() !== LOCAL_PASSWORD_HASH;
         for (const u of [{ username, password, role, known }, ...Object.values(users)]) {
-            await ensureUser(tracker, bin, u, env, logFile("users-create"), deadline);
+            await ensureUser(
+                tracker,
+                bin,
+                { ...u, rehash },
+                env,
+                logFile("users-create"),
+                deadline,
+            );
         }
+        fs.writeFileSync(hashMarker, `${LOCAL_PASSWORD_HASH}\n`);
         if (options.reserialize ?? true) {
             await runCommand(
                 tracker,

@@ -184,7 +184,14 @@ async function main(opts: StartOptions): Promise<number> {
                 return false;
             }
             runRecord.close();
-            progress.done("stopped", t);
+            const killed = registry.tracker.killed;
+            progress.done(
+                "stopped",
+                t,
+                killed.length > 0
+                    ? `needed SIGKILL after the grace period: ${killed.slice(0, 3).join("; ")}`
+                    : "",
+            );
             return true;
         })());
     // First Ctrl-C: stop every process started, then exit. A second one (not the echo of the
