@@ -4,8 +4,9 @@
  * `startLocalAirflow(options)` uses the Airflow installed in `dags/.venv` (created by
  * `tsx tools/python-suites.ts --prepare dags`):
  *   1. AIRFLOW_HOME in a new temp dir (or the one given), the FAB auth manager, a metadata DB
- *      (SQLite in the home by default, or any SQLAlchemy URL you pass, e.g. a local PostgreSQL
- *      database you created), generated fernet key / API secret key / JWT secret;
+ *      (by default a new database on the local PostgreSQL, dropped by `stop()`: SQLite does
+ *      not take a burst of API calls; or any SQLAlchemy URL you pass), generated fernet key /
+ *      API secret key / JWT secret, a light password hash for the local users;
  *   2. `airflow db migrate`, `airflow users create` for one API user (role `User` by default:
  *      enough to create DAG runs) and any extra users (e.g. an `Admin` for the UI), `airflow dags
  *      reserialize` so the API knows the DAGs. With a kept home, each user's password is read
@@ -32,6 +33,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { killGroup, portInUse, sleep } from "./local/processes";
+import { temporaryDatabase } from "./local/metadata-db";
 import { describe, ProcessTracker, type RunRecord } from "./local/proctree";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -64,7 +66,11 @@ export interface LocalAirflowOptions {
     dagsFolder?: string;
     /** api-server port on 127.0.0.1 (default 28110). */
     port?: number;
-    /** SQLAlchemy URL of the metadata DB (default SQLite file in the home). */
+    /**
+     * SQLAlchemy URL of the metadata DB. Default: a new database on the local PostgreSQL,
+     * dropped by `stop()`; an error when none answers (SQLite does not take a burst of API
+     * calls: `tools/local/burst.ts`). Pass `sqlite:///<file>` to use SQLite anyway.
+     */
     databaseUrl?: string;
     /** Processes to run (default `["api-server"]`). */
     components?: AirflowComponent[];
@@ -380,7 +386,16 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
     const port = options.port ?? 28110;
     const baseUrl = `http://127.0.0.1:${port}`;
     const dagsFolder = path.resolve(options.dagsFolder ?? path.join(ROOT, "dags"));
-    const databaseUrl = options.databaseUrl ?? `sqlite:///${path.join(home, "airflow.db")}`;
+    let temporaryDb: Awaited<ReturnType<typeof temporaryDatabase>> | undefined;
+    if (options.databaseUrl === undefined) {
+        try {
+            temporaryDb = await temporaryDatabase();
+        } catch (err) {
+            if (tempHome) fs.rmSync(home, { recursive: true, force: true });
+            throw new LocalAirflowError(err instanceof Error ? err.message : String(err));
+        }
+    }
+    const databaseUrl = options.databaseUrl ?? temporaryDb!.url;
     const credentialsFile = path.join(home, "api-user.json");
     const newPassword = () => randomBytes(18).toString("base64url");
     const username = options.user?.username ?? "trigger-fn";
@@ -406,7 +421,11 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
         dagsFolder,
         port,
         databaseUrl,
-        extra: { AIRFLOW__FAB__CONFIG_FILE: writeFabConfig(home), ...options.env },
+        extra: {
+            AIRFLOW__FAB__CONFIG_FILE: writeFabConfig(home),
+            ...temporaryDb?.env,
+            ...options.env,
+        },
     });
     const deadline = Date.now() + (options.startupTimeoutMs ?? 240_000);
     const logFile = (c: string) => path.join(home, "logs", `${c}.log`);
@@ -425,6 +444,7 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
     const stop = () =>
         (stopping ??= (async () => {
             const survivors = await tracker.terminate(10_000);
+            temporaryDb?.drop();
             if (tempHome) fs.rmSync(home, { recursive: true, force: true });
             log("local_airflow_stopped", { home, removed: tempHome, sigkill: tracker.killed });
             if (survivors.length > 0) {
@@ -435,6 +455,7 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
         })());
 
     if (components.includes("api-server") && (await portInUse(port))) {
+        temporaryDb?.drop();
         if (tempHome) fs.rmSync(home, { recursive: true, force: true });
         throw new LocalAirflowError(
             `127.0.0.1:${port} is already in use (another local Airflow or test run?): stop it or pass another port`,
