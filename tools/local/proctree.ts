@@ -299,8 +299,8 @@ export class ProcessTracker {
         const graceUntil = Date.now() + graceMs;
         while (round("SIGTERM").length > 0 && Date.now() < graceUntil) await sleep(100);
         const killUntil = Date.now() + killMs;
+        this.killed = this.members().map(describe); // named before they die
         let alive = round("SIGKILL");
-        this.killed = alive.map(describe);
         while (alive.length > 0 && Date.now() < killUntil) {
             await sleep(100);
             alive = round("SIGKILL");
