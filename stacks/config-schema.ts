@@ -8,6 +8,8 @@
  */
 
 /** The types Pulumi.yaml can declare for a project config key. */
+import { cidrHostBitsZero, parseCidr } from "../components";
+
 export type PulumiConfigType = "string" | "integer" | "boolean" | "array";
 
 /** A problem with one key: what was seen and what is expected. */
@@ -154,10 +156,17 @@ export function bool(opts: Common<boolean>): Field<boolean> {
     };
 }
 
-/** A list of strings, each accepted by `item.ok` (described by `item.text`). */
+/**
+ * A list of strings, each accepted by `item.ok` (described by `item.text`); `item.why`, when
+ * given, explains why a well-formed item is still refused (undefined: accepted).
+ */
 export function list(
     opts: Common<string[]> & {
-        item: { text: string; ok: (v: string) => boolean };
+        item: {
+            text: string;
+            ok: (v: string) => boolean;
+            why?: (v: string) => string | undefined;
+        };
         minItems?: number;
         maxItems?: number;
     },
@@ -181,9 +190,17 @@ export function list(
                 return { problem: { seen: showValue(raw), expected } };
             }
             for (const [i, item] of parsed.entries()) {
+                const seen = `${showValue(item)} at index ${i}`;
                 if (typeof item !== "string" || !opts.item.ok(item)) {
-                    const seen = `${showValue(item)} at index ${i}`;
-                    return { problem: { seen, expected: `each item ${opts.item.text}` } };
+                    const why = typeof item === "string" ? opts.item.why?.(item) : undefined;
+                    const expected = `each item ${opts.item.text}`;
+                    const reason = why ? `; ${showValue(item)}: ${why}` : "";
+                    return { problem: { seen, expected: `${expected}${reason}` } };
+                }
+                const why = opts.item.why?.(item);
+                if (why !== undefined) {
+                    const expected = `each item ${opts.item.text}; this one ${why}`;
+                    return { problem: { seen, expected } };
                 }
             }
             return { value: parsed as string[] };
@@ -192,34 +209,6 @@ export function list(
 }
 
 // ---- Shared value checks ------------------------------------------------------------------
-
-/** An IPv4 CIDR block such as 10.0.0.0/20, with host bits zero. */
-export interface Cidr {
-    base: number;
-    prefix: number;
-}
-
-export function parseCidr(text: string): Cidr | undefined {
-    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(text);
-    if (!m) return undefined;
-    const octets = m.slice(1, 5).map(Number);
-    const prefix = Number(m[5]);
-    if (octets.some((o) => o > 255) || prefix > 32) return undefined;
-    const base = octets.reduce((acc, o) => acc * 256 + o, 0);
-    return { base, prefix };
-}
-
-function cidrSize(c: Cidr): number {
-    return 2 ** (32 - c.prefix);
-}
-
-export function cidrHostBitsZero(c: Cidr): boolean {
-    return c.base % cidrSize(c) === 0;
-}
-
-export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
-    return a.base < b.base + cidrSize(b) && b.base < a.base + cidrSize(a);
-}
 
 /** A CIDR check whose prefix lies within [minPrefix, maxPrefix]: predicate plus its wording. */
 export function cidrRule(

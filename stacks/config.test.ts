@@ -2,7 +2,8 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import YAML from "yaml";
 import { CONFIG_SPEC, ConfigError, PROJECT, parseConfig } from "./config";
-import { expectedProjectFile, PROJECT_FILE } from "../tools/pulumi-yaml";
+import { HOSTILE_AUTHORIZED_NETWORKS, HOSTILE_DATABASE_ENTRIES } from "../testing/hostile-inputs";
+import { expectedProjectFile, PROJECT_FILE } from "../offline/project-file";
 import {
     Declaration,
     checkAgainstDeclarations,
@@ -12,7 +13,7 @@ import {
     readStackFile,
     StackFileError,
     toEngineConfig,
-} from "../tools/stack-files";
+} from "../offline/stack-files";
 
 /** A complete, valid set of raw values (as the engine passes them). */
 const VALID: Record<string, string> = {
@@ -21,6 +22,7 @@ const VALID: Record<string, string> = {
     gcpRegion: "europe-west1",
     awsRegion: "eu-west-1",
     masterAuthorizedNetworks: '["203.0.113.0/24"]',
+    domain: "dev.data.example.com",
 };
 
 function parseWith(overrides: Record<string, string | undefined>, stack = "dev") {
@@ -46,7 +48,8 @@ describe("stack config (stacks/config.ts)", () => {
         assert.equal(cfg.jobsPoolMaxNodes, 3);
         assert.equal(cfg.jobsPoolSpot, false);
         assert.equal(cfg.releaseChannel, "REGULAR");
-        assert.equal(cfg.domain, "");
+        assert.equal(cfg.domain, "dev.data.example.com");
+        assert.deepEqual(cfg.mlflowIapMembers, [], "MLflow internal only by default");
         assert.deepEqual(cfg.masterAuthorizedNetworks, ["203.0.113.0/24"]);
         assert.equal(
             cfg.datasetLocation,
@@ -218,6 +221,26 @@ describe("stack config (stacks/config.ts)", () => {
         });
     }
 
+    it("rejects a stack without a domain: logins and the trigger password need HTTPS", () => {
+        const message = problemOf({ domain: undefined });
+        assert.match(message, /taxi-platform:domain: got nothing \(the key is missing\)/);
+        assert.match(message, /never cross the internet over plain HTTP/);
+    });
+
+    it("accepts IAM members for MLflow's Identity-Aware Proxy and refuses other shapes", () => {
+        const cfg = parseWith({
+            mlflowIapMembers: '["user:ana@example.com","group:ml@example.com"]',
+        });
+        assert.equal(cfg.mlflowIapMembers.length, 2);
+        for (const bad of ["allUsers", "allAuthenticatedUsers", "ana@example.com", "user:"]) {
+            const message = problemOf({ mlflowIapMembers: JSON.stringify([bad]) });
+            assert.match(
+                message,
+                /taxi-platform:mlflowIapMembers: got .* at index 0; expected each item an IAM member/,
+            );
+        }
+    });
+
     it("reports every problem at once in one message", () => {
         const message = problemOf({
             jobsPoolSpot: "maybe",
@@ -303,6 +326,72 @@ describe("Pulumi.yaml and the stack files", () => {
             problems.includes("x: taxi-platform:gcpProject is required (no default) but not set"),
         );
         assert.ok(!problems.some((p) => p.includes("gcp:project")));
+    });
+});
+
+describe("stack config: hostile values fail before anything is created", () => {
+    for (const [cls, cases] of Object.entries(HOSTILE_DATABASE_ENTRIES)) {
+        it(`refuses extraDatabases entries: ${cls} (${cases.length})`, () => {
+            for (const [entry, why] of cases) {
+                const message = problemOf({ extraDatabases: JSON.stringify([entry]) });
+                assert.ok(
+                    message.includes("taxi-platform:extraDatabases: got "),
+                    `names the key for ${JSON.stringify(entry)}:\n${message}`,
+                );
+                assert.match(message, why, `reason for ${JSON.stringify(entry)}`);
+                assert.match(message, /pulumi config set --path 'extraDatabases\[0\]'/);
+            }
+        });
+    }
+
+    it("refuses an owner shared by two extra databases, in either order", () => {
+        for (const list of [
+            ["reports:analyst", "audit:analyst"],
+            ["analyst", "reports:analyst"],
+            ["reports:analyst", "analyst"],
+        ]) {
+            const message = problemOf({ extraDatabases: JSON.stringify(list) });
+            assert.match(
+                message,
+                /analyst already owns database (reports|analyst)/,
+                list.join(" "),
+            );
+        }
+    });
+
+    it("accepts well-formed names up to 63 bytes with their own owners", () => {
+        const long = `r${"e".repeat(62)}`;
+        const cfg = parseWith({
+            extraDatabases: JSON.stringify(["reports:analyst", long, "audit_2026:auditor"]),
+        });
+        assert.deepEqual(cfg.extraDatabases, ["reports:analyst", long, "audit_2026:auditor"]);
+    });
+
+    it(`refuses an open or very wide public control plane (${HOSTILE_AUTHORIZED_NETWORKS.length})`, () => {
+        for (const [cidr, why] of HOSTILE_AUTHORIZED_NETWORKS) {
+            const message = problemOf({
+                masterAuthorizedNetworks: JSON.stringify(["203.0.113.0/24", cidr]),
+            });
+            assert.ok(
+                message.includes(
+                    `taxi-platform:masterAuthorizedNetworks: got "${cidr}" at index 1`,
+                ),
+                message,
+            );
+            assert.match(message, why, cidr);
+        }
+    });
+
+    it("accepts narrow public ranges and private ranges of any width", () => {
+        const ok = [
+            "203.0.113.0/24",
+            "198.51.0.0/16",
+            "192.0.2.7/32",
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+        ];
+        const cfg = parseWith({ masterAuthorizedNetworks: JSON.stringify(ok) });
+        assert.deepEqual(cfg.masterAuthorizedNetworks, ok);
     });
 });
 

@@ -11,15 +11,21 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import {
+    authorizedNetworkProblem,
+    cidrsOverlap,
+    databaseNameProblem,
+    ownerRoleProblem,
+    parseCidr,
+    showName,
+} from "../components";
+import {
     Field,
     FieldProblem,
     bool,
     cidrRule,
-    cidrsOverlap,
     int,
     list,
     oneOf,
-    parseCidr,
     showValue,
     str,
 } from "./config-schema";
@@ -107,10 +113,32 @@ export const CONFIG_SPEC = {
     }),
     domain: str({
         description:
-            "DNS domain for the UIs (airflow.<domain>, mlflow.<domain>, ...) with managed TLS. Empty: served on the load balancer IP without TLS.",
-        default: "",
+            "DNS domain for the UIs (airflow.<domain>, grafana.<domain>, ...), served over HTTPS with a Google-managed certificate. Required: the Airflow and Grafana logins and the S3 trigger's Airflow password must never cross the internet over plain HTTP.",
         pattern: /^(?=.{4,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/,
-        patternText: "a lower-case DNS name such as data.example.com, or empty for no domain",
+        patternText:
+            "a lower-case DNS name such as data.example.com (the UIs carry logins, so there is no plain-HTTP fallback)",
+    }),
+    mlflowIapMembers: list({
+        description:
+            "Who may open MLflow from the internet, through Identity-Aware Proxy (IAM members such as user:ana@example.com or group:ml@example.com). Empty: MLflow has no public route; jobs use its in-cluster URL.",
+        default: [],
+        item: {
+            text: "an IAM member: user:<email>, group:<email>, serviceAccount:<email> or domain:<domain>",
+            ok: (v) =>
+                /^(user|group|serviceAccount):[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[a-z]{2,}$/.test(
+                    v,
+                ) || /^domain:([a-z0-9-]+\.)+[a-z]{2,}$/.test(v),
+        },
+        maxItems: 50,
+    }),
+    ciPreviewServiceAccount: str({
+        description:
+            "Google service account of the CI preview identity (README: Workload Identity Federation). Gets read access to the Helm release records in spark-operator, which a preview needs. Empty: pulumi-preview@<gcpProject>.iam.gserviceaccount.com.",
+        default: "",
+        pattern:
+            /^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z][a-z0-9-]{4,28}[a-z0-9]\.iam\.gserviceaccount\.com$/,
+        patternText:
+            "a service-account email such as pulumi-preview@acme-taxi-dev.iam.gserviceaccount.com",
     }),
     nodesCidr: str({
         description: "Primary IPv4 range of the cluster subnet (nodes), /8 to /24.",
@@ -134,8 +162,8 @@ export const CONFIG_SPEC = {
     }),
     masterAuthorizedNetworks: list({
         description:
-            "CIDR blocks allowed to reach the GKE control plane (your office VPN, CI runners). Replace the documentation ranges.",
-        item: authorizedCidr,
+            "CIDR blocks allowed to reach the GKE control plane's IP endpoint (your office or VPN egress). Never 0.0.0.0/0 or a public range wider than /16. CI reaches the cluster through its IAM-authorized DNS endpoint instead. Replace the documentation ranges.",
+        item: { ...authorizedCidr, why: authorizedNetworkProblem },
         minItems: 1,
         maxItems: 50,
     }),
@@ -208,11 +236,12 @@ export const CONFIG_SPEC = {
     }),
     extraDatabases: list({
         description:
-            "Extra databases of the in-cluster Postgres besides airflow, mlflow and grafana, each as name or name:owner. Reconciled on every update; removing one never drops it.",
+            "Extra databases of the in-cluster Postgres besides airflow, mlflow and grafana, each as name or name:owner. Reconciled on every update; removing one never drops it. Names: lower-case ASCII letters, digits and _, at most 63 bytes; never postgres/template0/template1, and no owner that is the superuser, the monitoring role, a pg_* role or another database's owner.",
         default: [],
         item: {
-            text: 'a database name, optionally with an owner ("reports" or "reports:analyst"): lower-case letters, digits and _',
+            text: 'a database name, optionally with an owner ("reports" or "reports:analyst"): lower-case ASCII letters, digits and _, starting with a letter, at most 63 bytes',
             ok: (v) => /^[a-z][a-z0-9_]{0,62}(:[a-z][a-z0-9_]{0,62})?$/.test(v),
+            why: extraDatabaseProblem,
         },
         maxItems: 20,
     }),
@@ -416,8 +445,20 @@ export function parseConfig(
     };
 }
 
-/** Databases the platform's own services use; `extraDatabases` adds to them. */
+/** Databases the platform's own services use (each owned by the role of the same name). */
 export const PLATFORM_DATABASES = ["airflow", "mlflow", "grafana"] as const;
+
+/** Why one `extraDatabases` entry ("db" or "db:owner") is refused, or undefined. */
+function extraDatabaseProblem(entry: string): string | undefined {
+    const parts = entry.split(":");
+    if (parts.length > 2) return `${showName(entry)} has more than one ":"`;
+    const [db, owner] = [parts[0]!, parts[1] ?? parts[0]!];
+    const dbWhy = databaseNameProblem(db);
+    if (dbWhy) return `database ${showName(db)} ${dbWhy}`;
+    const ownerWhy = ownerRoleProblem(owner);
+    if (ownerWhy) return `owner ${showName(owner)} ${ownerWhy}`;
+    return undefined;
+}
 
 /** Checks that involve more than one key. */
 function crossChecks(stack: string, v: Record<string, unknown>): ConfigProblem[] {
@@ -439,8 +480,11 @@ function crossChecks(stack: string, v: Record<string, unknown>): ConfigProblem[]
         });
     }
     const seenDbs = new Set<string>(PLATFORM_DATABASES);
+    // Each owner role owns exactly one database: the reconcile script resets an owner's
+    // password to its database's Secret, so a shared owner would lock the other app out.
+    const owners = new Map<string, string>(PLATFORM_DATABASES.map((db) => [db, db]));
     for (const entry of v.extraDatabases as string[]) {
-        const db = entry.split(":")[0]!;
+        const [db, owner = db] = entry.split(":") as [string, string?];
         if (seenDbs.has(db)) {
             problems.push({
                 key: "extraDatabases",
@@ -448,8 +492,16 @@ function crossChecks(stack: string, v: Record<string, unknown>): ConfigProblem[]
                 expected: `database names not already declared (the platform's own are ${PLATFORM_DATABASES.join(", ")})`,
                 fix: setHint(stack, "extraDatabases"),
             });
+        } else if (owners.has(owner)) {
+            problems.push({
+                key: "extraDatabases",
+                seen: JSON.stringify(entry),
+                expected: `an owner role of its own: ${owner} already owns database ${owners.get(owner)!} (its password would be replaced); write ${db}:<new role> or just ${db}`,
+                fix: setHint(stack, "extraDatabases"),
+            });
         }
         seenDbs.add(db);
+        owners.set(owner, owners.get(owner) ?? db);
     }
     const ranges = ["nodesCidr", "podsCidr", "servicesCidr", "masterCidr"] as const;
     for (let i = 0; i < ranges.length; i++) {

@@ -1,5 +1,5 @@
 /**
- * `npm start`: the main job on the embedded default (ARCHITECTURE.md §4) — the batch pipeline end
+ * `npm start`: the main job on the embedded default (docs/architecture.md#environments-and-checks) — the batch pipeline end
  * to end on this machine, no cloud account.
  *
  *   1. the pipeline folders' Python environments (spark, dags, dbt, ml), created once and cached;
@@ -70,7 +70,7 @@ interface MonthRun {
     result: RunResult;
 }
 
-/** The `pipeline-env` values of the local runtime (ARCHITECTURE.md §3), plus job settings. */
+/** The `pipeline-env` values of the local runtime (docs/architecture.md#pipeline-env), plus job settings. */
 export function localPipelineEnv(s: StateLayout, mlflowUrl: string): Record<string, string> {
     const env: Record<string, string> = {
         PLATFORM_ENV: "local",

@@ -1,13 +1,6 @@
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
-import {
-    dagRunId,
-    decodeS3Key,
-    encodeS3Key,
-    filterReason,
-    objectCreatedEvent,
-    parseS3Event,
-} from "./events";
+import { dagRunId, decodeS3Key, encodeS3Key, objectCreatedEvent, parseS3Event } from "./events";
 
 describe("functions/airflow-trigger: S3 events", () => {
     it("decodes keys as S3 encodes them in notifications", () => {
@@ -46,15 +39,6 @@ describe("functions/airflow-trigger: S3 events", () => {
             () => dagRunId({ ...o, versionId: undefined, eTag: undefined }),
             /need a versionId or an eTag/,
         );
-    });
-
-    it("filters on the decoded key", () => {
-        assert.equal(filterReason("trip data/a.parquet", "trip data/", ".parquet"), undefined);
-        assert.match(
-            String(filterReason("trip+data/a.parquet", "trip data/", ".parquet")),
-            /start with/,
-        );
-        assert.equal(filterReason("anything.parquet", "", ".parquet"), undefined);
     });
 
     it("strips ETag quotes and keeps the version id", () => {

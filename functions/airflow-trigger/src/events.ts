@@ -130,13 +130,6 @@ function parseRecord(
     };
 }
 
-/** Why an object is skipped, or undefined when it should trigger a run. */
-export function filterReason(key: string, prefix: string, suffix: string): string | undefined {
-    if (!key.startsWith(prefix)) return `key does not start with ${JSON.stringify(prefix)}`;
-    if (!key.endsWith(suffix)) return `key does not end with ${JSON.stringify(suffix)}`;
-    return undefined;
-}
-
 /**
  * `s3__<bucket>__<first 32 hex of sha256(bucket/key/versionId-or-ETag)>`: readable, stable for
  * every delivery of the same object version, different for a new version of the same key, and
