@@ -4,8 +4,9 @@
  * `startLocalAirflow(options)` uses the Airflow installed in `dags/.venv` (created by
  * `tsx tools/python-suites.ts --prepare dags`):
  *   1. AIRFLOW_HOME in a new temp dir (or the one given), the FAB auth manager, a metadata DB
- *      (SQLite in the home by default, or any SQLAlchemy URL you pass, e.g. a local PostgreSQL
- *      database you created), generated fernet key / API secret key / JWT secret;
+ *      (by default a new database on the local PostgreSQL, dropped by `stop()`: SQLite does
+ *      not take a burst of API calls; or any SQLAlchemy URL you pass), generated fernet key /
+ *      API secret key / JWT secret, a light password hash for the local users;
  *   2. `airflow db migrate`, `airflow users create` for one API user (role `User` by default:
  *      enough to create DAG runs) and any extra users (e.g. an `Admin` for the UI), `airflow dags
  *      reserialize` so the API knows the DAGs. With a kept home, each user's password is read
@@ -32,6 +33,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { killGroup, portInUse, sleep } from "./local/processes";
+import { temporaryDatabase } from "./local/metadata-db";
 import { describe, ProcessTracker, type RunRecord } from "./local/proctree";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -64,7 +66,11 @@ export interface LocalAirflowOptions {
     dagsFolder?: string;
     /** api-server port on 127.0.0.1 (default 28110). */
     port?: number;
-    /** SQLAlchemy URL of the metadata DB (default SQLite file in the home). */
+    /**
+     * SQLAlchemy URL of the metadata DB. Default: a new database on the local PostgreSQL,
+     * dropped by `stop()`; an error when none answers (SQLite does not take a burst of API
+     * calls: `tools/local/burst.ts`). Pass `sqlite:///<file>` to use SQLite anyway.
+     */
     databaseUrl?: string;
     /** Processes to run (default `["api-server"]`). */
     components?: AirflowComponent[];
@@ -198,7 +204,7 @@ function storedPassword(file: string, username: string): string | undefined {
 async function ensureUser(
     tracker: ProcessTracker,
     bin: string,
-    user: { username: string; password: string; role: string; known: boolean },
+    user: { username: string; password: string; role: string; known: boolean; rehash: boolean },
     env: NodeJS.ProcessEnv,
     logFile: string,
     deadline: number,
@@ -229,7 +235,9 @@ async function ensureUser(
         deadline,
     );
     const output = fs.readFileSync(logFile, "utf8").slice(before);
-    if (!user.known && output.includes(`${user.username} already exists`)) {
+    // Reset when the password is not the one in the file, or its stored hash predates
+    // LOCAL_PASSWORD_HASH (a metadata DB kept from an earlier version).
+    if ((!user.known || user.rehash) && output.includes(`${user.username} already exists`)) {
         await runCommand(
             tracker,
             bin,
@@ -239,6 +247,31 @@ async function ensureUser(
             deadline,
         );
     }
+}
+
+/**
+ * The password hash of the local FAB users. FAB's default, scrypt, costs about 0.4 s of CPU per
+ * check on a loaded 2-core machine, and every `POST /auth/token` checks one: a burst of new
+ * trigger-function containers (8 token requests at once) then timed out against the single
+ * api-server worker. The local users' passwords are random (144 bits) or chosen by tests, on a
+ * loopback-only server, so a light PBKDF2 costs nothing in safety. The cluster keeps FAB's
+ * default.
+ */
+export const LOCAL_PASSWORD_HASH = "pbkdf2:sha256:20000";
+
+/** `<home>/webserver_config.py`: FAB settings of the local Airflow (regenerated every start). */
+function writeFabConfig(home: string): string {
+    const file = path.join(home, "webserver_config.py");
+    fs.writeFileSync(
+        file,
+        [
+            "# Written by tools/local-airflow.ts at every start of a local Airflow; edits are lost.",
+            "# A light password hash keeps POST /auth/token fast under a burst (see LOCAL_PASSWORD_HASH).",
+            `FAB_PASSWORD_HASH_METHOD = "${LOCAL_PASSWORD_HASH}"`,
+            "",
+        ].join("\n"),
+    );
+    return file;
 }
 
 /** Environment for every Airflow process. */
@@ -353,7 +386,16 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
     const port = options.port ?? 28110;
     const baseUrl = `http://127.0.0.1:${port}`;
     const dagsFolder = path.resolve(options.dagsFolder ?? path.join(ROOT, "dags"));
-    const databaseUrl = options.databaseUrl ?? `sqlite:///${path.join(home, "airflow.db")}`;
+    let temporaryDb: Awaited<ReturnType<typeof temporaryDatabase>> | undefined;
+    if (options.databaseUrl === undefined) {
+        try {
+            temporaryDb = await temporaryDatabase();
+        } catch (err) {
+            if (tempHome) fs.rmSync(home, { recursive: true, force: true });
+            throw new LocalAirflowError(err instanceof Error ? err.message : String(err));
+        }
+    }
+    const databaseUrl = options.databaseUrl ?? temporaryDb!.url;
     const credentialsFile = path.join(home, "api-user.json");
     const newPassword = () => randomBytes(18).toString("base64url");
     const username = options.user?.username ?? "trigger-fn";
@@ -374,7 +416,17 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
         };
     }
     const components = options.components ?? ["api-server"];
-    const env = airflowEnv({ home, dagsFolder, port, databaseUrl, extra: options.env });
+    const env = airflowEnv({
+        home,
+        dagsFolder,
+        port,
+        databaseUrl,
+        extra: {
+            AIRFLOW__FAB__CONFIG_FILE: writeFabConfig(home),
+            ...temporaryDb?.env,
+            ...options.env,
+        },
+    });
     const deadline = Date.now() + (options.startupTimeoutMs ?? 240_000);
     const logFile = (c: string) => path.join(home, "logs", `${c}.log`);
     const writeCredentials = (file: string, u: string, p: string) => {
@@ -392,8 +444,9 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
     const stop = () =>
         (stopping ??= (async () => {
             const survivors = await tracker.terminate(10_000);
+            temporaryDb?.drop();
             if (tempHome) fs.rmSync(home, { recursive: true, force: true });
-            log("local_airflow_stopped", { home, removed: tempHome });
+            log("local_airflow_stopped", { home, removed: tempHome, sigkill: tracker.killed });
             if (survivors.length > 0) {
                 throw new LocalAirflowError(
                     `Airflow processes still alive after SIGKILL:\n  ${survivors.map(describe).join("\n  ")}`,
@@ -402,6 +455,7 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
         })());
 
     if (components.includes("api-server") && (await portInUse(port))) {
+        temporaryDb?.drop();
         if (tempHome) fs.rmSync(home, { recursive: true, force: true });
         throw new LocalAirflowError(
             `127.0.0.1:${port} is already in use (another local Airflow or test run?): stop it or pass another port`,
@@ -417,9 +471,22 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
         });
         await runCommand(tracker, bin, ["db", "migrate"], env, logFile("db-migrate"), deadline);
         const known = stored !== undefined && stored === password;
+        // Which hash the users' passwords were last stored with (a marker next to the DB).
+        const hashMarker = path.join(home, ".fab-password-hash");
+        const rehash =
+            !fs.existsSync(hashMarker) ||
+            fs.readFileSync(hashMarker, "utf8").trim() !== LOCAL_PASSWORD_HASH;
         for (const u of [{ username, password, role, known }, ...Object.values(users)]) {
-            await ensureUser(tracker, bin, u, env, logFile("users-create"), deadline);
+            await ensureUser(
+                tracker,
+                bin,
+                { ...u, rehash },
+                env,
+                logFile("users-create"),
+                deadline,
+            );
         }
+        fs.writeFileSync(hashMarker, `${LOCAL_PASSWORD_HASH}\n`);
         if (options.reserialize ?? true) {
             await runCommand(
                 tracker,

@@ -6,7 +6,7 @@
  *   2. a few months of TLC-shaped monthly files (`taxi_spark.testdata`: real schema drift, a few
  *      bad rows), generated once into the state folder;
  *   3. on 127.0.0.1: Airflow 3 (api-server, scheduler, dag-processor, triggerer; metadata DB on
- *      the local PostgreSQL when it answers, SQLite otherwise), the MLflow tracking server and the
+ *      the local PostgreSQL, required unless --metadata-db sqlite), the MLflow tracking server and the
  *      docs app; the DAGs run with PLATFORM_RUNTIME=local (Spark local mode, DuckDB warehouse);
  *   4. the landing watcher: each new file in the landing folder becomes an S3-shaped event for
  *      the trigger function's own handler (functions/airflow-trigger/src/handler.ts), which starts
@@ -184,7 +184,14 @@ async function main(opts: StartOptions): Promise<number> {
                 return false;
             }
             runRecord.close();
-            progress.done("stopped", t);
+            const killed = registry.tracker.killed;
+            progress.done(
+                "stopped",
+                t,
+                killed.length > 0
+                    ? `needed SIGKILL after the grace period: ${killed.slice(0, 3).join("; ")}`
+                    : "",
+            );
             return true;
         })());
     // First Ctrl-C: stop every process started, then exit. A second one (not the echo of the
@@ -285,7 +292,7 @@ async function main(opts: StartOptions): Promise<number> {
             t,
             db.description +
                 (db.created ? " (created)" : "") +
-                (db.fallbackReason ? ` (PostgreSQL not used: ${db.fallbackReason})` : ""),
+                (db.fallbackReason ? ` (${db.fallbackReason})` : ""),
         );
 
         t = begin(

@@ -387,6 +387,7 @@ process.exit(process.argv[2] === "users" ? 2 : 0);
             startLocalAirflow({
                 airflowBin: fake.bin,
                 home: path.join(dir, "home"),
+                databaseUrl: `sqlite:///${path.join(dir, "never-opened.db")}`,
                 port: 28529,
                 user: { username: "u", password },
                 log: () => undefined,

@@ -1,14 +1,21 @@
 /**
- * Airflow's metadata DB for `npm start`: a database on the local PostgreSQL when one answers
- * (created when missing), SQLite in the Airflow home otherwise. The connection follows libpq's
- * variables (PGHOST, PGPORT, PGUSER, PGPASSWORD; defaults 127.0.0.1, 5432, postgres); a password
- * reaches Airflow through PGPASSWORD in its environment, never in the URL or a log line.
+ * Airflow's metadata DB for `npm start` and the tests: a database on the local PostgreSQL
+ * (created when missing). SQLite only when asked for (`--metadata-db sqlite`): measured with
+ * `tools/local/burst.ts` (100 objects delivered 3 times by 8 concurrent trigger-function
+ * containers against api-server, scheduler, dag-processor and triggerer), SQLite answered none
+ * of the 300 calls within the function's 10 s timeout and the API stayed unresponsive
+ * afterwards, while PostgreSQL created exactly the 100 runs with no failure. So when no
+ * PostgreSQL answers, the default (`auto`) fails with a message saying how to start one.
+ * The connection follows libpq's variables (PGHOST, PGPORT, PGUSER, PGPASSWORD; defaults
+ * 127.0.0.1, 5432, postgres); a password reaches Airflow through PGPASSWORD in its environment,
+ * never in the URL or a log line.
  */
-import { createHash } from "node:crypto";
+import { spawnSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import * as path from "node:path";
 import type { MetadataDbChoice } from "./options";
 import { tcpAnswers } from "./processes";
-import { runPython } from "./python";
+import { runPython, venvBin } from "./python";
 
 export interface MetadataDb {
     kind: "postgres" | "sqlite";
@@ -19,7 +26,7 @@ export interface MetadataDb {
     /** PostgreSQL database name. */
     database?: string;
     created?: boolean;
-    /** Why SQLite was chosen under `auto`. */
+    /** Set when SQLite was chosen (explicitly): what that means for bursts. */
     fallbackReason?: string;
     /** libpq variables for Airflow's environment. */
     env: Record<string, string>;
@@ -87,29 +94,29 @@ export async function chooseMetadataDb(
     airflowHome: string,
     reset = false,
 ): Promise<MetadataDb> {
-    const sqlite = (fallbackReason?: string): MetadataDb => {
+    const sqlite = (): MetadataDb => {
         const file = path.join(airflowHome, "airflow.db");
         return {
             kind: "sqlite",
             url: `sqlite:///${file}`,
             description: `SQLite ${file}`,
-            fallbackReason,
+            fallbackReason:
+                "chosen with --metadata-db sqlite; fine for one run at a time, but SQLite does not take a burst of trigger calls",
             env: {},
         };
     };
     if (choice === "sqlite") return sqlite();
     const pg = pgSettings();
     const where = `${pg.host}:${pg.port}`;
-    const refuse = (why: string): MetadataDb => {
-        if (choice === "postgres") {
-            throw new Error(
-                `--metadata-db postgres: ${why}. Start PostgreSQL (or set PGHOST/PGPORT/PGUSER/PGPASSWORD), or use --metadata-db sqlite.`,
-            );
-        }
-        return sqlite(why);
+    const refuse = (why: string): never => {
+        throw new Error(
+            `${choice === "postgres" ? "--metadata-db postgres" : "Airflow's metadata DB needs PostgreSQL"}: ${why}. ` +
+                "SQLite cannot take a burst of concurrent API calls (see tools/local/burst.ts). " +
+                "Start PostgreSQL (e.g. `sudo service postgresql start`, or apt-get install postgresql) or point PGHOST/PGPORT/PGUSER/PGPASSWORD at one; " +
+                "or run on SQLite anyway with --metadata-db sqlite.",
+        );
     };
-    if (!(await tcpAnswers(pg.host, pg.port, 1500)))
-        return refuse(`no PostgreSQL answers on ${where}`);
+    if (!(await tcpAnswers(pg.host, pg.port, 1500))) refuse(`no PostgreSQL answers on ${where}`);
     const database = databaseName(stateDir);
     const env = libpqEnv();
     if (reset) {
@@ -123,7 +130,7 @@ export async function chooseMetadataDb(
     const r = await runPython("dags", ["-c", CREATE_DB, database], env, 60_000);
     if (r.code !== 0) {
         const last = r.stderr.trim().split("\n").slice(-1)[0] ?? `exit ${r.code}`;
-        return refuse(`cannot create database ${database} on ${where} as ${pg.user}: ${last}`);
+        refuse(`cannot create database ${database} on ${where} as ${pg.user}: ${last}`);
     }
     const { created } = JSON.parse(r.stdout.trim()) as { created: boolean };
     return {
@@ -133,5 +140,45 @@ export async function chooseMetadataDb(
         database,
         created,
         env,
+    };
+}
+
+/**
+ * A new, empty database on the local PostgreSQL for one local Airflow (tests): its URL and
+ * libpq environment, and `drop()` to remove it. Fails with a clear message when no PostgreSQL
+ * answers (SQLite is not a default; see the file comment).
+ */
+export async function temporaryDatabase(): Promise<MetadataDb & { drop(): void }> {
+    const pg = pgSettings();
+    const where = `${pg.host}:${pg.port}`;
+    if (!(await tcpAnswers(pg.host, pg.port, 1500))) {
+        throw new Error(
+            `a local Airflow needs PostgreSQL for its metadata DB, and none answers on ${where}: ` +
+                "start it (e.g. `sudo service postgresql start`) or point PGHOST/PGPORT/PGUSER/PGPASSWORD at one " +
+                '(or pass databaseUrl "sqlite:///…" to use SQLite, which does not take a burst of API calls)',
+        );
+    }
+    const database = `taxi_tmp_airflow_${randomBytes(6).toString("hex")}`;
+    const env = libpqEnv();
+    const r = await runPython("dags", ["-c", CREATE_DB, database], env, 60_000);
+    if (r.code !== 0) {
+        throw new Error(
+            `cannot create database ${database} on ${where} as ${pg.user}: ${r.stderr.trim().split("\n").at(-1) ?? `exit ${r.code}`}`,
+        );
+    }
+    return {
+        kind: "postgres",
+        url: `postgresql+psycopg2://${encodeURIComponent(pg.user)}@${pg.host}:${pg.port}/${database}`,
+        description: `PostgreSQL database ${database} on ${where} (temporary)`,
+        database,
+        created: true,
+        env,
+        drop: () => {
+            spawnSync(venvBin("dags", "python"), ["-c", DROP_DB, database], {
+                env: { ...process.env, ...env },
+                stdio: "ignore",
+                timeout: 60_000,
+            });
+        },
     };
 }

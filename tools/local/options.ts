@@ -66,7 +66,9 @@ Options:
   --port-base N        Airflow on N, MLflow on N+1, docs app on N+2 (default ${DEFAULTS.portBase})
   --metadata-db auto|postgres|sqlite
                        Airflow metadata DB: the local PostgreSQL (127.0.0.1:5432, user postgres,
-                       or PGHOST/PGPORT/PGUSER/PGPASSWORD) when reachable, else SQLite (default auto)
+                       or PGHOST/PGPORT/PGUSER/PGPASSWORD); auto and postgres fail with a clear
+                       message when none answers; sqlite runs anyway but does not take a burst
+                       of trigger calls (default auto)
   --fail-fast          a failed task fails its run at once instead of after Airflow's retries
   --reset              start from scratch: delete the state folder and drop its PostgreSQL
                        metadata database first (the Python environments are kept)

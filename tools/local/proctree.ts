@@ -205,6 +205,8 @@ export class ProcessTracker {
     private readonly known = new Map<number, { start: number; name: string }>();
     private timer: NodeJS.Timeout | undefined;
     private exitHook = false;
+    /** After `terminate()`: the processes that outlived the grace period and got SIGKILL. */
+    killed: string[] = [];
 
     constructor(private readonly options: ProcessTrackerOptions = {}) {
         options.record?.addMarker(this.marker);
@@ -297,6 +299,7 @@ export class ProcessTracker {
         const graceUntil = Date.now() + graceMs;
         while (round("SIGTERM").length > 0 && Date.now() < graceUntil) await sleep(100);
         const killUntil = Date.now() + killMs;
+        this.killed = this.members().map(describe); // named before they die
         let alive = round("SIGKILL");
         while (alive.length > 0 && Date.now() < killUntil) {
             await sleep(100);

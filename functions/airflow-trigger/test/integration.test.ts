@@ -1,9 +1,9 @@
 /**
  * Integration: the real handler (`src/handler.ts`, configured from environment variables as in
  * Lambda, with the local credentials-file source) against a REAL Airflow 3.3 api-server started
- * on loopback by tools/local-airflow.ts (SQLite metadata DB in a temp AIRFLOW_HOME, FAB auth
- * manager, a `User`-role API user, the repo's dags/ folder serialized). No scheduler: creating
- * runs only needs the api-server. Takes about a minute, most of it `airflow db migrate`.
+ * on loopback by tools/local-airflow.ts (a temporary metadata DB on the local PostgreSQL and a
+ * temp AIRFLOW_HOME, FAB auth manager, a `User`-role API user, the repo's dags/ folder
+ * serialized). No scheduler: creating runs only needs the api-server. Takes about a minute, most of it `airflow db migrate`.
  */
 import { strict as assert } from "node:assert";
 import * as path from "node:path";
