@@ -15,6 +15,7 @@ import {
     type DatabaseSpec,
     DataLake,
     DocsSite,
+    FareApi,
     GkeCluster,
     JOBS_POOL,
     MlflowServer,
@@ -167,7 +168,12 @@ export function definePlatform(cfg: PlatformConfig) {
         env,
         {
             namespace: NAMESPACES.monitoring,
-            scrapeNamespaces: [NAMESPACES.jobs, NAMESPACES.docs, NAMESPACES.sparkOperator],
+            scrapeNamespaces: [
+                NAMESPACES.jobs,
+                NAMESPACES.docs,
+                NAMESPACES.serving,
+                NAMESPACES.sparkOperator,
+            ],
             images: {
                 statsdExporter: upstream.statsdExporter,
                 postgresExporter: upstream.postgresExporter,
@@ -195,7 +201,7 @@ export function definePlatform(cfg: PlatformConfig) {
             databaseSecret: postgres.secrets.mlflow!.name,
             artifactsBucket: lake.buckets["mlflow-artifacts"].name,
             serviceAccount: identities.kubernetesAccounts.mlflow,
-            clientNamespaces: [NAMESPACES.airflow, NAMESPACES.jobs],
+            clientNamespaces: [NAMESPACES.airflow, NAMESPACES.jobs, NAMESPACES.serving],
             databaseNamespace: NAMESPACES.database,
             loadBalancer: lb,
         },
@@ -212,6 +218,21 @@ export function definePlatform(cfg: PlatformConfig) {
             loadBalancer: lb,
         },
         { ...inCluster, dependsOn: [namespaces] },
+    );
+    // The fare model's prediction API: the champion from MLflow, model files read directly.
+    const fareApi = new FareApi(
+        env,
+        {
+            namespace: NAMESPACES.serving,
+            image: images.ml,
+            trackingUri: mlflow.internalUrl,
+            mlflowNamespace: NAMESPACES.mlflow,
+            artifactsDestination: mlflow.artifactsDestination,
+            serviceAccount: identities.kubernetesAccounts["fare-api"],
+            monitoringNamespace: NAMESPACES.monitoring,
+            loadBalancer: lb,
+        },
+        { ...inCluster, dependsOn: [namespaces, identities] },
     );
 
     // The trigger's Airflow API user: Airflow creates it, the Lambda reads it from Secrets Manager.
@@ -340,6 +361,7 @@ export function definePlatform(cfg: PlatformConfig) {
             grafana: monitoring.grafanaUrl,
             mlflow: mlflow.url,
             docs: docs.url,
+            fareApi: fareApi.url,
         }),
         airflowAdmin: { user: airflow.adminUser, password: pulumi.secret(airflow.adminPassword) },
         airflowMigrationJob: airflow.migrationJobName,
