@@ -11,13 +11,17 @@ import { bundleForDeploy } from "../functions/airflow-trigger/build";
 import {
     Airflow,
     AwsTrigger,
+    batchDagId,
     type DagSource,
+    type Dataset,
     type DatabaseSpec,
     DataLake,
     DocsSite,
+    enabledDatasets,
     FareApi,
     GkeCluster,
     JOBS_POOL,
+    landingKeyPrefix,
     MlflowServer,
     Monitoring,
     NAMESPACES,
@@ -41,7 +45,11 @@ const DATABASE_USERS: Record<(typeof PLATFORM_DATABASES)[number], string> = {
     grafana: NAMESPACES.monitoring,
 };
 
-export function definePlatform(cfg: PlatformConfig) {
+/**
+ * @param datasets the enabled datasets of dags/datasets.yaml (the default): one trigger route and
+ *   one transfer job each. Tests pass another registry to prove a new entry end to end.
+ */
+export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enabledDatasets()) {
     const env = cfg.environment;
     const labels = platformLabels(env);
     // Explicit providers: every resource names the account it lands in, never an ambient default.
@@ -252,6 +260,8 @@ export function definePlatform(cfg: PlatformConfig) {
                 .output(bundleForDeploy())
                 .apply((b) => new pulumi.asset.FileArchive(b.dir) as pulumi.asset.Archive),
             airflowUrl: lb.urlFor("airflow"),
+            // One route per dataset: its files start its own batch DAG.
+            routes: datasets.map((d) => ({ prefix: landingKeyPrefix(d), dagId: batchDagId(d) })),
             airflowCredentials: pulumi.secret(
                 triggerPassword.apply((password) =>
                     JSON.stringify({ username: triggerUser, password }),
@@ -271,6 +281,7 @@ export function definePlatform(cfg: PlatformConfig) {
             sourceBucketName: trigger.bucketName,
             sourceBucketArn: trigger.bucketArn,
             sinkBucketName: lake.buckets.staging.name,
+            datasets,
         },
         { providers: [awsProvider, gcpProvider] },
     );
@@ -325,8 +336,9 @@ export function definePlatform(cfg: PlatformConfig) {
                 IMAGE_SPARK: images.spark,
                 IMAGE_DBT: images.dbt,
                 IMAGE_ML: images.ml,
+                IMAGE_CLOUD_SDK: upstream.cloudSdk,
                 S3_LANDING_BUCKET: trigger.bucketName,
-                TRANSFER_JOB_NAME: transfer.transferJobName,
+                TRANSFER_JOB_PREFIX: transfer.transferJobPrefix,
             },
             statsd: {
                 host: monitoring.statsdHost,
@@ -372,7 +384,8 @@ export function definePlatform(cfg: PlatformConfig) {
         },
         mlflowInternalUrl: mlflow.internalUrl,
         landingBucket: trigger.bucketName,
-        transferJobName: transfer.transferJobName,
+        /** Dataset → its S3 → GCS transfer job (run by that dataset's full-refresh DAG). */
+        transferJobs: transfer.transferJobNames,
         postgres: { host: postgres.host, reconcileJob: postgres.reconcileJobName },
         buckets: lake.uris,
         datasets: lake.datasetIds,

@@ -4,8 +4,8 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import { SharedLoadBalancer } from "../components/load-balancer/load-balancer";
-import { cloudFakes } from "./cloud-fakes";
-import { evaluate } from "./pulumi-harness";
+import { cloudFakes } from "../offline/cloud-fakes";
+import { evaluate } from "../offline/engine";
 
 export interface Cluster {
     provider: k8s.Provider;

@@ -152,14 +152,20 @@ describe("components/airflow", () => {
             ],
         );
         assert.deepEqual(steps[0].command, ["airflow", "db", "migrate"]);
-        // Passwords come from the users Secret through env, never written into the spec.
+        // Passwords come from the users Secret through env and reach Airflow on stdin: no
+        // argument carries one, not even as a $(VAR) reference Kubernetes would expand
+        // (components/airflow/migration.test.ts runs these commands against FAB's prompt).
         for (const c of steps.slice(1)) {
+            assert.deepEqual(c.command.slice(0, 2), ["bash", "-c"], c.name);
+            for (const a of [...c.command, ...(c.args ?? [])]) {
+                assert.doesNotMatch(a, /--password|\$\([A-Z_]*\)/, `${c.name}: ${a}`);
+            }
             assert.ok(
-                c.command.some((a: string) =>
-                    /^--password=\$\((ADMIN|TRIGGER)_PASSWORD\)$/.test(a),
-                ),
+                c.env.some((e: any) => /^(ADMIN|TRIGGER)_PASSWORD$/.test(e.name) && e.valueFrom),
+                c.name,
             );
         }
+        assert.equal(job.spec.template.spec.automountServiceAccountToken, false);
         // The Deployment depends on the Job; its pods wait for the migrations.
         const dep = r.ofType("kubernetes:apps/v1:Deployment")[0]!;
         assert.ok(

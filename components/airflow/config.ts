@@ -44,7 +44,7 @@ export type DagSource =
           refreshSeconds?: number;
       };
 
-/** The values of the `pipeline-env` contract (ARCHITECTURE.md §3): exactly these keys. */
+/** The values of the `pipeline-env` contract (docs/architecture.md#pipeline-env), exactly. */
 export type PipelineEnvValues = Record<PipelineEnvKey, pulumi.Input<string>>;
 
 export interface AirflowArgs {

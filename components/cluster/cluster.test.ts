@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
-import { cloudFakes } from "../../testing/cloud-fakes";
-import { evaluate, SECRET } from "../../testing/pulumi-harness";
+import { cloudFakes } from "../../offline/cloud-fakes";
+import { evaluate, SECRET } from "../../offline/engine";
 import { GkeCluster, GkeClusterArgs, JOBS_TAINT, NODE_ROLES, kubeconfig } from "./cluster";
 
 const ARGS: GkeClusterArgs = {
@@ -95,6 +95,8 @@ describe("components/cluster", () => {
         assert.equal(r.get("pulumi:providers:kubernetes", "dev-k8s").inputs.kubeconfig, SECRET);
         const kc = JSON.parse(kubeconfig("dev", "203.0.113.10", "Q0E=")) as Record<string, any>;
         assert.equal(kc.users[0].user.exec.command, "gke-gcloud-auth-plugin");
+        // The deploying identity's ADC, not the active `gcloud auth login` account.
+        assert.deepEqual(kc.users[0].user.exec.args, ["--use_application_default_credentials"]);
         assert.equal(kc.clusters[0].cluster.server, "https://203.0.113.10");
         assert.ok(!JSON.stringify(kc).includes("token"), "no static credentials");
     });

@@ -109,7 +109,11 @@ function nodeConfig(
     };
 }
 
-/** kubeconfig for the cluster that authenticates with the gke-gcloud-auth-plugin (no keys). */
+/**
+ * kubeconfig for the cluster that authenticates with the gke-gcloud-auth-plugin (no keys), from
+ * Application Default Credentials: the identity that runs `pulumi up` (ADC locally, Workload
+ * Identity Federation in CI), not whichever `gcloud auth login` account happens to be active.
+ */
 export function kubeconfig(name: string, endpoint: string, caCert: string): string {
     return JSON.stringify({
         apiVersion: "v1",
@@ -129,6 +133,7 @@ export function kubeconfig(name: string, endpoint: string, caCert: string): stri
                     exec: {
                         apiVersion: "client.authentication.k8s.io/v1beta1",
                         command: "gke-gcloud-auth-plugin",
+                        args: ["--use_application_default_credentials"],
                         provideClusterInfo: true,
                         installHint:
                             "Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin",

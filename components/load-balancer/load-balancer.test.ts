@@ -1,9 +1,9 @@
 import { strict as assert } from "node:assert";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { cloudFakes } from "../../testing/cloud-fakes";
+import { cloudFakes } from "../../offline/cloud-fakes";
 import { validateK8sObject, validateRecorded, type K8sObject } from "../../testing/k8s-validate";
-import { evaluate } from "../../testing/pulumi-harness";
+import { evaluate } from "../../offline/engine";
 import { GATEWAY_CLASS, SharedLoadBalancer } from "./load-balancer";
 
 /** A stand-in for a component that owns a UI and adds its route. */

@@ -1,5 +1,5 @@
 /**
- * MlflowServer: the MLflow tracking server (ARCHITECTURE.md §2) with its backend store in its own
+ * MlflowServer: the MLflow tracking server (docs/architecture.md#platform-services) with its backend store in its own
  * Postgres database and its artifacts in the MLflow GCS bucket, reached through Workload Identity
  * (no key). Runs from the ml image (which carries mlflow, psycopg2 and google-cloud-storage) and is
  * served through the shared load balancer; jobs reach it in-cluster at `internalUrl`.

@@ -1,6 +1,8 @@
 import { strict as assert } from "node:assert";
 import { SPARK_OPERATOR_CHART } from "../../charts/spark-operator/chart";
 import { evaluateOnCluster } from "../../testing/cluster-fixture";
+import { mirrorName } from "../images/images";
+import { UPSTREAM_IMAGES } from "../shared/versions";
 import { validateRecorded, type K8sObject } from "../../testing/k8s-validate";
 import {
     SparkOperator,
@@ -24,6 +26,19 @@ function build(overrides: Partial<SparkOperatorArgs> = {}) {
 }
 
 describe("components/spark-operator", () => {
+    it("mirrors the operator image the pinned chart runs: ghcr.io/kubeflow/spark-operator/controller", () => {
+        // Evidence (README): chart v2.5.0's values.yaml and release workflow; docker.io has no 2.x.
+        assert.equal(
+            UPSTREAM_IMAGES.sparkOperator,
+            `ghcr.io/kubeflow/spark-operator/controller:${SPARK_OPERATOR_CHART.version}`,
+        );
+        assert.equal(SPARK_OPERATOR_CHART.image.tag, SPARK_OPERATOR_CHART.version, "appVersion");
+        assert.equal(
+            mirrorName(UPSTREAM_IMAGES.sparkOperator),
+            "mirror/kubeflow/spark-operator/controller",
+        );
+    });
+
     it("installs the pinned upstream chart as a Helm release that watches the jobs namespace only", async () => {
         const r = await build();
         const releases = r.ofType("kubernetes:helm.sh/v3:Release");

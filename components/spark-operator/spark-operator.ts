@@ -1,5 +1,5 @@
 /**
- * SparkOperator: the Kubeflow spark-operator (ARCHITECTURE.md §2) from its pinned upstream chart
+ * SparkOperator: the Kubeflow spark-operator (docs/architecture.md#airflow-on-the-cluster) from its pinned upstream chart
  * (charts/spark-operator), as a Helm release managed by Pulumi. It watches the jobs namespace
  * only, runs its mutating webhook (driver/executor pods get the volumes, env, service account and
  * node selection of their SparkApplication) and serves controller metrics to Prometheus.

@@ -44,9 +44,6 @@ class Component:
     run_as_user: int | None = None  # numeric non-root uid when the image's USER is not one
 
 
-# The Google Cloud CLI image runs the Storage Transfer Service job (no Python of ours in it).
-CLOUD_SDK_IMAGE = "gcr.io/google.com/cloudsdktool/google-cloud-cli:522.0.0-slim"
-
 COMPONENTS: Mapping[str, Component] = {
     "spark": Component(
         "spark",
@@ -59,9 +56,9 @@ COMPONENTS: Mapping[str, Component] = {
     ),
     "dbt": Component("dbt", "IMAGE_DBT", "dbt", "dbt"),
     "ml": Component("ml", "IMAGE_ML", "ml", "ml"),
-    "cloud-sdk": Component(
-        "cloud-sdk", None, "spark", None, image=CLOUD_SDK_IMAGE, run_as_user=1000
-    ),
+    # The Google Cloud CLI runs the Storage Transfer Service job (no Python of ours in it): the
+    # stack's mirror of the one pinned release (components/shared/versions.ts), by digest.
+    "cloud-sdk": Component("cloud-sdk", "IMAGE_CLOUD_SDK", "spark", None, run_as_user=1000),
     # The DAG helpers' own environment: no image, local runtime only (the dag.test() suite's
     # small jobs run in it).
     "dags": Component("dags", None, "airflow", "dags", local_pythonpath="."),
@@ -225,7 +222,9 @@ def full_refresh_jobs(dataset: Dataset) -> tuple[Job, ...]:
                 "transfer",
                 "jobs",
                 "run",
-                "$(TRANSFER_JOB_NAME)",
+                # One transfer job per dataset: <TRANSFER_JOB_PREFIX>-<dataset> copies only
+                # that dataset's files to <STAGING_URI>/<dataset>/ (components/s3-transfer).
+                f"$(TRANSFER_JOB_PREFIX)-{dataset.name}",
                 "--project=$(GCP_PROJECT)",
                 "--no-async",
             ),

@@ -66,7 +66,7 @@ VERSION_HEADER = "X-Model-Version"
 
 
 class Trip(BaseModel):
-    """One trip, in ``fare_features`` terms (ARCHITECTURE.md §3 data contract)."""
+    """One trip, in ``fare_features`` terms (docs/architecture.md data contract)."""
 
     model_config = ConfigDict(extra="forbid")
 

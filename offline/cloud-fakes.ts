@@ -6,8 +6,8 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DockerIgnore, contextFiles } from "./dockerfile-rules";
-import type { EvaluateOptions } from "./pulumi-harness";
+import { DockerIgnore, contextFiles } from "./dockerignore";
+import type { EvaluateOptions } from "./engine";
 
 type Outputs = NonNullable<EvaluateOptions["outputs"]>;
 type Invokes = NonNullable<EvaluateOptions["invokes"]>;
