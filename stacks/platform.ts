@@ -212,6 +212,10 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
             clientNamespaces: [NAMESPACES.airflow, NAMESPACES.jobs, NAMESPACES.serving],
             databaseNamespace: NAMESPACES.database,
             loadBalancer: lb,
+            // In-cluster only unless the stack lists who may pass Identity-Aware Proxy.
+            ...(cfg.mlflowIapMembers.length > 0
+                ? { publicAccess: { project: cfg.gcpProject, iapMembers: cfg.mlflowIapMembers } }
+                : {}),
         },
         { ...inCluster, dependsOn: [namespaces, postgres] },
     );
@@ -295,6 +299,11 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
             image: upstream.sparkOperator,
             apiServerCidr: cfg.masterCidr,
             nodeSelector: { [POOL_LABEL]: "system" },
+            // The CI preview identity reads the Helm release records (README: environments).
+            releaseReaders: [
+                cfg.ciPreviewServiceAccount ||
+                    `pulumi-preview@${cfg.gcpProject}.iam.gserviceaccount.com`,
+            ],
         },
         { ...inCluster, dependsOn: [namespaces, identities] },
     );
@@ -371,7 +380,8 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
         urls: pulumi.output({
             airflow: airflow.url,
             grafana: monitoring.grafanaUrl,
-            mlflow: mlflow.url,
+            // Only with a public route (mlflowIapMembers); jobs use mlflowInternalUrl.
+            ...(mlflow.url ? { mlflow: mlflow.url } : {}),
             docs: docs.url,
             fareApi: fareApi.url,
         }),

@@ -6,6 +6,7 @@ import { validateRecorded, type K8sObject } from "../../testing/k8s-validate";
 import { podViolations } from "../../testing/pod-security";
 import {
     AIRFLOW_PROCESSES,
+    AIRFLOW_SIZING,
     Airflow,
     CORE_SECRET,
     LAUNCHER_RULES,
@@ -396,6 +397,50 @@ describe("components/airflow", () => {
         assert.ok(
             tasks.spec.egress.some((e: any) => e.ports?.[0]?.port === 5000),
             "task pods reach MLflow",
+        );
+    });
+
+    it("sizes the scheduler by its task slots and the api-server by its workers, limits = requests", async () => {
+        const mi = (q: string) => {
+            const m = /^(\d+)(Mi|Gi)$/.exec(q)!;
+            return Number(m[1]) * (m[2] === "Gi" ? 1024 : 1);
+        };
+        for (const [parallelism, apiWorkers] of [
+            [8, 2],
+            [16, 4],
+        ] as const) {
+            const r = await build({ parallelism, apiWorkers });
+            const pod = (r.ofType("kubernetes:apps/v1:Deployment")[0]!.inputs as any).spec.template
+                .spec;
+            const byName = Object.fromEntries(pod.containers.map((c: any) => [c.name, c]));
+            const env = (c: any) =>
+                Object.fromEntries(
+                    c.env.filter((e: any) => "value" in e).map((e: any) => [e.name, e.value]),
+                );
+            const scheduler = byName.scheduler;
+            const api = byName["api-server"];
+            assert.equal(env(scheduler).AIRFLOW__CORE__PARALLELISM, String(parallelism));
+            assert.equal(env(api).AIRFLOW__API__WORKERS, String(apiWorkers));
+            // Every LocalExecutor slot (worker, supervisor, task process) has 384 MiB on top of
+            // the scheduler's own 512 MiB; every api-server worker 512 MiB on top of 256 MiB.
+            assert.ok(mi(scheduler.resources.limits.memory) >= 512 + 384 * parallelism);
+            assert.ok(mi(api.resources.limits.memory) >= 256 + 512 * apiWorkers);
+            assert.equal(Number(api.resources.limits.cpu), apiWorkers, "one CPU per api worker");
+            for (const c of [scheduler, api]) {
+                assert.equal(c.resources.limits.memory, c.resources.requests.memory, c.name);
+            }
+            assert.equal(
+                scheduler.resources.limits.memory,
+                `${AIRFLOW_SIZING.schedulerMemoryMi(parallelism)}Mi`,
+            );
+        }
+        assert.throws(
+            () => resolveAirflowArgs({ ...args({ parallelism: 64 }), loadBalancer: {} as any }),
+            /parallelism is 64; must be 1 to 32 \(the scheduler needs 25088 MiB/,
+        );
+        assert.throws(
+            () => resolveAirflowArgs({ ...args({ apiWorkers: 0 }), loadBalancer: {} as any }),
+            /apiWorkers is 0; must be 1 to 8/,
         );
     });
 

@@ -6,6 +6,7 @@ import {
     type AwsTriggerArgs,
     notificationFilterValue,
     requestTimeoutMs,
+    requireHttps,
 } from "./aws-trigger";
 
 const ACCOUNT = "123456789012";
@@ -50,6 +51,19 @@ function build(args: Partial<AwsTriggerArgs> = {}) {
 type Inputs = Record<string, any>;
 
 describe("components/aws-trigger", () => {
+    it("refuses a plain-http Airflow URL: the trigger password would cross the internet in clear", async () => {
+        // The URL is an Output (the load balancer's), so the check runs when it is known,
+        // failing the function's registration under the engine.
+        assert.throws(
+            () => requireHttps("http://airflow.203-0-113-20.sslip.io"),
+            /airflowUrl "http:\/\/airflow\.203-0-113-20\.sslip\.io" is not https: the function would send the trigger user's password in clear/,
+        );
+        assert.equal(requireHttps("https://airflow.example.com"), "https://airflow.example.com");
+        const r = await build();
+        const fn = r.ofType("aws:lambda/function:Function")[0]!.inputs as Inputs;
+        assert.equal(fn.environment.variables.AIRFLOW_API_URL, "https://airflow.dev.example.com");
+    });
+
     it("creates exactly the bucket, its protections, the function, its role, secret, queue, alarm and notification", async () => {
         const r = await build();
         assert.deepEqual(r.countsByType(), {

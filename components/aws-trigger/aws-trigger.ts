@@ -45,7 +45,10 @@ export interface AwsTriggerArgs {
     bucketName: string;
     /** The function's code: an archive with `index.js` at its root (functions/airflow-trigger `buildBundle()`). Required. */
     code: pulumi.Input<pulumi.asset.Archive>;
-    /** Base URL of the Airflow API server the function calls (https in the cloud). Required. */
+    /**
+     * Base URL of the Airflow API server the function calls. Required, and https: the function
+     * posts the trigger user's password to it over the internet (checked when the URL is known).
+     */
     airflowUrl: pulumi.Input<string>;
     /**
      * Key prefix → DAG, one per dataset (no prefix may start another). Default: `trip data/` →
@@ -76,6 +79,16 @@ export interface AwsTriggerArgs {
     alarmActions?: pulumi.Input<string>[];
     /** Allow `pulumi destroy` to delete a non-empty bucket. Default false. */
     forceDestroy?: boolean;
+}
+
+/** The Airflow URL, or an error naming the fix when it is not https. */
+export function requireHttps(url: string): string {
+    if (!url.startsWith("https://")) {
+        throw new Error(
+            `AwsTrigger: airflowUrl ${JSON.stringify(url)} is not https: the function would send the trigger user's password in clear over the internet. Serve Airflow over HTTPS (set the stack's domain).`,
+        );
+    }
+    return url;
 }
 
 export function resolveAwsTriggerArgs(args: AwsTriggerArgs) {
@@ -366,7 +379,7 @@ export class AwsTrigger extends pulumi.ComponentResource {
                 timeout: args.timeoutSeconds,
                 environment: {
                     variables: {
-                        AIRFLOW_API_URL: args.airflowUrl,
+                        AIRFLOW_API_URL: pulumi.output(args.airflowUrl).apply(requireHttps),
                         AIRFLOW_DAG_ROUTES: formatRoutes(args.routes),
                         AIRFLOW_CREDENTIALS_SECRET_ID: secret.arn,
                         AIRFLOW_REQUEST_TIMEOUT_MS: String(requestTimeoutMs(args.timeoutSeconds)),

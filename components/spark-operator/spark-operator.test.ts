@@ -130,4 +130,31 @@ describe("components/spark-operator", () => {
             /webhookReplicas is 0/,
         );
     });
+
+    it("lets the CI preview identity get and list Secrets in its namespace only (the Helm release records)", async () => {
+        const none = await build();
+        assert.equal(none.ofType("kubernetes:rbac.authorization.k8s.io/v1:Role").length, 0);
+        const preview = "pulumi-preview@acme-taxi-dev.iam.gserviceaccount.com";
+        const r = await build({ releaseReaders: [preview] });
+        const role = r.get("kubernetes:rbac.authorization.k8s.io/v1:Role", "dev-release-readers")
+            .inputs as any;
+        assert.equal(role.metadata.namespace, "spark-operator");
+        assert.deepEqual(role.rules, [
+            { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list"] },
+        ]);
+        const binding = r.get(
+            "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+            "dev-release-readers",
+        ).inputs as any;
+        assert.equal(binding.metadata.namespace, "spark-operator");
+        assert.deepEqual(binding.subjects, [
+            { apiGroup: "rbac.authorization.k8s.io", kind: "User", name: preview },
+        ]);
+        assert.equal(binding.roleRef.kind, "Role", "never a ClusterRole");
+        assert.equal(
+            r.ofType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding").length,
+            0,
+        );
+        for (const o of [role, binding]) await validateRecorded(o as K8sObject);
+    });
 });

@@ -104,6 +104,28 @@ describe("functions/airflow-trigger: config", () => {
         );
     });
 
+    it("refuses to send the password over plain http, except to this machine", () => {
+        for (const url of [
+            "http://airflow.203-0-113-20.sslip.io",
+            "http://airflow.example.com",
+            "http://10.0.0.5:8080",
+            "http://127.example.com",
+        ]) {
+            assert.match(
+                problems({ ...BASE, AIRFLOW_API_URL: url })[0]!,
+                /sends the trigger user's password to it, so it must be https:\/\//,
+                url,
+            );
+        }
+        for (const url of [
+            "http://127.0.0.1:28501",
+            "http://localhost:8080",
+            "http://[::1]:8080",
+        ]) {
+            assert.equal(loadConfig({ ...BASE, AIRFLOW_API_URL: url }).airflowUrl, url, url);
+        }
+    });
+
     it("accepts exactly one credential source", () => {
         assert.match(
             problems({ ...BASE, AIRFLOW_CREDENTIALS_FILE: "/tmp/c.json" })[0]!,

@@ -84,6 +84,15 @@ function positiveInt(
     return Number(raw);
 }
 
+/** 127.0.0.0/8, ::1 and localhost: the machine itself, where plain http never leaves the host. */
+function isLoopback(hostname: string): boolean {
+    return (
+        hostname === "localhost" ||
+        hostname === "[::1]" ||
+        /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
+    );
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv): TriggerConfig {
     const problems: string[] = [];
 
@@ -103,6 +112,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): TriggerConfig {
         if (!parsed || (parsed.protocol !== "https:" && parsed.protocol !== "http:")) {
             problems.push(
                 `${ENV.airflowUrl} is ${JSON.stringify(url)}; expected an http(s) URL such as https://airflow.example.com`,
+            );
+        } else if (parsed.protocol === "http:" && !isLoopback(parsed.hostname)) {
+            problems.push(
+                `${ENV.airflowUrl} is ${JSON.stringify(url)}: the function sends the trigger user's password to it, so it must be https:// (plain http is accepted only for a loopback address, in local runs)`,
             );
         } else if (parsed.username || parsed.password || parsed.search || parsed.hash) {
             problems.push(
