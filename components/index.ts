@@ -11,6 +11,7 @@ export * from "./identities";
 export * from "./images";
 export * from "./load-balancer";
 export * from "./mlflow";
+export * from "./model-serving";
 export * from "./monitoring";
 export * from "./namespaces";
 export * from "./network";

@@ -18,6 +18,7 @@ import {
     DataLake,
     DocsSite,
     enabledDatasets,
+    FareApi,
     GkeCluster,
     JOBS_POOL,
     landingKeyPrefix,
@@ -175,7 +176,12 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
         env,
         {
             namespace: NAMESPACES.monitoring,
-            scrapeNamespaces: [NAMESPACES.jobs, NAMESPACES.docs, NAMESPACES.sparkOperator],
+            scrapeNamespaces: [
+                NAMESPACES.jobs,
+                NAMESPACES.docs,
+                NAMESPACES.serving,
+                NAMESPACES.sparkOperator,
+            ],
             images: {
                 statsdExporter: upstream.statsdExporter,
                 postgresExporter: upstream.postgresExporter,
@@ -204,7 +210,7 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
             databaseSecret: postgres.secrets.mlflow!.name,
             artifactsBucket: lake.buckets["mlflow-artifacts"].name,
             serviceAccount: identities.kubernetesAccounts.mlflow,
-            clientNamespaces: [NAMESPACES.airflow, NAMESPACES.jobs],
+            clientNamespaces: [NAMESPACES.airflow, NAMESPACES.jobs, NAMESPACES.serving],
             databaseNamespace: NAMESPACES.database,
             loadBalancer: lb,
             // In-cluster only unless the stack lists who may pass Identity-Aware Proxy.
@@ -226,6 +232,21 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
             loadBalancer: lb,
         },
         { ...inCluster, dependsOn: [namespaces] },
+    );
+    // The fare model's prediction API: the champion from MLflow, model files read directly.
+    const fareApi = new FareApi(
+        env,
+        {
+            namespace: NAMESPACES.serving,
+            image: images.ml,
+            trackingUri: mlflow.internalUrl,
+            mlflowNamespace: NAMESPACES.mlflow,
+            artifactsDestination: mlflow.artifactsDestination,
+            serviceAccount: identities.kubernetesAccounts["fare-api"],
+            monitoringNamespace: NAMESPACES.monitoring,
+            loadBalancer: lb,
+        },
+        { ...inCluster, dependsOn: [namespaces, identities] },
     );
 
     // The trigger's Airflow API user: Airflow creates it, the Lambda reads it from Secrets Manager.
@@ -368,6 +389,7 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
             // Only with a public route (mlflowIapMembers); jobs use mlflowInternalUrl.
             ...(mlflow.url ? { mlflow: mlflow.url } : {}),
             docs: docs.url,
+            fareApi: fareApi.url,
         }),
         airflowAdmin: { user: airflow.adminUser, password: pulumi.secret(airflow.adminPassword) },
         airflowMigrationJob: airflow.migrationJobName,

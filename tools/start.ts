@@ -40,6 +40,7 @@ import {
     USAGE,
     type StartOptions,
 } from "./local/options";
+import { curlExample, LOCAL_POLL_SECONDS, LocalFareApi, predict } from "./local/fare-api";
 import { ProcessRegistry, tailFile, waitPortsFree, type Service } from "./local/processes";
 import { RunRecord, stopLeftovers } from "./local/proctree";
 import { count, duration, Progress } from "./local/progress";
@@ -143,7 +144,12 @@ class Interrupted extends Error {}
 async function main(opts: StartOptions): Promise<number> {
     const progress = new Progress();
     const state = stateLayout(opts.stateDir);
-    const ports = { airflow: opts.portBase, mlflow: opts.portBase + 1, docs: opts.portBase + 2 };
+    const ports = {
+        airflow: opts.portBase,
+        mlflow: opts.portBase + 1,
+        docs: opts.portBase + 2,
+        fareApi: opts.portBase + 3,
+    };
     let wiped: boolean;
     let runRecord: RunRecord;
     try {
@@ -410,6 +416,14 @@ async function main(opts: StartOptions): Promise<number> {
         progress.info(
             `landing watcher on ${shown(state.landing)} → trigger function (log ${shown(watcherService.logFile)})`,
         );
+        // The fare API starts once a champion exists (now, when an earlier run left one).
+        const fareApi = new LocalFareApi(registry, {
+            port: ports.fareApi,
+            mlflowUrl: mlflow.url,
+            artifactsDir: path.join(state.mlflow, "artifacts"),
+            logFile: path.join(state.logs, "fare-api.log"),
+        });
+        await syncFareApi(progress, fareApi);
         progress.done("services", t);
 
         // 4. Deliver each month and follow its run.
@@ -473,6 +487,7 @@ async function main(opts: StartOptions): Promise<number> {
                 break;
             }
             progress.done(`month ${f.month}`, t, `run ${mr.result.runId} succeeded`);
+            await syncFareApi(progress, fareApi);
         }
 
         // 5. Summary.
@@ -487,6 +502,7 @@ async function main(opts: StartOptions): Promise<number> {
             mlflowUrl: mlflow.url,
             docsUrl: docs.url,
             airflow: af,
+            fareApi,
         });
         record(ok ? "succeeded" : "failed", summary);
         if (opts.once) {
@@ -510,9 +526,10 @@ async function main(opts: StartOptions): Promise<number> {
                     const month = /(\d{4}-\d{2})\.parquet$/.exec(m.key)?.[1] ?? m.key;
                     const mr = await deliver(m, month, path.basename(m.key));
                     runs.push(mr);
-                    if (mr.result.state === "success")
+                    if (mr.result.state === "success") {
                         progress.done(`new file ${m.key}`, t2, `run ${mr.result.runId} succeeded`);
-                    else reportFailure(progress, mr, t2);
+                        await syncFareApi(progress, fareApi);
+                    } else reportFailure(progress, mr, t2);
                 } catch (err) {
                     progress.failed(
                         `new file ${m.key}`,
@@ -543,6 +560,29 @@ async function main(opts: StartOptions): Promise<number> {
     }
 }
 
+/** Start the fare API once a champion exists; after a promotion, show the version it serves. */
+async function syncFareApi(progress: Progress, api: LocalFareApi): Promise<void> {
+    const s = await api.sync();
+    if (s.change === "none") return;
+    const p = await predict(api.url);
+    if (p.status !== 200 || p.version !== s.version) {
+        throw new Error(
+            `the fare API answered HTTP ${p.status} with version ${p.version ?? "none"} for the example trip; champion is ${s.version}`,
+        );
+    }
+    if (s.change === "started") {
+        progress.info(
+            `fare API ${api.url} serves champion v${s.version} (checks the alias every ${LOCAL_POLL_SECONDS} s)`,
+        );
+        progress.info(`try it: ${curlExample(api.url)}`);
+        progress.info(`  → ${p.fares[0]} USD from model version ${p.version}`);
+    } else {
+        progress.info(
+            `fare API now serves champion v${s.version} (was v${s.previous}; reloaded without a restart): example trip ${p.fares[0]} USD`,
+        );
+    }
+}
+
 function reportFailure(progress: Progress, mr: MonthRun, since: number): void {
     const f = mr.result.failure;
     progress.failed(
@@ -569,6 +609,7 @@ async function summarise(
         mlflowUrl: string;
         docsUrl: string;
         airflow: LocalAirflow;
+        fareApi: LocalFareApi;
     },
 ): Promise<Record<string, unknown>> {
     const s = o.state;
@@ -648,6 +689,10 @@ async function summarise(
         `  Airflow UI    ${o.airflow.baseUrl}  (user ${ADMIN}; password in ${shown(o.airflow.users[ADMIN]!.credentialsFile)})\n` +
             `  MLflow UI     ${o.mlflowUrl}\n` +
             `  docs app      ${o.docsUrl}\n` +
+            (o.fareApi.started
+                ? `  fare API      ${o.fareApi.url}  (champion v${o.fareApi.served})\n` +
+                  `                ${curlExample(o.fareApi.url)}\n`
+                : `  fare API      not started (no champion yet)\n`) +
             `  logs          ${shown(s.logs)}, task logs in ${shown(path.join(o.airflow.home, "logs"))}`,
     );
     return {
@@ -657,7 +702,13 @@ async function summarise(
         champion_version: champion?.version ?? null,
         champion_changes: changes,
         docs_sites: sites,
-        urls: { airflow: o.airflow.baseUrl, mlflow: o.mlflowUrl, docs: o.docsUrl },
+        urls: {
+            airflow: o.airflow.baseUrl,
+            mlflow: o.mlflowUrl,
+            docs: o.docsUrl,
+            ...(o.fareApi.started ? { fareApi: o.fareApi.url } : {}),
+        },
+        fare_api_version: o.fareApi.served ?? null,
     };
 }
 

@@ -45,6 +45,7 @@ describe("components/identities", () => {
             "dev-airflow",
             "dev-dbt",
             "dev-docs-app",
+            "dev-fare-api",
             "dev-ml",
             "dev-mlflow",
             "dev-postgres-backup",
@@ -65,6 +66,7 @@ describe("components/identities", () => {
                 "jobs/ml",
                 "jobs/spark",
                 "mlflow/mlflow",
+                "serving/fare-api",
             ].map((ksa) => `roles/iam.workloadIdentityUser ${pool}[${ksa}]`),
         );
         const ksa = r.get("kubernetes:core/v1:ServiceAccount", "dev-spark-ksa").inputs as Record<
@@ -131,6 +133,6 @@ describe("components/identities", () => {
             readme.includes(grantsTable()),
             "regenerate the table in components/identities/README.md from grantsTable()",
         );
-        assert.equal(Object.keys(WORKLOAD_ACCESS).length, 7);
+        assert.equal(Object.keys(WORKLOAD_ACCESS).length, 8);
     });
 });

@@ -11,7 +11,7 @@ import { NAMESPACES, type NamespaceKey } from "../namespaces/namespaces";
 import { PART_OF } from "../shared/labels";
 
 export type Workload =
-    "airflow" | "spark" | "dbt" | "ml" | "mlflow" | "docs-app" | "postgres-backup";
+    "airflow" | "spark" | "dbt" | "ml" | "mlflow" | "docs-app" | "fare-api" | "postgres-backup";
 
 export interface WorkloadAccess {
     /** Why the workload needs a cloud identity. */
@@ -69,6 +69,13 @@ export const WORKLOAD_ACCESS: Record<Workload, WorkloadAccess> = {
         purpose: "docs web app: read the published docs",
         namespace: "docs",
         buckets: { docs: "roles/storage.objectViewer" },
+        datasets: {},
+        projectRoles: [],
+    },
+    "fare-api": {
+        purpose: "fare model service: read the champion's model files (never writes)",
+        namespace: "serving",
+        buckets: { "mlflow-artifacts": "roles/storage.objectViewer" },
         datasets: {},
         projectRoles: [],
     },

@@ -102,6 +102,8 @@ export class MlflowServer extends pulumi.ComponentResource {
     public readonly url: pulumi.Output<string> | undefined;
     /** What jobs and Airflow use (MLFLOW_TRACKING_URI). */
     public readonly internalUrl: string;
+    /** Where the server keeps what it serves as `mlflow-artifacts:/` (read-only clients read it). */
+    public readonly artifactsDestination: pulumi.Output<string>;
 
     /** Pass the cluster's Kubernetes provider in `opts.providers`. */
     constructor(
@@ -115,6 +117,7 @@ export class MlflowServer extends pulumi.ComponentResource {
         const ns = args.namespace;
         const { labels, selector } = appLabels("mlflow", "tracking");
         this.internalUrl = `http://mlflow.${ns}.svc.cluster.local:${MLFLOW_PORT}`;
+        this.artifactsDestination = pulumi.interpolate`gs://${args.artifactsBucket}/artifacts`;
         const inCluster = `mlflow.${ns}.svc.cluster.local:${MLFLOW_PORT},mlflow.${ns}.svc:${MLFLOW_PORT},mlflow.${ns}:${MLFLOW_PORT},localhost:${MLFLOW_PORT}`;
         let allowedHosts: pulumi.Input<string> = inCluster;
         const pub = args.publicAccess;
@@ -175,7 +178,7 @@ export class MlflowServer extends pulumi.ComponentResource {
                                         `--port=${MLFLOW_PORT}`,
                                         `--workers=${args.workers}`,
                                         "--serve-artifacts",
-                                        pulumi.interpolate`--artifacts-destination=gs://${args.artifactsBucket}/artifacts`,
+                                        pulumi.interpolate`--artifacts-destination=${this.artifactsDestination}`,
                                         pulumi.interpolate`--allowed-hosts=${allowedHosts}`,
                                     ],
                                     env: [

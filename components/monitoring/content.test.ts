@@ -718,12 +718,13 @@ describe("components/monitoring: PromQL checks", () => {
 });
 
 describe("components/monitoring: dashboards", () => {
-    it("has the four dashboards with stable uids and unique titles", () => {
+    it("has the five dashboards with stable uids and unique titles", () => {
         assert.deepEqual(
             dashboards.map((d) => `${d.file}=${d.uid}`),
             [
                 "airflow.json=taxi-airflow",
                 "cluster.json=taxi-cluster",
+                "fare-api.json=taxi-fare-api",
                 "postgres.json=taxi-postgres",
                 "spark.json=taxi-spark",
             ],
@@ -738,7 +739,13 @@ describe("components/monitoring: dashboards", () => {
         }
     });
 
-    for (const file of ["airflow.json", "spark.json", "postgres.json", "cluster.json"]) {
+    for (const file of [
+        "airflow.json",
+        "spark.json",
+        "postgres.json",
+        "cluster.json",
+        "fare-api.json",
+    ]) {
         it(`${file}: Prometheus datasource everywhere, balanced PromQL, catalog metrics only`, () => {
             const d = dashboards.find((x) => x.file === file);
             assert.ok(d, `${file} not loaded`);

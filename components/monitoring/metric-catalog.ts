@@ -543,6 +543,17 @@ export const PROMETHEUS_SELF_METRICS: readonly MetricInfo[] = [
     { name: "prometheus_rule_evaluation_failures_total", type: "counter" },
 ];
 
+/** The fare API (ml/src/taxi_ml/serve.py, `Metrics`; ml/tests/test_serve.py reads them back). */
+export const FARE_API_METRICS: readonly MetricInfo[] = [
+    { name: "fare_api_requests_total", type: "counter" },
+    { name: "fare_api_request_duration_seconds", type: "histogram" },
+    { name: "fare_api_predictions_total", type: "counter" },
+    { name: "fare_api_batch_trips", type: "histogram" },
+    { name: "fare_api_model_version", type: "gauge" },
+    { name: "fare_api_model_reloads_total", type: "counter" },
+    { name: "fare_api_rejected_requests_total", type: "counter" },
+];
+
 /** Every list above, keyed by source, for messages that say where a name comes from. */
 export const METRIC_SOURCES: Readonly<Record<string, readonly MetricInfo[]>> = {
     "statsd-exporter (Airflow)": STATSD_METRICS,
@@ -551,6 +562,7 @@ export const METRIC_SOURCES: Readonly<Record<string, readonly MetricInfo[]>> = {
     "postgres-exporter": POSTGRES_EXPORTER_METRICS,
     "kube-state-metrics": KUBE_STATE_METRICS,
     prometheus: PROMETHEUS_SELF_METRICS,
+    "fare API": FARE_API_METRICS,
 };
 
 /** All catalog metrics by name; throws if two sources claim one name with different types. */

@@ -120,6 +120,7 @@ describe("components/monitoring", () => {
         assert.deepEqual(files.sort(), [
             "airflow.json",
             "cluster.json",
+            "fare-api.json",
             "postgres.json",
             "spark.json",
         ]);

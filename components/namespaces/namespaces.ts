@@ -17,6 +17,8 @@ export const NAMESPACES = {
     monitoring: "monitoring",
     database: "database",
     docs: "docs",
+    /** The fare model's prediction API (components/model-serving). */
+    serving: "serving",
     gateway: "gateway",
     /** The Spark operator's controller and webhook (they manage SparkApplications in `jobs`). */
     sparkOperator: "spark-operator",

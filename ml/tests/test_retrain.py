@@ -102,3 +102,74 @@ def test_month_without_rows_exits_2(
     code, _, err = run_cli(retrain.main, ["--month", "2025-06"], capsys)
     assert code == 2
     assert "no rows for --month 2025-06" in err
+
+
+def _versions(platform: Platform) -> list[str]:
+    client = MlflowClient(platform.tracking_uri)
+    return sorted(str(mv.version) for mv in client.search_model_versions("name = 'fare-model'"))
+
+
+def _champion(platform: Platform) -> str:
+    client = MlflowClient(platform.tracking_uri)
+    return str(client.get_model_version_by_alias("fare-model", "champion").version)
+
+
+def test_rerun_of_unchanged_months_keeps_the_champion_and_registers_nothing(
+    platform: Platform, fare_frame, capsys: pytest.CaptureFixture[str]
+) -> None:
+    platform.write_features(fare_frame)
+    first = [
+        run_cli(retrain.main, ["--month", m, "--history-months", "1", *FAST], capsys)[1]
+        for m in MONTHS[-2:]
+    ]
+    assert [s["decision"] for s in first] == ["promoted", "promoted"], first
+    assert (_versions(platform), _champion(platform)) == (["1", "2"], "2")
+
+    # The same months again, same rows: the npm start re-run that used to add a version per
+    # month and move the champion every time.
+    for month, earlier in zip(MONTHS[-2:], ["1", "2"], strict=True):
+        code, summary, _ = run_cli(
+            retrain.main, ["--month", month, "--history-months", "1", *FAST], capsys
+        )
+        assert code == 0, summary
+        assert (summary["decision"], summary["model_version"]) == ("unchanged", earlier)
+        assert summary["champion_version"] == "2"
+        assert f"version {earlier}" in summary["decision_reason"]
+    assert (_versions(platform), _champion(platform)) == (["1", "2"], "2")
+
+    # Changed rows are new evidence: the month is retrained and judged again.
+    platform.write_features(synthetic.fare_features(ROWS_PER_MONTH, MONTHS, seed=12))
+    code, summary, _ = run_cli(
+        retrain.main, ["--month", NEW_MONTH, "--history-months", "1", *FAST], capsys
+    )
+    assert (code, summary["model_version"]) == (0, "3")
+    assert summary["decision"] in ("promoted", "kept")
+
+
+def test_an_older_month_cannot_replace_a_champion_trained_on_newer_data(
+    platform: Platform, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old_month = MONTHS[-2]
+    platform.write_features(
+        synthetic.fare_features(ROWS_PER_MONTH, MONTHS, seed=11, price_multiplier={NEW_MONTH: 1.25})
+    )
+    for month in (old_month, NEW_MONTH):
+        code, summary, _ = run_cli(
+            retrain.main, ["--month", month, "--history-months", "1", *FAST], capsys
+        )
+        assert (code, summary["decision"]) == (0, "promoted"), summary
+    assert _champion(platform) == "2"
+
+    # The old month is re-delivered with corrected rows: its challenger knows only the old
+    # prices and wins on the old month's holdout, but the champion knows the newer month.
+    platform.write_features(
+        synthetic.fare_features(ROWS_PER_MONTH, MONTHS, seed=13, price_multiplier={NEW_MONTH: 1.25})
+    )
+    code, summary, _ = run_cli(
+        retrain.main, ["--month", old_month, "--history-months", "1", *FAST], capsys
+    )
+    assert code == 0, summary
+    assert summary["challenger_rmse"] <= summary["champion_rmse"] * (1 - 0.02), summary
+    assert (summary["decision"], summary["model_version"]) == ("kept", "3")
+    assert f"data through {NEW_MONTH}" in summary["decision_reason"]
+    assert _champion(platform) == "2"

@@ -8,7 +8,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -155,11 +155,33 @@ def test_reloads_when_the_alias_moves(service: Service) -> None:
         assert train.main(args) == 0
     client = MlflowClient(service.platform.tracking_uri)
     assert str(client.get_model_version_by_alias("fare-model", "champion").version) == "1"
+    # Requests keep flowing while the alias moves and the new version loads: none may fail,
+    # and once version 2 answers, version 1 never answers again.
+    seen: list[tuple[int, str | None]] = []
+    stop = threading.Event()
+    body, _ = trips(3, seed=8)
+
+    def traffic() -> None:
+        while not stop.is_set():
+            status, out = call(f"{service.url}/predict", {"trips": body})
+            seen.append((status, out.get("model_version")))
+
+    sender = threading.Thread(target=traffic, daemon=True)
+    sender.start()
+    time.sleep(0.5)
     client.set_registered_model_alias("fare-model", "champion", "2")
     deadline = time.monotonic() + 60
     while call(f"{service.url}/health")[1].get("model_version") != "2":
         assert time.monotonic() < deadline, "the service did not reload version 2 within 60 s"
         time.sleep(0.2)
+    time.sleep(0.5)
+    stop.set()
+    sender.join(60)
+    assert seen
+    assert all(status == 200 for status, _ in seen), seen
+    versions = [v for _, v in seen]
+    assert (versions[0], versions[-1]) == ("1", "2"), versions
+    assert "1" not in versions[versions.index("2") :], versions
     body, _ = trips(3, seed=8)
     status, out = call(f"{service.url}/predict", {"trips": body})
     assert (status, out["model_version"]) == (200, "2")
@@ -181,3 +203,93 @@ def test_without_champion_health_and_predict_are_503(
         assert "no model loaded" in out["message"]
     finally:
         _stop(server, thread)
+
+
+def fetch(url: str, data: bytes | None = None, headers: dict | None = None):
+    req = urllib.request.Request(
+        url, data=data, headers={"Content-Type": "application/json", **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, err.read()
+
+
+def test_metrics_count_requests_predictions_and_the_version(service: Service) -> None:
+    body, _ = trips(7, seed=31)
+    status, headers, _ = fetch(f"{service.url}/predict", json.dumps({"trips": body}).encode())
+    assert status == 200
+    version = headers["X-Model-Version"]
+    assert version in ("1", "2")
+    assert fetch(f"{service.url}/livez")[1]["X-Model-Version"] == version
+    bad = fetch(f"{service.url}/predict", b'{"trips": [{"pickup_hour": 30}]}')
+    assert (bad[0], bad[1]["X-Model-Version"]) == (422, version)
+    assert json.loads(bad[2])["model_version"] == version
+    status, headers, text = fetch(f"{service.url}/metrics")
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/plain")
+    metrics = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.decode().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert metrics[f'fare_api_predictions_total{{model_version="{version}"}}'] >= 7
+    assert metrics['fare_api_model_version{model="fare-model"}'] == float(version)
+    assert metrics['fare_api_requests_total{method="POST",path="/predict",status="200"}'] >= 1
+    assert metrics['fare_api_requests_total{method="POST",path="/predict",status="422"}'] >= 1
+    assert metrics['fare_api_request_duration_seconds_count{path="/predict"}'] >= 2
+    assert 'fare_api_request_duration_seconds_bucket{le="0.1",path="/predict"}' in metrics
+    assert metrics['fare_api_batch_trips_bucket{le="10.0"}'] >= 1
+    assert metrics['fare_api_model_reloads_total{outcome="loaded"}'] >= 1
+
+
+def test_requests_are_bounded(service: Service) -> None:
+    limits = config.ServingLimits(
+        max_trips=5, max_body_bytes=4096, rate_per_minute=6, max_in_flight=4, forwarded_hops=2
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", service.platform.tracking_uri)
+        app = serve.create_app(replace(config.load_serving(), limits=limits))
+    server, thread, url = _start(app)
+    try:
+        body, _ = trips(6, seed=41)
+        status, out = call(f"{url}/predict", {"trips": body})
+        assert (status, out["fields"]) == (422, ["trips"])
+        assert "at most 5 items" in out["message"]
+        status, _, raw = fetch(f"{url}/predict", b" " * 5000)
+        assert status == 413
+        assert b"exceeds 4096 bytes" in raw
+        # 6 per minute = one every 10 s, bursts of 1: the second request in a row from one
+        # client is refused, another client (X-Forwarded-For: "<client>, <load balancer>") not.
+        one = json.dumps({"trips": body[:1]}).encode()
+        as_client = {"X-Forwarded-For": "198.51.100.7, 203.0.113.20"}
+        first = fetch(f"{url}/predict", one, as_client)
+        assert first[0] == 200
+        status, headers, raw = fetch(f"{url}/predict", one, as_client)
+        assert (status, headers["Retry-After"]) == (429, "1")
+        assert b"more than 6 requests per minute" in raw
+        other = {"X-Forwarded-For": "198.51.100.8, 203.0.113.20"}
+        assert fetch(f"{url}/predict", one, other)[0] == 200
+        text = fetch(f"{url}/metrics")[2].decode()
+        assert 'fare_api_rejected_requests_total{reason="rate_limited"} 1.0' in text
+        assert 'fare_api_rejected_requests_total{reason="body_too_large"} 1.0' in text
+    finally:
+        _stop(server, thread)
+
+
+def test_direct_artifact_uri_maps_the_servers_artifacts_to_its_destination() -> None:
+    dest = "gs://acme-mlflow-artifacts/artifacts"
+    uri = "mlflow-artifacts:/1/models/m-abc/artifacts"
+    assert serve.direct_artifact_uri(uri, dest) == f"{dest}/1/models/m-abc/artifacts"
+    with_host = "mlflow-artifacts://mlflow.mlflow.svc:5000/1/models/m-abc/artifacts"
+    assert serve.direct_artifact_uri(with_host, dest) == f"{dest}/1/models/m-abc/artifacts"
+    assert serve.direct_artifact_uri("file:///x/artifacts", dest) == "file:///x/artifacts"
+    with pytest.raises(ValueError, match="unexpected model location"):
+        serve.direct_artifact_uri("mlflow-artifacts:/1/../../etc", dest)
+    with pytest.raises(config.ConfigError, match="MODEL_ARTIFACTS_DESTINATION"):
+        config.load_serving(
+            {"MLFLOW_TRACKING_URI": "http://m:5000", "MODEL_ARTIFACTS_DESTINATION": "x"}
+        )
+    with pytest.raises(config.ConfigError, match="SERVE_MAX_TRIPS='0'"):
+        config.load_serving({"MLFLOW_TRACKING_URI": "http://m:5000", "SERVE_MAX_TRIPS": "0"})

@@ -13,6 +13,8 @@
  *     the ones the generator injected (DuckDB, read with dbt/.venv);
  *   - the marts exist with both months;
  *   - a champion model is registered (MLflow's store);
+ *   - the fare API was started and printed with a curl example; started again on the state
+ *     folder's store, it answers a prediction with the registry's champion version;
  *   - the docs app, started on the published folder, lists the dbt and validation sites.
  *
  * Not part of the mocha step (`.mocharc.json` ignores it): `npm test` runs it as its own
@@ -26,6 +28,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { dagRunId } from "../../functions/airflow-trigger/src/events";
+import { curlExample, fareApiEnv, predict } from "./fare-api";
 import { databaseName, DROP_DB, libpqEnv } from "./metadata-db";
 import { REPO_ROOT } from "./options";
 import { portInUse, ProcessRegistry, waitForHttp } from "./processes";
@@ -42,6 +45,7 @@ import { stateLayout } from "./state";
 
 const PORT_BASE = Number(process.env.E2E_PORT_BASE ?? 28520);
 const DOCS_PORT = PORT_BASE + 3;
+const FARE_API_PORT = PORT_BASE + 4;
 const MONTHS = ["2022-12", "2023-01"];
 const ROWS = 3000;
 const OUTPUT = path.join(REPO_ROOT, "test-output", "e2e", "npm-start-once.log");
@@ -148,7 +152,7 @@ describe("npm start -- --once: the pipeline end to end on this machine", functio
     let tree: TreeWatch | undefined;
 
     before(async () => {
-        for (let p = PORT_BASE; p <= DOCS_PORT; p++) {
+        for (let p = PORT_BASE; p <= FARE_API_PORT; p++) {
             assert.equal(await portInUse(p), false, `127.0.0.1:${p} must be free for this test`);
         }
         const started = Date.now();
@@ -209,7 +213,8 @@ describe("npm start -- --once: the pipeline end to end on this machine", functio
         // `npm start` has returned (its process closed), so its stop has finished: from here on
         // nothing it started may be alive, whatever session it moved to.
         assert.match(output, /✓ stopped/);
-        for (let p = PORT_BASE; p < DOCS_PORT; p++) {
+        // Airflow, MLflow, the docs app and the fare API (PORT_BASE + 3).
+        for (let p = PORT_BASE; p <= DOCS_PORT; p++) {
             assert.equal(await portInUse(p), false, `something still listens on ${p}`);
         }
         assert.ok(tree!.seen.size > 10, `the process tree was watched (${tree!.seen.size} seen)`);
@@ -326,6 +331,51 @@ print(json.dumps({
         );
         assert.equal(registry.champion.length, 1, "one champion alias");
         assert.equal(registry.versions, MONTHS.length, "one version per retraining");
+    });
+
+    it("served the champion on the fare API, and the champion answers a prediction", async () => {
+        const fareUrl = `http://127.0.0.1:${PORT_BASE + 3}`;
+        assert.match(output, new RegExp(`fare API ${fareUrl} serves champion v\\d+`));
+        assert.ok(output.includes(`try it: ${curlExample(fareUrl)}`), "curl example printed");
+        assert.match(output, /→ \d+\.\d+ USD from model version \d+/);
+        const champion = py(
+            "dbt",
+            `import json, sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+print(json.dumps(con.execute("select version from registered_model_aliases where name = 'fare-model' and alias = 'champion'").fetchone()[0]))`,
+            [path.join(state.mlflow, "mlflow.db")],
+        ) as number;
+        assert.match(output, new RegExp(`fare API +${fareUrl} +\\(champion v${champion}\\)`));
+        // Again, on what the run left: the registry in the state folder and the model files
+        // in the MLflow server's artifact folder (read directly, as in the cluster).
+        const services = new ProcessRegistry();
+        const url = `http://127.0.0.1:${FARE_API_PORT}`;
+        const app = services.start(
+            "fare API",
+            venvBin("ml", "python"),
+            ["-m", "taxi_ml.serve", "--host", "127.0.0.1", "--port", String(FARE_API_PORT)],
+            path.join(stateDir, "logs", "fare-api-check.log"),
+            {
+                cwd: path.join(REPO_ROOT, "ml"),
+                env: {
+                    ...process.env,
+                    ...fareApiEnv(
+                        `sqlite:///${path.join(state.mlflow, "mlflow.db")}`,
+                        path.join(state.mlflow, "artifacts"),
+                    ),
+                },
+            },
+        );
+        try {
+            await waitForHttp(app, `${url}/health`, 180_000);
+            const p = await predict(url);
+            assert.equal(p.status, 200);
+            assert.equal(p.version, String(champion), "the registry's champion answers");
+            assert.equal(p.fares.length, 1);
+            assert.ok(p.fares[0]! > 2.5 && p.fares[0]! < 100, `a taxi fare: ${p.fares[0]}`);
+        } finally {
+            await services.stopAll();
+        }
     });
 
     it("publishes docs the docs app lists: dbt docs and the validation (data docs) site", async () => {

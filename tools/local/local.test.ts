@@ -226,6 +226,12 @@ describe("npm start: task summaries", () => {
             /challenger v3 .* vs champion v2 7\.993 → champion kept$/,
         );
         assert.equal(promotion(kept), undefined);
+        const unchanged = { decision: "unchanged", model_version: "1", champion_version: "2" };
+        assert.equal(
+            describeTask("retrain", unchanged),
+            "same rows, hyperparameters and seed as v1: nothing trained or registered; champion v2 kept",
+        );
+        assert.equal(promotion(unchanged), undefined);
     });
 
     it("falls back to compact JSON for tasks it does not know", () => {

@@ -63,7 +63,8 @@ Options:
                        (default ${DEFAULTS.badFraction}; above 0.004 validation fails by design)
   --state-dir DIR      where the warehouse, landing folder, MLflow store, Airflow home and
                        logs are kept between runs (default .local/ in the repository)
-  --port-base N        Airflow on N, MLflow on N+1, docs app on N+2 (default ${DEFAULTS.portBase})
+  --port-base N        Airflow on N, MLflow on N+1, docs app on N+2, fare API on N+3
+                       (default ${DEFAULTS.portBase})
   --metadata-db auto|postgres|sqlite
                        Airflow metadata DB: the local PostgreSQL (127.0.0.1:5432, user postgres,
                        or PGHOST/PGPORT/PGUSER/PGPASSWORD); auto and postgres fail with a clear

@@ -107,6 +107,9 @@ export function describeModel(s: Obj): string {
             ? `challenger ${challenger} vs champion v${previous} ${rmse(s.champion_rmse)} → promoted: champion v${previous} → v${version}`
             : `${challenger} → promoted: v${version} is the first champion`;
     }
+    if (decision === "unchanged") {
+        return `same rows, hyperparameters and seed as v${version}: nothing trained or registered; champion v${champion} kept`;
+    }
     if (decision === "kept") {
         return `challenger v${version} ${challenger} vs champion v${champion} ${rmse(s.champion_rmse)} → champion kept`;
     }

@@ -24,6 +24,7 @@ __all__ = [
     "WAREHOUSES",
     "MlConfig",
     "ServingConfig",
+    "ServingLimits",
     "TrackingConfig",
     "load",
     "load_serving",
@@ -62,9 +63,27 @@ class MlConfig:
 
 
 @dataclass(frozen=True)
+class ServingLimits:
+    """Bounds of the public prediction API (it has no authentication; see serve.py)."""
+
+    max_trips: int = 1000  # trips per request
+    max_body_bytes: int = 1_048_576  # request body
+    rate_per_minute: int = 600  # /predict requests per client per minute and replica; 0 = off
+    max_in_flight: int = 32  # concurrent /predict requests per replica; more answer 503
+    # Entries of X-Forwarded-For, from the right, to the client's address: 2 behind Google's
+    # load balancer (it appends "<client>, <load balancer>"), 0 = the TCP peer.
+    forwarded_hops: int = 0
+
+
+@dataclass(frozen=True)
 class ServingConfig:
     tracking: TrackingConfig
     poll_seconds: float
+    limits: ServingLimits = ServingLimits()
+    # Where the tracking server keeps what it serves as mlflow-artifacts:/ (its
+    # --artifacts-destination): the service then reads model files there with its own
+    # credentials instead of streaming them through the server. None: through the server.
+    artifacts_destination: str | None = None
 
 
 def _docs_uri(reader: EnvReader) -> str | None:
@@ -169,4 +188,42 @@ def load_serving(env: Mapping[str, str] | None = None) -> ServingConfig:
             f"environment variable MODEL_POLL_SECONDS={raw!r} is not valid; expected a number of "
             "seconds between 0.1 and 3600 (default 30)."
         )
-    return ServingConfig(tracking=load_tracking(reader.env), poll_seconds=poll)
+    defaults = ServingLimits()
+
+    def bounded(key: str, default: int, low: int, high: int, what: str) -> int:
+        raw = reader.get(key)
+        if raw is None:
+            return default
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            raise ConfigError(
+                f"environment variable {key}={raw!r} is not valid; expected {what}, an integer "
+                f"from {low} to {high} (default {default})."
+            )
+        return int(raw)
+
+    limits = ServingLimits(
+        max_trips=bounded("SERVE_MAX_TRIPS", defaults.max_trips, 1, 10_000, "trips per request"),
+        max_body_bytes=bounded(
+            "SERVE_MAX_BODY_BYTES", defaults.max_body_bytes, 1024, 16_777_216, "bytes"
+        ),
+        rate_per_minute=bounded(
+            "SERVE_RATE_PER_MINUTE", defaults.rate_per_minute, 0, 1_000_000, "requests (0 = off)"
+        ),
+        max_in_flight=bounded(
+            "SERVE_MAX_IN_FLIGHT", defaults.max_in_flight, 1, 1024, "concurrent requests"
+        ),
+        forwarded_hops=bounded("SERVE_FORWARDED_HOPS", 0, 0, 8, "X-Forwarded-For entries"),
+    )
+    destination = reader.get("MODEL_ARTIFACTS_DESTINATION")
+    if destination is not None and urlparse(destination).scheme not in ("gs", "file", "s3"):
+        raise ConfigError(
+            f"environment variable MODEL_ARTIFACTS_DESTINATION={destination!r} is not valid; "
+            "expected the tracking server's --artifacts-destination, e.g. "
+            "gs://<project>-mlflow-artifacts/artifacts or file:///path/artifacts."
+        )
+    return ServingConfig(
+        tracking=load_tracking(reader.env),
+        poll_seconds=poll,
+        limits=limits,
+        artifacts_destination=destination.rstrip("/") if destination else None,
+    )

@@ -8,10 +8,13 @@ decision was based on.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import warnings
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from taxi_ml import MODEL_ALIAS
@@ -20,6 +23,10 @@ from taxi_ml.log import get_logger
 
 log = get_logger(__name__)
 JOB_TAG = "taxi.job"  # set on the top-level run of every train / retrain job
+# On every version retrain registers: what it was trained and judged on (see training_fingerprint)
+# and the last month of its data (a re-delivered older month cannot replace it).
+FINGERPRINT_TAG = "training_fingerprint"
+DATA_THROUGH_TAG = "data_through"
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,43 @@ def champion(client, name: str) -> Champion | None:
         return None
     mv = client.get_model_version(name, str(version))
     return Champion(version=str(mv.version), run_id=mv.run_id)
+
+
+def training_fingerprint(
+    train: pd.DataFrame, holdout: pd.DataFrame, params: dict[str, Any], seed: int
+) -> str:
+    """A digest of everything a retrain's outcome depends on: the training rows, the holdout
+    rows (both as sets: row order does not matter), the hyperparameters and the seed.
+
+    Two retrains with the same fingerprint train the same model and judge it on the same rows,
+    so the second one has nothing new to say: it reuses the first one's version (see
+    :func:`version_with_fingerprint`) instead of registering a copy.
+    """
+    digest = hashlib.sha256()
+    for part in (train, holdout):
+        columns = sorted(part.columns)
+        rows = np.sort(pd.util.hash_pandas_object(part[columns], index=False).to_numpy())
+        digest.update(json.dumps(columns).encode())
+        digest.update(len(rows).to_bytes(8, "little"))
+        digest.update(rows.tobytes())
+    digest.update(
+        json.dumps({"params": params, "seed": seed}, sort_keys=True, default=str).encode()
+    )
+    return digest.hexdigest()[:40]
+
+
+def version_with_fingerprint(client, name: str, fingerprint: str) -> str | None:
+    """The newest version of ``name`` registered with this training fingerprint, if any."""
+    found = client.search_model_versions(
+        filter_string=f"name = '{name}' and tags.{FINGERPRINT_TAG} = '{fingerprint}'"
+    )
+    versions = sorted((int(mv.version) for mv in found), reverse=True)
+    return str(versions[0]) if versions else None
+
+
+def data_through(client, name: str, version: str) -> str | None:
+    """``YYYY-MM``: the last month of the data ``version`` was trained on, when recorded."""
+    return (client.get_model_version(name, version).tags or {}).get(DATA_THROUGH_TAG) or None
 
 
 # Types the skops format does not trust by default, reviewed for this pipeline: the fitted

@@ -11,6 +11,13 @@ version either way; the ``champion`` alias moves to it only when its RMSE is low
 champion's by at least ``--margin`` (relative, default 2%). With no champion yet the challenger
 is promoted if it beats the baseline (else exit 1). The decision and both metric values are in
 the JSON summary and tagged on the run and the version.
+
+Champion stability: a re-run whose training rows, holdout rows, hyperparameters and seed are
+those of an earlier version (``registry.training_fingerprint``) trains and registers nothing and
+keeps the champion (decision ``unchanged``); and a challenger from a month older than the
+champion's data (``data_through`` tag) is never promoted: judged on an older month's holdout, a
+model of that month's prices beats the current one, so re-delivering old months used to flip
+the champion back and forth.
 """
 
 from __future__ import annotations
@@ -91,6 +98,11 @@ def run(args: argparse.Namespace) -> int:
     champ = registry.champion(client, name)
     params, source = champion_params(client, champ)
     params |= overrides
+    # Champion stability: a re-run on unchanged data reuses its earlier version (see below).
+    fingerprint = registry.training_fingerprint(train, holdout, params, args.seed)
+    earlier = registry.version_with_fingerprint(client, name, fingerprint)
+    if earlier is not None:
+        return unchanged(args, name, client, champ=champ, earlier=earlier, months=months)
     tags = {
         registry.JOB_TAG: "retrain",
         "taxi.run_id": args.run_id or "manual",
@@ -180,6 +192,13 @@ def run(args: argparse.Namespace) -> int:
             )
             decision = "promoted" if scores["rmse"] <= needed else "kept"
             reason = verdict
+            newer = registry.data_through(client, name, champ.version) or ""
+            if decision == "promoted" and newer > args.month:
+                decision = "kept"
+                reason = (
+                    f"{verdict}; not promoted: champion version {champ.version} was trained on "
+                    f"data through {newer}, and a re-delivered older month cannot replace it"
+                )
         registry.record_decision(
             client,
             name=name,
@@ -194,6 +213,9 @@ def run(args: argparse.Namespace) -> int:
                 "margin": args.margin,
             },
         )
+        # Last: a version whose decision was not recorded (crash) is never reused as unchanged.
+        client.set_model_version_tag(name, version, registry.DATA_THROUGH_TAG, args.month)
+        client.set_model_version_tag(name, version, registry.FINGERPRINT_TAG, fingerprint)
     return _cli.finish(
         cfg,
         client,
@@ -205,6 +227,33 @@ def run(args: argparse.Namespace) -> int:
         reason=reason,
         version=version,
     )
+
+
+def unchanged(args, name: str, client, *, champ, earlier: str, months) -> int:
+    """The month was retrained before on the same rows with the same hyperparameters: that
+    version was already judged, so nothing is trained or registered and the champion stays."""
+    tags = client.get_model_version(name, earlier).tags or {}
+    reason = (
+        f"same training and holdout rows, hyperparameters and seed as version {earlier} "
+        f"(decision then: {tags.get('decision', '?')}); nothing new to judge"
+    )
+    rmse = tags.get("challenger_rmse")
+    summary = {
+        "job": "retrain",
+        "status": "ok",
+        "model_name": name,
+        "month": args.month,
+        "data_months": months.describe(),
+        "decision": "unchanged",
+        "decision_reason": reason,
+        "model_version": earlier,
+        "challenger_rmse": float(rmse) if rmse else None,
+        "champion_version": champ.version if champ else None,
+        "previous_champion_version": champ.version if champ else None,
+    }
+    log.info("unchanged", model=name, month=args.month, version=earlier, reason=reason)
+    _cli.write_summary(summary, args.summary_out)
+    return _cli.EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,2 @@
+/** The model-serving component's public surface. */
+export * from "./model-serving";
