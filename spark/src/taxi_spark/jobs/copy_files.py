@@ -1,8 +1,8 @@
 """Copy one object, or every matching object under a folder, between file://, gs:// and s3://.
 
-    python -m taxi_spark.jobs.copy --uri s3://landing/trip\\ data/yellow_tripdata_2024-01.parquet \\
+    python -m taxi_spark.jobs.copy_files --uri s3://landing/trip\\ data/yellow_tripdata_2024-01.parquet \\
         --dest gs://…-staging/yellow/yellow_tripdata_2024-01.parquet
-    python -m taxi_spark.jobs.copy --uri "file:///data/landing/trip data/" \\
+    python -m taxi_spark.jobs.copy_files --uri "file:///data/landing/trip data/" \\
         --dest file:///data/staging/yellow/ --glob "yellow_tripdata_*.parquet"
 
 Streams through pyarrow filesystems (constant memory, no local copy). Idempotent: the
@@ -29,11 +29,11 @@ from taxi_spark.jobs import _cli
 
 CHUNK_BYTES = 8 * 1024 * 1024
 
-log = logmod.get_logger("taxi_spark.jobs.copy")
+log = logmod.get_logger("taxi_spark.jobs.copy_files")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _cli.new_parser("copy", __doc__, "source object or folder URI (file://, gs://, s3://)")
+    p = _cli.new_parser("copy_files", __doc__, "source object or folder URI (file://, gs://, s3://)")
     p.add_argument(
         "--dest",
         required=True,
