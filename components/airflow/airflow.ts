@@ -72,11 +72,15 @@ export const LAUNCHER_RULES = [
         resources: ["jobs"],
         verbs: ["create", "get", "list", "watch", "delete"],
     },
+    // The operators wait on the status subresources (`read_namespaced_job_status`,
+    // `get_namespaced_custom_object_status`): recorded by dags/tests/k8s_recorder.py.
+    { apiGroups: ["batch"], resources: ["jobs/status"], verbs: ["get"] },
     {
         apiGroups: ["sparkoperator.k8s.io"],
         resources: ["sparkapplications"],
         verbs: ["create", "get", "list", "watch", "delete"],
     },
+    { apiGroups: ["sparkoperator.k8s.io"], resources: ["sparkapplications/status"], verbs: ["get"] },
 ];
 
 /** Where the DAG files come from. */

@@ -151,6 +151,7 @@ class Cluster:
 
     objects: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    create_job_pods: bool = True  # False: a Job whose pod never appears (quota, no nodes)
 
     def put(self, resource: str, obj: dict[str, Any]) -> dict[str, Any]:
         meta = obj.setdefault("metadata", {})
@@ -256,7 +257,7 @@ class Cluster:
         for pod in self.items("pods", ns):
             if pod["metadata"]["labels"].get("job-name") == name:
                 self.finish_pod(pod)
-        if job["status"].get("succeeded"):
+        if job["status"].get("succeeded") or job["status"].get("failed"):
             return
         t = _now()
         job["status"] = {
@@ -280,7 +281,8 @@ class Cluster:
             "controller-uid": uid,
             "batch.kubernetes.io/controller-uid": uid,
         }
-        self.new_pod(namespace, f"{name}-{_suffix(name)}", job["spec"]["template"], labels)
+        if self.create_job_pods:
+            self.new_pod(namespace, f"{name}-{_suffix(name)}", job["spec"]["template"], labels)
         return job
 
     def create_spark_application(self, app: dict[str, Any]) -> dict[str, Any]:
@@ -364,7 +366,7 @@ class StandIn:
                     code, payload, ctype = stand_in.answer(req, query, body)
                 self._send(code, payload, ctype)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle  # noqa: N815
 
         self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
@@ -395,7 +397,7 @@ class StandIn:
         )
 
     # --- the API ---------------------------------------------------------------------------
-    def answer(
+    def answer(  # noqa: PLR0911, PLR0912 - one dispatcher over the API's verbs
         self, req: Request, query: dict[str, list[str]], body: Any
     ) -> tuple[int, Any, str]:
         c = self.cluster
@@ -423,7 +425,9 @@ class StandIn:
             items = [
                 o
                 for o in c.items(res, req.namespace)
-                if label_match(o["metadata"].get("labels") or {}, query.get("labelSelector", [""])[0])
+                if label_match(
+                    o["metadata"].get("labels") or {}, query.get("labelSelector", [""])[0]
+                )
                 and field_match(o, query.get("fieldSelector", [""])[0])
             ]
             if req.verb == "watch":
@@ -446,7 +450,7 @@ class StandIn:
                 return 200, text.encode(), "text/plain"
             if req.subresource not in (None, "status"):
                 return self._unsupported(req)
-            if res == "jobs" and req.subresource == "status":
+            if res == "jobs" and req.subresource == "status" and self._has_pod(obj):
                 c.finish_job(obj)
             if res == "sparkapplications":
                 c.advance_spark_application(obj)
@@ -465,6 +469,11 @@ class StandIn:
                 c.delete("pods", ns, f"{req.name}-driver")
             return 200, obj, "application/json"
         return self._unsupported(req)
+
+    def _has_pod(self, job: dict[str, Any]) -> bool:
+        name = job["metadata"]["name"]
+        pods = self.cluster.items("pods", job["metadata"]["namespace"])
+        return any(p["metadata"]["labels"].get("job-name") == name for p in pods)
 
     def _unsupported(self, req: Request) -> tuple[int, Any, str]:
         self.unsupported.append(json.dumps(req.as_dict()))

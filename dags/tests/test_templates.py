@@ -171,7 +171,7 @@ def test_job_table_manifests(dag_id, job):
         assert m["kind"] == "Job"
         spec = m["spec"]["template"]["spec"]
         pods = [spec]
-        assert spec["serviceAccountName"] == comp.service_account
+        assert spec["serviceAccountName"] == job.account
         container = spec["containers"][0]
         assert container["name"] == "base"
         assert container["securityContext"]["allowPrivilegeEscalation"] is False
@@ -204,10 +204,11 @@ def test_service_accounts_per_component():
         )
 
     assert account(sa[("batch", "load")]) == "spark"
-    assert account(sa[("batch", "copy_to_staging")]) == "spark"
+    assert account(sa[("batch", "copy_to_staging")]) == "transfer"
     assert account(sa[("batch", "dbt_build")]) == "dbt"
     assert account(sa[("batch", "retrain")]) == "ml"
-    assert account(sa[("full_refresh", "transfer")]) == "spark"
+    assert account(sa[("full_refresh", "transfer")]) == "transfer"
+    assert account(sa[("full_refresh", "train")]) == "ml"
 
 
 def test_missing_pipeline_env_names_the_key():
@@ -259,20 +260,16 @@ def test_job_operator_keeps_every_field_of_the_manifest(kubeconfig):
     from kubernetes.client import ApiClient
 
     from common import k8s_operators
+    from common.runners import render
 
     job = jobs.batch_jobs(YELLOW)[0]
-    op = k8s_operators.operator_for(job, dag_id="batch", config_file=kubeconfig)
-    op.job_arguments = [
-        "--uri",
-        "s3://l/trip data/yellow_tripdata_2024-01.parquet",
-        "--dest",
-        "gs://s/y",
-    ]
-    manifest = op.render_manifest()
-    op.prepare(manifest)
+    args = ["--uri", "s3://l/trip data/yellow_tripdata_2024-01.parquet", "--dest", "gs://s/y"]
+    manifest = render(job, args, dag_id="batch", run_id="manual__1")
+    op = k8s_operators.operator_for(job, manifest, task_id=job.task_id, config_file=kubeconfig)
     built = ApiClient().sanitize_for_serialization(op.build_job_request_obj(None))
     assert _missing_or_changed(manifest, built) == [".metadata.name"]
-    assert built["metadata"]["name"].startswith("job-batch-copy-to-staging")
+    # deterministic: the operator only adds its "job-" prefix, no random suffix
+    assert built["metadata"]["name"] == "job-" + manifest["metadata"]["name"]
     assert built["spec"]["template"]["spec"]["containers"][0]["args"][1].startswith(
         "s3://l/trip data/"
     )
@@ -284,30 +281,35 @@ def test_spark_operator_submits_the_manifest_as_rendered(kubeconfig):
     )
 
     from common import k8s_operators
+    from common.runners import render
 
     job = jobs.batch_jobs(YELLOW)[2]
-    op = k8s_operators.operator_for(job, dag_id="batch")
-    op.job_arguments = ["--uri", "gs://s/yellow/f.parquet", "--run-id", "r1"]
-    manifest = op.render_manifest()
-    op.prepare(copy.deepcopy(manifest))
+    args = ["--uri", "gs://s/yellow/f.parquet", "--run-id", "r1"]
+    manifest = render(job, args, dag_id="batch", run_id="r1")
+    op = k8s_operators.operator_for(job, copy.deepcopy(manifest), task_id=job.task_id)
+    assert op.create_job_name() == manifest["metadata"]["name"]
     launcher = CustomObjectLauncher(
-        name="batch-load-x1",
+        name=op.create_job_name(),
         namespace="taxi-jobs",
         kube_client=None,
         custom_obj_api=None,
         template_body=copy.deepcopy(op.template_body),
     )
-    assert _missing_or_changed(manifest, launcher.body) == [".metadata.name"]
-    assert launcher.body["spec"]["arguments"] == [
-        "--uri",
-        "gs://s/yellow/f.parquet",
-        "--run-id",
-        "r1",
-    ]
+    assert _missing_or_changed(manifest, launcher.body) == []
+    assert launcher.body["spec"]["arguments"] == args
+
+
+def test_object_names_are_deterministic_per_run_and_task():
+    first = jobs.object_name("full_refresh_green", "initial_load", "manual__2024-02-01T00:00:00")
+    assert first == jobs.object_name(
+        "full_refresh_green", "initial_load", "manual__2024-02-01T00:00:00"
+    )
+    assert first != jobs.object_name("full_refresh_green", "initial_load", "manual__2024-03-01")
+    assert len(first) <= 49 and re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", first)
 
 
 def test_optional_arguments_are_dropped_when_empty():
-    from common.runners import final_args
+    from common.jobs import final_args
 
     assert final_args(["--uri", "u"], [["--from", "2024-01"], ["--to", ""]]) == [
         "--uri",
