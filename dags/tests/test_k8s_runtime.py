@@ -110,7 +110,7 @@ def test_recorder_runs_every_task_through_the_operators(recorded):
         assert call in kinds, call
     created = [r["name"] for r in recorded if r["verb"] == "get" and r["subresource"] == "status"]
     # one status read per task at least: 6 batch jobs + 5 full_refresh jobs
-    assert len({n for n in created}) == 11
+    assert len(set(created)) == 11
 
 
 # --- launcher RBAC: every recorded call is allowed by the Role the stack renders ---------------
@@ -191,7 +191,7 @@ def _context(task_id: str, try_number: int = 2):
         run_id=RUN_ID,
         map_index=-1,
         try_number=try_number,
-        xcom_push=lambda key, value: pushed.__setitem__(key, value),
+        xcom_push=pushed.__setitem__,
     )
     return {"ti": ti, "task_instance": ti, "run_id": RUN_ID, "dag": SimpleNamespace(dag_id="batch")}
 
