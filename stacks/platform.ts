@@ -243,6 +243,7 @@ export function definePlatform(cfg: PlatformConfig) {
             sourceBucketName: trigger.bucketName,
             sourceBucketArn: trigger.bucketArn,
             sinkBucketName: lake.buckets.staging.name,
+            landingReaderSubject: identities.googleAccounts.transfer.uniqueId,
         },
         { providers: [awsProvider, gcpProvider] },
     );
@@ -284,6 +285,7 @@ export function definePlatform(cfg: PlatformConfig) {
                 PLATFORM_RUNTIME: "kubernetes",
                 GCP_PROJECT: cfg.gcpProject,
                 GCP_REGION: cfg.gcpRegion,
+                BQ_LOCATION: cfg.datasetLocation,
                 STAGING_URI: lake.uris.staging,
                 DOCS_URI: lake.uris.docs,
                 SPARK_TEMP_BUCKET: lake.buckets["spark-temp"].name,
@@ -299,6 +301,7 @@ export function definePlatform(cfg: PlatformConfig) {
                 IMAGE_ML: images.ml,
                 S3_LANDING_BUCKET: trigger.bucketName,
                 TRANSFER_JOB_NAME: transfer.transferJobName,
+                AWS_LANDING_ROLE_ARN: transfer.landingReaderRoleArn,
             },
             statsd: {
                 host: monitoring.statsdHost,

@@ -9,6 +9,7 @@ export const PIPELINE_ENV_KEYS = [
     "PLATFORM_RUNTIME",
     "GCP_PROJECT",
     "GCP_REGION",
+    "BQ_LOCATION",
     "STAGING_URI",
     "DOCS_URI",
     "SPARK_TEMP_BUCKET",
@@ -24,6 +25,7 @@ export const PIPELINE_ENV_KEYS = [
     "IMAGE_ML",
     "S3_LANDING_BUCKET",
     "TRANSFER_JOB_NAME",
+    "AWS_LANDING_ROLE_ARN",
 ] as const;
 
 export type PipelineEnvKey = (typeof PIPELINE_ENV_KEYS)[number];

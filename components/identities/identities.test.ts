@@ -49,6 +49,7 @@ describe("components/identities", () => {
             "dev-mlflow",
             "dev-postgres-backup",
             "dev-spark",
+            "dev-transfer",
         ]);
         assert.equal(r.ofType("gcp:serviceaccount/key:Key").length, 0);
         const wi = r
@@ -64,6 +65,7 @@ describe("components/identities", () => {
                 "jobs/dbt",
                 "jobs/ml",
                 "jobs/spark",
+                "jobs/transfer",
                 "mlflow/mlflow",
             ].map((ksa) => `roles/iam.workloadIdentityUser ${pool}[${ksa}]`),
         );
@@ -131,6 +133,6 @@ describe("components/identities", () => {
             readme.includes(grantsTable()),
             "regenerate the table in components/identities/README.md from grantsTable()",
         );
-        assert.equal(Object.keys(WORKLOAD_ACCESS).length, 7);
+        assert.equal(Object.keys(WORKLOAD_ACCESS).length, 8);
     });
 });

@@ -33,6 +33,14 @@ export interface S3TransferArgs {
     sinkBucketName: pulumi.Input<string>;
     /** Prefix in the staging bucket, ending with `/`: the full_refresh DAG reads `<STAGING_URI>/<dataset>/`. Default `yellow/`. */
     sinkPath?: string;
+    /**
+     * Unique id (`sub` of its Google ID tokens) of the Google service account the batch DAG's
+     * per-file copy runs as (the `transfer` workload identity). When given, a second AWS role
+     * trusts exactly that account (web identity federation from GKE: the pod asks the metadata
+     * server for an ID token and exchanges it with STS) and may only read objects under
+     * `sourcePath`.
+     */
+    landingReaderSubject?: pulumi.Input<string>;
 }
 
 export function resolveS3TransferArgs(args: S3TransferArgs) {
@@ -55,13 +63,14 @@ export function resolveS3TransferArgs(args: S3TransferArgs) {
     return r;
 }
 
-/** Trust policy: only the project's Storage Transfer service agent may assume the role. */
-export function federationTrustPolicy(subjectId: string) {
+/** Trust policy: only the Google identity `subjectId` (the Storage Transfer service agent, or
+ * the copy job's service account) may assume the role. */
+export function federationTrustPolicy(subjectId: string, sid = "GoogleStorageTransferService") {
     return {
         Version: "2012-10-17",
         Statement: [
             {
-                Sid: "GoogleStorageTransferService",
+                Sid: sid,
                 Effect: "Allow",
                 Principal: { Federated: "accounts.google.com" },
                 Action: "sts:AssumeRoleWithWebIdentity",
@@ -92,6 +101,21 @@ export function readOnlyPolicy(bucketArn: string, sourcePath: string) {
     };
 }
 
+/** The per-file copy: read objects under the source path, nothing else (no listing). */
+export function objectReadPolicy(bucketArn: string, sourcePath: string) {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Sid: "ReadLandingObjects",
+                Effect: "Allow",
+                Action: "s3:GetObject",
+                Resource: `${bucketArn}/${sourcePath}*`,
+            },
+        ],
+    };
+}
+
 /** What the transfer service agent gets on the staging bucket. */
 export const SINK_ROLES = ["roles/storage.legacyBucketWriter", "roles/storage.objectViewer"];
 
@@ -103,6 +127,8 @@ export class S3Transfer extends pulumi.ComponentResource {
     /** The Google-managed Storage Transfer service agent of the project. */
     public readonly serviceAgentEmail: pulumi.Output<string>;
     public readonly job: gcp.storage.TransferJob;
+    /** `AWS_LANDING_ROLE_ARN` of pipeline-env: the copy job's role ("" without a reader). */
+    public readonly landingReaderRoleArn: pulumi.Output<string>;
 
     /** Pass the AWS and GCP providers in `opts.providers`; children inherit them. */
     constructor(name: string, rawArgs: S3TransferArgs, opts: pulumi.ComponentResourceOptions = {}) {
@@ -182,6 +208,38 @@ export class S3Transfer extends pulumi.ComponentResource {
             { parent: this, dependsOn: [rolePolicy, ...sinkGrants] },
         );
 
+        if (args.landingReaderSubject !== undefined) {
+            const reader = new aws.iam.Role(
+                `${name}-reader`,
+                {
+                    name: `${args.environment}-landing-reader`,
+                    description:
+                        "Assumed by the batch DAG's copy job (GKE Workload Identity → Google ID token → STS): read landing objects",
+                    assumeRolePolicy: pulumi
+                        .output(args.landingReaderSubject)
+                        .apply((sub) =>
+                            JSON.stringify(federationTrustPolicy(sub, "TaxiCopyJobIdentity")),
+                        ),
+                    maxSessionDuration: 3600,
+                    tags: { ...platformLabels(args.environment), component: "s3-transfer" },
+                },
+                o,
+            );
+            new aws.iam.RolePolicy(
+                `${name}-reader`,
+                {
+                    role: reader.name,
+                    name: "read-landing-objects",
+                    policy: pulumi
+                        .output(args.sourceBucketArn)
+                        .apply((arn) => JSON.stringify(objectReadPolicy(arn, args.sourcePath))),
+                },
+                o,
+            );
+            this.landingReaderRoleArn = reader.arn;
+        } else {
+            this.landingReaderRoleArn = pulumi.output("");
+        }
         this.role = role;
         this.roleArn = role.arn;
         this.serviceAgentEmail = agent.email;

@@ -18,6 +18,7 @@ PIPELINE_ENV_KEYS: tuple[str, ...] = (
     "PLATFORM_RUNTIME",
     "GCP_PROJECT",
     "GCP_REGION",
+    "BQ_LOCATION",
     "STAGING_URI",
     "DOCS_URI",
     "SPARK_TEMP_BUCKET",
@@ -33,6 +34,7 @@ PIPELINE_ENV_KEYS: tuple[str, ...] = (
     "IMAGE_ML",
     "S3_LANDING_BUCKET",
     "TRANSFER_JOB_NAME",
+    "AWS_LANDING_ROLE_ARN",
 )
 
 RUNTIMES = ("kubernetes", "local")

@@ -158,7 +158,6 @@ def test_fixtures_cover_every_optional_field_and_tricky_value():
 def test_job_table_manifests(dag_id, job):
     m = templates.manifest(job, ENV, dag_id=dag_id, args=["--uri", "gs://s/yellow/f.parquet"])
     assert m["metadata"]["namespace"] == "taxi-jobs"
-    jobs.COMPONENTS[job.component]
     if job.kind == "spark":
         assert m["kind"] == "SparkApplication"
         pods = [m["spec"]["driver"], m["spec"]["executor"]]
