@@ -68,12 +68,9 @@ export const WORKLOAD_ACCESS: Record<Workload, WorkloadAccess> = {
     },
     ml: {
         purpose:
-            "training and retraining: read fare features, log runs and models, publish the model report",
+            "training and retraining: read fare features, publish the model report (runs and models go through the MLflow server)",
         namespace: "jobs",
-        buckets: {
-            "mlflow-artifacts": "roles/storage.objectUser",
-            docs: "roles/storage.objectUser",
-        },
+        buckets: { docs: "roles/storage.objectUser" },
         datasets: { marts: "roles/bigquery.dataViewer" },
         projectRoles: ["roles/bigquery.jobUser", "roles/bigquery.readSessionUser"],
     },

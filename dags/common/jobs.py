@@ -259,15 +259,10 @@ SPARK_HISTORY = SparkSizing(executor_instances=4, executor_memory="4g", memory_o
 _SPARK_LOAD = (bq("raw", "write"), BQ_JOBS, gcs("spark-temp", "write"))
 # dbt on BigQuery: reads raw, builds the marts.
 _DBT_BUILD = (bq("raw", "read"), bq("marts", "write"), BQ_JOBS)
-# The fare model: reads fare_features from the marts (Storage Read API), logs to MLflow
-# (artifacts straight to the bucket) and publishes its report under <DOCS_URI>/model/.
-_ML = (
-    bq("marts", "read"),
-    BQ_JOBS,
-    BQ_READ_SESSION,
-    gcs("mlflow-artifacts", "write"),
-    gcs("docs", "write", "model/"),
-)
+# The fare model: reads fare_features from the marts (Storage Read API), logs runs and models
+# to MLflow over HTTP (the server proxies artifacts: --serve-artifacts, so no bucket access) and
+# publishes its report under <DOCS_URI>/model/.
+_ML = (bq("marts", "read"), BQ_JOBS, BQ_READ_SESSION, gcs("docs", "write", "model/"))
 
 
 def batch_jobs(dataset: Dataset) -> tuple[Job, ...]:

@@ -98,10 +98,19 @@ def _load_duckdb(cfg: MlConfig, months: MonthRange) -> pd.DataFrame:
         return con.execute(sql, params).df()
 
 
+def bigquery_client(cfg: MlConfig, credentials=None):
+    """The BigQuery client of the ml jobs: the project, and the datasets' location."""
+    from google.cloud import bigquery
+
+    return bigquery.Client(
+        project=cfg.gcp_project, location=cfg.bq_location, credentials=credentials
+    )
+
+
 def _load_bigquery(cfg: MlConfig, months: MonthRange) -> pd.DataFrame:
     from google.cloud import bigquery
 
-    client = bigquery.Client(project=cfg.gcp_project, location=cfg.gcp_region)
+    client = bigquery_client(cfg)
     sql, params = select_sql(f"`{cfg.gcp_project}.{cfg.dataset_marts}.{TABLE}`", months, "@p")
     job_config = bigquery.QueryJobConfig(
         query_parameters=[
