@@ -8,23 +8,30 @@ import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { bundleForDeploy } from "../functions/airflow-trigger/build";
-import { AwsTrigger } from "../components/aws-trigger/aws-trigger";
-import { S3Transfer } from "../components/s3-transfer/s3-transfer";
+import {
+    Airflow,
+    AwsTrigger,
+    type DagSource,
+    type DatabaseSpec,
+    DataLake,
+    DocsSite,
+    GkeCluster,
+    JOBS_POOL,
+    MlflowServer,
+    Monitoring,
+    NAMESPACES,
+    Network,
+    PlatformImageBuilds,
+    platformLabels,
+    PlatformNamespaces,
+    PlatformPostgres,
+    POOL_LABEL,
+    S3Transfer,
+    SharedLoadBalancer,
+    SparkOperator,
+    WorkloadIdentities,
+} from "../components";
 import { PLATFORM_DATABASES, type PlatformConfig } from "./config";
-import { Airflow, type DagSource } from "../components/airflow/airflow";
-import { GkeCluster, JOBS_POOL, POOL_LABEL } from "../components/cluster/cluster";
-import { DataLake } from "../components/data-lake/data-lake";
-import { WorkloadIdentities } from "../components/identities/identities";
-import { SharedLoadBalancer } from "../components/load-balancer/load-balancer";
-import { MlflowServer } from "../components/mlflow/mlflow";
-import { Monitoring } from "../components/monitoring/monitoring";
-import { DocsSite } from "../components/docs-site/docs-site";
-import { NAMESPACES, PlatformNamespaces } from "../components/namespaces/namespaces";
-import { PlatformPostgres, type DatabaseSpec } from "../components/postgres/postgres";
-import { Network } from "../components/network/network";
-import { SparkOperator } from "../components/spark-operator/spark-operator";
-import { platformLabels } from "../components/shared/labels";
-import { PlatformImageBuilds } from "../components/images/images";
 
 /** Namespace of the app using each of the platform's own databases (its Secret lands there). */
 const DATABASE_USERS: Record<(typeof PLATFORM_DATABASES)[number], string> = {

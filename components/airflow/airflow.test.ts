@@ -14,7 +14,7 @@ import {
     resolveAirflowArgs,
     type AirflowArgs,
     type PipelineEnvValues,
-} from "./airflow";
+} from ".";
 import { PIPELINE_ENV_KEYS } from "./pipeline-env";
 
 const ROOT = path.resolve(__dirname, "..", "..");

@@ -1,7 +1,7 @@
 /**
  * The metric catalog: every Prometheus metric name the Grafana dashboards in `dashboards/` may
- * query, grouped by the source that exposes it, plus `loadDashboards()` for the monitoring
- * component to put the dashboard files into a ConfigMap.
+ * query, grouped by the source that exposes it. Only the tests use it (`content.test.ts` checks
+ * every dashboard query against it); the deployment reads `content.ts`.
  *
  * Two lists are derived from files rather than written twice:
  * - `STATSD_METRICS` from the `name`s of `statsd-mapping.yaml` (the statsd-exporter config);
@@ -10,9 +10,10 @@
  * The other lists are facts from the exporters' documentation and source: postgres-exporter,
  * kube-state-metrics, the Kubeflow spark-operator and Prometheus itself.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
+import { STATSD_MAPPING_FILE, isRecord } from "./content";
 
 /** Prometheus metric types; histograms and summaries add `_sum`/`_count` (and `_bucket`). */
 export type MetricType = "counter" | "gauge" | "histogram" | "summary";
@@ -23,16 +24,6 @@ export interface MetricInfo {
     readonly type: MetricType;
 }
 
-/** Dashboard JSON `schemaVersion` written by Grafana 12.0 and understood by every 12.x. */
-export const GRAFANA_SCHEMA_VERSION = 41;
-/** Tag carried by every dashboard of the platform (dashboard links use it). */
-export const DASHBOARD_TAG = "taxi-platform";
-/** Datasource uid the dashboards fall back to when no `datasource` variable is selected. */
-export const PROMETHEUS_DATASOURCE_UID = "prometheus";
-
-export const MONITORING_DIR = __dirname;
-export const DASHBOARDS_DIR = path.join(__dirname, "dashboards");
-export const STATSD_MAPPING_FILE = path.join(__dirname, "statsd-mapping.yaml");
 export const SPARK_JMX_RULES_FILE = path.join(
     __dirname,
     "..",
@@ -43,10 +34,6 @@ export const SPARK_JMX_RULES_FILE = path.join(
 );
 
 const PROM_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-    return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function readYaml(file: string): unknown {
     try {
@@ -588,56 +575,4 @@ export function metricCatalog(
         }
     }
     return all;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Dashboards                                                                                  */
-/* ------------------------------------------------------------------------------------------ */
-
-export interface DashboardFile {
-    /** File name inside `dashboards/` (also the ConfigMap key). */
-    readonly file: string;
-    readonly uid: string;
-    readonly title: string;
-    /** The file's exact text, for the ConfigMap. */
-    readonly json: string;
-}
-
-/**
- * Read every `*.json` file of `dir` (sorted by name). Fails, naming the file, when one is not
- * valid JSON, has no string `uid`/`title`, or repeats another file's uid or title.
- */
-export function loadDashboards(dir = DASHBOARDS_DIR): DashboardFile[] {
-    const files = readdirSync(dir)
-        .filter((f) => f.endsWith(".json"))
-        .sort();
-    if (files.length === 0) throw new Error(`${dir}: no dashboard (*.json) files found`);
-    const uids = new Map<string, string>();
-    const titles = new Map<string, string>();
-    return files.map((file) => {
-        const where = path.join(dir, file);
-        const json = readFileSync(where, "utf8");
-        let model: unknown;
-        try {
-            model = JSON.parse(json) as unknown;
-        } catch (err) {
-            throw new Error(`${where}: not valid JSON: ${(err as Error).message}`, { cause: err });
-        }
-        if (!isRecord(model) || typeof model.uid !== "string" || typeof model.title !== "string") {
-            throw new Error(
-                `${where}: a dashboard needs a string 'uid' and 'title' at the top level`,
-            );
-        }
-        const { uid, title } = model;
-        const uidOwner = uids.get(uid);
-        if (uidOwner !== undefined)
-            throw new Error(`${where}: uid '${uid}' is already used by ${uidOwner}`);
-        const titleOwner = titles.get(title);
-        if (titleOwner !== undefined) {
-            throw new Error(`${where}: title '${title}' is already used by ${titleOwner}`);
-        }
-        uids.set(uid, file);
-        titles.set(title, file);
-        return { file, uid, title, json };
-    });
 }

@@ -2,13 +2,8 @@ import { strict as assert } from "node:assert";
 import YAML from "yaml";
 import { evaluateOnCluster } from "../../testing/cluster-fixture";
 import { validateRecorded, type K8sObject } from "../../testing/k8s-validate";
-import { loadDashboards } from "./metric-catalog";
-import {
-    KSM_RESOURCES,
-    Monitoring,
-    resolveMonitoringArgs,
-    type MonitoringArgs,
-} from "./monitoring";
+import { loadDashboards } from "./content";
+import { KSM_RESOURCES, Monitoring, resolveMonitoringArgs, type MonitoringArgs } from ".";
 
 function build(overrides: Partial<MonitoringArgs> = {}) {
     return evaluateOnCluster(({ provider, lb }) => {

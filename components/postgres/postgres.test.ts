@@ -9,7 +9,7 @@ import {
     reconcileJobName,
     resolvePostgresArgs,
     type PlatformPostgresArgs,
-} from "./postgres";
+} from ".";
 
 const ARGS: PlatformPostgresArgs = {
     namespace: "database",

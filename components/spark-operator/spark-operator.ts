@@ -14,7 +14,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { SPARK_OPERATOR_CHART, type SparkOperatorValues } from "../../charts/spark-operator/chart";
 import { allowPolicy, apiServerEgress, tcp } from "../shared/network-policy";
 import { assertArgs } from "../shared/validation";
-import { SCRAPE_ANNOTATIONS } from "../monitoring/monitoring";
+import { SCRAPE_ANNOTATIONS } from "../monitoring";
 
 /** Ports of the chart's pods (values below). */
 export const SPARK_OPERATOR_PORTS = { webhook: 9443, metrics: 8080 } as const;

@@ -146,7 +146,7 @@ def _launcher_rules() -> list[dict]:
     if not tsx.exists():
         pytest.skip("node_modules not installed (npm ci): cannot read the launcher Role")
     script = (
-        'import { LAUNCHER_RULES } from "./components/airflow/airflow";'
+        'import { LAUNCHER_RULES } from "./components/airflow";'
         "console.log(JSON.stringify(LAUNCHER_RULES));"
     )
     proc = subprocess.run(

@@ -1,0 +1,2 @@
+/** The aws-trigger component's public surface. */
+export * from "./aws-trigger";

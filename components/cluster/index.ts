@@ -1,0 +1,2 @@
+/** The cluster component's public surface. */
+export * from "./cluster";

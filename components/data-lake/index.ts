@@ -1,0 +1,2 @@
+/** The data-lake component's public surface. */
+export * from "./data-lake";

@@ -1,0 +1,2 @@
+/** The docs-site component's public surface. */
+export * from "./docs-site";

@@ -1,0 +1,2 @@
+/** The identities component's public surface. */
+export * from "./identities";

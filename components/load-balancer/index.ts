@@ -1,0 +1,2 @@
+/** The load-balancer component's public surface. */
+export * from "./load-balancer";

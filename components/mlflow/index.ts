@@ -1,0 +1,2 @@
+/** The mlflow component's public surface. */
+export * from "./mlflow";

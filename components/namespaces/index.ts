@@ -1,0 +1,2 @@
+/** The namespaces component's public surface. */
+export * from "./namespaces";

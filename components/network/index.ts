@@ -1,0 +1,2 @@
+/** The network component's public surface. */
+export * from "./network";

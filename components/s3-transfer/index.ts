@@ -1,0 +1,2 @@
+/** The s3-transfer component's public surface. */
+export * from "./s3-transfer";

@@ -1,0 +1,2 @@
+/** The spark-operator component's public surface. */
+export * from "./spark-operator";
