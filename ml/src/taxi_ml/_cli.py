@@ -11,7 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from taxi_common.jobcli import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, run_job, write_summary
+from taxi_common import jobcli
+from taxi_common.jobcli import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, write_summary
 from taxi_ml import features, modeling, registry, report
 from taxi_ml import log as logmod
 from taxi_ml.config import MlConfig
@@ -38,6 +39,14 @@ def new_parser(job: str, doc: str | None) -> argparse.ArgumentParser:
         type=int,
         default=500,
         help="fail with exit 2 when fewer rows are available for training (default 500)",
+    )
+    parser.add_argument(
+        "--max-rows",
+        type=int,
+        default=2_000_000,
+        help="train on a deterministic sample of at most about this many rows (by trip_id "
+        "hash, drawn in the warehouse), so memory stays bounded whatever the history holds "
+        "(default 2000000; sized in dags/README.md)",
     )
     parser.add_argument(
         "--run-id", default="", help="orchestrator run id (e.g. Airflow run_id), tagged on the run"
@@ -69,14 +78,16 @@ def main(
     parser: argparse.ArgumentParser,
     argv: list[str] | None = None,
 ) -> int:
-    args = parser.parse_args(argv)
-    logmod.configure(args.log_level)
-    log = logmod.get_logger(f"taxi_ml.{parser.prog.rsplit('.', 1)[-1]}")
-    return run_job(
+    return jobcli.main(
         run,
-        args,
-        log,
-        [(TaxiMlError, "job_failed", EXIT_USAGE), (CheckFailed, "check_failed", EXIT_CHECK_FAILED)],
+        parser,
+        argv,
+        configure=logmod.configure,
+        get_logger=logmod.get_logger,
+        failures=[
+            (TaxiMlError, "job_failed", EXIT_USAGE),
+            (CheckFailed, "check_failed", EXIT_CHECK_FAILED),
+        ],
     )
 
 

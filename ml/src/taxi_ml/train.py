@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = config.load()
     name = cfg.tracking.model_name
 
-    df = data.load_features(cfg, months)
+    df = data.load_features(cfg, months, args.max_rows)
     if len(df) < args.min_rows:
         raise DataError(
             f"fare_features has {len(df)} rows for months {months.describe()}; training needs at "
