@@ -27,7 +27,11 @@ export const LAUNCHER_RULES = [
         resources: ["sparkapplications"],
         verbs: ["create", "get", "list", "watch", "delete"],
     },
-    { apiGroups: ["sparkoperator.k8s.io"], resources: ["sparkapplications/status"], verbs: ["get"] },
+    {
+        apiGroups: ["sparkoperator.k8s.io"],
+        resources: ["sparkapplications/status"],
+        verbs: ["get"],
+    },
 ];
 
 /** The `airflow-launcher` Role and its binding to Airflow's service account. */

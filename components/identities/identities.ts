@@ -11,14 +11,7 @@ import { NAMESPACES, type NamespaceKey } from "../namespaces/namespaces";
 import { PART_OF } from "../shared/labels";
 
 export type Workload =
-    | "airflow"
-    | "transfer"
-    | "spark"
-    | "dbt"
-    | "ml"
-    | "mlflow"
-    | "docs-app"
-    | "postgres-backup";
+    "airflow" | "transfer" | "spark" | "dbt" | "ml" | "mlflow" | "docs-app" | "postgres-backup";
 
 export interface WorkloadAccess {
     /** Why the workload needs a cloud identity. */
