@@ -317,3 +317,23 @@ def test_optional_arguments_are_dropped_when_empty():
         "--from",
         "2024-01",
     ]
+
+
+def _mib(quantity: str) -> float:
+    units = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
+    return float(quantity[:-1]) * units[quantity[-1].lower()]
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "job"),
+    [(d, j) for d, j in ALL_JOBS if j.kind == "spark"],
+    ids=lambda x: getattr(x, "task_id", x),
+)
+def test_spark_memory_overhead_is_at_least_sparks_own_pyspark_default(dag_id, job):
+    """Spark on Kubernetes gives non-JVM (PySpark) pods max(384 MiB, 40 % of the heap) of
+    overhead by default; an explicit memoryOverhead below that starves the Python workers
+    (issue 27, defect 8). Sized from measurements: dags/README.md "Sizing"."""
+    m = templates.manifest(job, ENV, dag_id=dag_id, args=[])
+    for role in ("driver", "executor"):
+        pod = m["spec"][role]
+        assert _mib(pod["memoryOverhead"]) >= max(384, 0.4 * _mib(pod["memory"])), (role, pod)
