@@ -212,10 +212,16 @@ describe("components/airflow", () => {
                 resources: ["jobs"],
                 verbs: ["create", "get", "list", "watch", "delete"],
             },
+            { apiGroups: ["batch"], resources: ["jobs/status"], verbs: ["get"] },
             {
                 apiGroups: ["sparkoperator.k8s.io"],
                 resources: ["sparkapplications"],
                 verbs: ["create", "get", "list", "watch", "delete"],
+            },
+            {
+                apiGroups: ["sparkoperator.k8s.io"],
+                resources: ["sparkapplications/status"],
+                verbs: ["get"],
             },
         ]);
         assert.deepEqual(role.rules, LAUNCHER_RULES);
