@@ -139,3 +139,35 @@ def finish(cfg, client, name, args, summary, *, plots, decision, reason, version
     summary["report_uri"] = publish_report(cfg, client, summary, plots)
     write_summary(summary, args.summary_out)
     return EXIT_OK
+
+
+def reuse(cfg, client, args, version, job: str, **fields: Any) -> int:
+    """A retry of an orchestrator run whose ``job`` already registered ``version``: nothing is
+    trained or registered again; the decision recorded on the version is reported and the
+    model report republished (overwritten, so idempotent too; without plots)."""
+    from taxi_ml.log import get_logger
+
+    tags = version.tags or {}
+    run = client.get_run(version.run_id)
+    get_logger(f"taxi_ml.{job}").info(
+        f"{job}_reused", run_id=args.run_id, model_version=version.version
+    )
+    summary = {
+        "job": job,
+        "model_name": cfg.tracking.model_name,
+        "mlflow_run_id": version.run_id,
+        "experiment_id": run.info.experiment_id,
+        "reused": True,
+        **fields,
+    }
+    return finish(
+        cfg,
+        client,
+        cfg.tracking.model_name,
+        args,
+        summary,
+        plots={},
+        decision=tags.get("decision", "unknown"),
+        reason=tags.get("decision_reason", "registered by an earlier try of this run"),
+        version=str(version.version),
+    )

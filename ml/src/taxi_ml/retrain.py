@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if args.run_id and (
         done := registry.version_of_orchestrator_run(client, cfg.tracking, "retrain", args.run_id)
     ):
-        return _reuse(cfg, client, args, done)
+        return _cli.reuse(cfg, client, args, done, "retrain", month=args.month)
     champ = registry.champion(client, name)
     params, source = champion_params(client, champ)
     params |= overrides
@@ -208,34 +208,6 @@ def run(args: argparse.Namespace) -> int:
         decision=decision,
         reason=reason,
         version=version,
-    )
-
-
-def _reuse(cfg, client, args: argparse.Namespace, version) -> int:
-    """A retry of an orchestrator run that already registered its version: nothing is trained
-    or registered again; the decision recorded on the version is reported and the model report
-    republished (it is overwritten, so that is idempotent too)."""
-    tags = version.tags or {}
-    run = client.get_run(version.run_id)
-    log.info("retrain_reused", run_id=args.run_id, model_version=version.version)
-    summary = {
-        "job": "retrain",
-        "model_name": cfg.tracking.model_name,
-        "month": args.month,
-        "mlflow_run_id": version.run_id,
-        "experiment_id": run.info.experiment_id,
-        "reused": True,
-    }
-    return _cli.finish(
-        cfg,
-        client,
-        cfg.tracking.model_name,
-        args,
-        summary,
-        plots={},
-        decision=tags.get("decision", "unknown"),
-        reason=tags.get("decision_reason", "registered by an earlier try of this run"),
-        version=str(version.version),
     )
 
 
