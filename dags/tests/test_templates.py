@@ -337,3 +337,25 @@ def test_spark_memory_overhead_is_at_least_sparks_own_pyspark_default(dag_id, jo
     for role in ("driver", "executor"):
         pod = m["spec"][role]
         assert _mib(pod["memoryOverhead"]) >= max(384, 0.4 * _mib(pod["memory"])), (role, pod)
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "job"),
+    [(d, j) for d, j in ALL_JOBS if j.kind == "job"],
+    ids=lambda x: getattr(x, "task_id", x),
+)
+def test_jobs_ignore_node_disruptions_with_a_bounded_backoff(dag_id, job):
+    """A Spot preemption of the jobs pool must not fail the task (issue 27, defect 6): pod
+    failures with the DisruptionTarget condition are ignored, the job's own deterministic
+    failures (exit 1/2) fail at once, anything else retries a bounded number of times."""
+    spec = templates.manifest(job, ENV, dag_id=dag_id, args=[])["spec"]
+    assert 1 <= spec["backoffLimit"] <= 3
+    rules = spec["podFailurePolicy"]["rules"]
+    assert rules[0] == {
+        "action": "Ignore",
+        "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+    }
+    assert rules[1]["action"] == "FailJob"
+    assert rules[1]["onExitCodes"] == {"containerName": "base", "operator": "In", "values": [1, 2]}
+    assert spec["template"]["spec"]["restartPolicy"] == "Never"  # required by podFailurePolicy
+    assert spec["activeDeadlineSeconds"] == int(job.timeout.total_seconds())
