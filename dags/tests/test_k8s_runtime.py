@@ -185,13 +185,17 @@ def api(monkeypatch, tmp_path):
 
 def _context(task_id: str, try_number: int = 2):
     pushed = {}
+
+    def xcom_push(key, value):
+        pushed[key] = value
+
     ti = SimpleNamespace(
         dag_id="batch",
         task_id=task_id,
         run_id=RUN_ID,
         map_index=-1,
         try_number=try_number,
-        xcom_push=pushed.__setitem__,
+        xcom_push=xcom_push,
     )
     return {"ti": ti, "task_instance": ti, "run_id": RUN_ID, "dag": SimpleNamespace(dag_id="batch")}
 
