@@ -18,3 +18,10 @@ export * from "./postgres";
 export * from "./s3-transfer";
 export * from "./spark-operator";
 export { platformLabels } from "./shared/labels";
+export {
+    batchDagId,
+    enabledDatasets,
+    fullRefreshDagId,
+    landingKeyPrefix,
+    type Dataset,
+} from "./shared/datasets";

@@ -14,14 +14,14 @@ import { strict as assert } from "node:assert";
 import * as path from "node:path";
 import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
-import { renderStack } from "../tools/render";
+import { renderStack } from "../offline/render";
 import {
     type EvalResource,
     OFFLINE_CONFIG,
     type Violation,
     evaluatePolicies,
     resourcesOfRender,
-} from "./evaluate";
+} from "../offline/policy";
 import { POLICIES } from "./rules";
 
 const PACK_DIR = __dirname;

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { type EvalResource, type PackConfig, evaluatePolicies } from "./evaluate";
+import { type EvalResource, type PackConfig, evaluatePolicies } from "../offline/policy";
 import { DOCUMENTED_EXCEPTIONS } from "./pod-security";
 import { POLICIES } from "./rules";
 
@@ -46,6 +46,7 @@ const goodNodeConfig = {
 };
 const goodCluster = res(CLUSTER, "dev", {
     privateClusterConfig: { enablePrivateNodes: true, masterIpv4CidrBlock: "172.16.0.0/28" },
+    masterAuthorizedNetworksConfig: { cidrBlocks: [{ cidrBlock: "203.0.113.0/24" }] },
     workloadIdentityConfig: { workloadPool: "acme.svc.id.goog" },
     enableShieldedNodes: true,
     nodeConfig: goodNodeConfig,
@@ -141,6 +142,45 @@ describe("policy pack: the rules", () => {
                 /Cluster "off" sets enableShieldedNodes = false/,
                 /NodePool "nosb" nodeConfig\.shieldedInstanceConfig\.enableSecureBoot is not true/,
                 /NodePool "nosb" nodeConfig\.shieldedInstanceConfig\.enableIntegrityMonitoring is false/,
+            ]);
+        });
+    });
+
+    describe("gke-control-plane-restricted", () => {
+        const withNetworks = (name: string, cidrs: string[], extra: object = {}) =>
+            res(CLUSTER, name, {
+                masterAuthorizedNetworksConfig: {
+                    cidrBlocks: cidrs.map((cidrBlock) => ({ cidrBlock })),
+                    ...extra,
+                },
+            });
+        it("passes narrow public ranges, private ranges and a cluster without an IP endpoint", async () => {
+            assert.deepEqual(
+                await run("gke-control-plane-restricted", [
+                    goodCluster,
+                    withNetworks("narrow", ["203.0.113.0/24", "198.51.0.0/16", "10.0.0.0/8"]),
+                    res(CLUSTER, "dns-only", {
+                        controlPlaneEndpointsConfig: { ipEndpointsConfig: { enabled: false } },
+                    }),
+                ]),
+                [],
+            );
+        });
+        it("fails an open control plane, a very wide public range, no list and all of Google Cloud", async () => {
+            const messages = await run("gke-control-plane-restricted", [
+                withNetworks("open", ["203.0.113.0/24", "0.0.0.0/0"]),
+                withNetworks("wide", ["52.0.0.0/10"]),
+                withNetworks("halves", ["0.0.0.0/1", "128.0.0.0/1"]),
+                res(CLUSTER, "unlisted", {}),
+                withNetworks("gcp", ["203.0.113.0/24"], { gcpPublicCidrsAccessEnabled: true }),
+            ]);
+            expectMessages(messages, [
+                /Cluster "open" masterAuthorizedNetworksConfig\.cidrBlocks\[1\] "0\.0\.0\.0\/0" is the whole internet: it opens the Kubernetes API to anyone/,
+                /Cluster "wide" masterAuthorizedNetworksConfig\.cidrBlocks\[0\] "52\.0\.0\.0\/10" is a public range of 4,194,304 addresses, wider than \/16/,
+                /Cluster "halves" .*cidrBlocks\[0\] "0\.0\.0\.0\/1" is a public range of 2,147,483,648/,
+                /Cluster "halves" .*cidrBlocks\[1\] "128\.0\.0\.0\/1"/,
+                /Cluster "unlisted" has no masterAuthorizedNetworksConfig: its control-plane IP endpoint answers the whole internet/,
+                /Cluster "gcp" sets masterAuthorizedNetworksConfig\.gcpPublicCidrsAccessEnabled/,
             ]);
         });
     });
@@ -421,8 +461,8 @@ describe("policy pack: the rules", () => {
                     deployment("ok", container({ image: `postgres:17.6@${DIGEST}` })),
                     release({
                         image: {
-                            registry: "docker.io",
-                            repository: "kubeflow/spark-operator",
+                            registry: "ghcr.io",
+                            repository: "kubeflow/spark-operator/controller",
                             tag: `2.5.0@${DIGEST}`,
                         },
                     }),
@@ -435,14 +475,16 @@ describe("policy pack: the rules", () => {
             const messages = await run("images-by-digest", [
                 deployment("tagged", container({ image: "postgres:17.6-bookworm" })),
                 job("short", container({ image: "r/app@sha256:abc" })),
-                release({ image: { repository: "kubeflow/spark-operator", tag: "2.5.0" } }),
+                release({
+                    image: { repository: "kubeflow/spark-operator/controller", tag: "2.5.0" },
+                }),
                 release({ webhook: { enable: true } }),
                 cm({ IMAGE_ML: "r/ml:0.1.0" }),
             ]);
             expectMessages(messages, [
                 /Deployment "tagged" container app runs image "postgres:17\.6-bookworm", not pinned by digest/,
                 /Job "short" container app runs image "r\/app@sha256:abc"/,
-                /Release "op" values\.image is "kubeflow\/spark-operator:2\.5\.0", not pinned by digest/,
+                /Release "op" values\.image is "kubeflow\/spark-operator\/controller:2\.5\.0", not pinned by digest/,
                 /Release "op" \(chart spark-operator\) sets no image in its values/,
                 /ConfigMap "pipeline-env" IMAGE_ML is "r\/ml:0\.1\.0", not pinned by digest/,
             ]);
@@ -474,6 +516,72 @@ describe("policy pack: the rules", () => {
             expectMessages(messages, [
                 /Release "a" installs into namespace "elsewhere", which this stack does not declare/,
                 /Release "b" installs into namespace "legacy", which enforces "baseline", not "restricted"/,
+            ]);
+        });
+    });
+
+    describe("service-account-token-only-for-api-clients", () => {
+        const sa = (ns: string, name: string, automount?: boolean) =>
+            res("kubernetes:core/v1:ServiceAccount", `${ns}-${name}`, {
+                kind: "ServiceAccount",
+                metadata: { name, namespace: ns },
+                ...(automount === undefined ? {} : { automountServiceAccountToken: automount }),
+            });
+        const workload = (
+            kind: "Deployment" | "StatefulSet" | "CronJob",
+            ns: string,
+            name: string,
+            pod: object,
+        ) => {
+            const podSpec = { containers: [container()], ...pod };
+            const spec =
+                kind === "CronJob"
+                    ? { jobTemplate: { spec: { template: { spec: podSpec } } } }
+                    : { template: { spec: podSpec } };
+            const group = kind === "CronJob" ? "batch" : "apps";
+            return res(`kubernetes:${group}/v1:${kind}`, name, {
+                kind,
+                metadata: { name, namespace: ns },
+                spec,
+            });
+        };
+        it("passes declared API clients with a token and every other pod without one", async () => {
+            assert.deepEqual(
+                await run("service-account-token-only-for-api-clients", [
+                    sa("airflow", "airflow", true),
+                    workload("Deployment", "airflow", "airflow", { serviceAccountName: "airflow" }),
+                    workload("StatefulSet", "monitoring", "prometheus", {
+                        automountServiceAccountToken: true,
+                    }),
+                    sa("docs", "docs-app", false),
+                    workload("Deployment", "docs", "docs-app", { serviceAccountName: "docs-app" }),
+                    workload("CronJob", "database", "backup", {
+                        serviceAccountName: "uploader",
+                        automountServiceAccountToken: false,
+                    }),
+                ]),
+                [],
+            );
+        });
+        it("fails a pod with a token it does not need, by its own setting, its account's or the default, and a stale declaration", async () => {
+            const messages = await run("service-account-token-only-for-api-clients", [
+                sa("database", "postgres-backup", false),
+                workload("CronJob", "database", "postgres-backup", {
+                    serviceAccountName: "postgres-backup",
+                    automountServiceAccountToken: true,
+                }),
+                sa("airflow", "airflow", true),
+                workload("Deployment", "airflow", "migrate", { serviceAccountName: "airflow" }),
+                workload("Deployment", "docs", "docs-app", {}),
+                workload("Deployment", "monitoring", "metrics-exporter", {
+                    automountServiceAccountToken: false,
+                }),
+            ]);
+            expectMessages(messages, [
+                /CronJob "postgres-backup" \(CronJob\/database\/postgres-backup\) gets a Kubernetes API token it does not need: it sets automountServiceAccountToken: true\. Set automountServiceAccountToken: false/,
+                /Deployment "migrate" \(Deployment\/airflow\/migrate\) gets a Kubernetes API token .*service account airflow mounts one/,
+                /Deployment "docs-app" .*service account default mounts one/,
+                /Deployment "metrics-exporter" \(Deployment\/monitoring\/metrics-exporter\) is declared in KUBERNETES_API_CLIENTS but gets no token/,
             ]);
         });
     });

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
-import { renderStack, type Rendered } from "../tools/render";
-import { listStacks } from "../tools/stack-files";
+import { renderStack, type Rendered } from "../offline/render";
+import { listStacks } from "../offline/stack-files";
 import {
     type EvalResource,
     OFFLINE_CONFIG,
@@ -8,7 +8,7 @@ import {
     evaluatePolicies,
     formatViolations,
     resourcesOfRender,
-} from "./evaluate";
+} from "../offline/policy";
 import { POLICIES } from "./rules";
 
 /**
@@ -91,6 +91,30 @@ describe("policy pack: every stack's render", function () {
                     (
                         one(rs, "gcp:container/nodePool:NodePool").props.nodeConfig as any
                     ).shieldedInstanceConfig.enableSecureBoot = false;
+                    return rs;
+                },
+            },
+            {
+                policy: "gke-control-plane-restricted",
+                what: "0.0.0.0/0 added to the control plane's authorized networks",
+                edit: (rs) => {
+                    (
+                        one(rs, "gcp:container/cluster:Cluster").props
+                            .masterAuthorizedNetworksConfig as any
+                    ).cidrBlocks.push({ cidrBlock: "0.0.0.0/0", displayName: "anyone" });
+                    return rs;
+                },
+            },
+            {
+                policy: "service-account-token-only-for-api-clients",
+                what: "the docs app mounts a service-account token",
+                edit: (rs) => {
+                    const docs = rs.find(
+                        (r) =>
+                            r.type === "kubernetes:apps/v1:Deployment" &&
+                            (r.props.metadata as any)?.name === "docs-app",
+                    )!;
+                    (docs.props.spec as any).template.spec.automountServiceAccountToken = true;
                     return rs;
                 },
             },

@@ -2,15 +2,18 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import YAML from "yaml";
 import { CONFIG_SPEC, ConfigError, PROJECT, parseConfig } from "./config";
-import { expectedProjectFile, PROJECT_FILE } from "../tools/pulumi-yaml";
+import { HOSTILE_AUTHORIZED_NETWORKS, HOSTILE_DATABASE_ENTRIES } from "../testing/hostile-inputs";
+import { expectedProjectFile, PROJECT_FILE } from "../offline/project-file";
 import {
     Declaration,
     checkAgainstDeclarations,
     listStacks,
+    parseStackFile,
     projectKeys,
     readStackFile,
+    StackFileError,
     toEngineConfig,
-} from "../tools/stack-files";
+} from "../offline/stack-files";
 
 /** A complete, valid set of raw values (as the engine passes them). */
 const VALID: Record<string, string> = {
@@ -19,6 +22,7 @@ const VALID: Record<string, string> = {
     gcpRegion: "europe-west1",
     awsRegion: "eu-west-1",
     masterAuthorizedNetworks: '["203.0.113.0/24"]',
+    domain: "dev.data.example.com",
 };
 
 function parseWith(overrides: Record<string, string | undefined>, stack = "dev") {
@@ -44,7 +48,8 @@ describe("stack config (stacks/config.ts)", () => {
         assert.equal(cfg.jobsPoolMaxNodes, 3);
         assert.equal(cfg.jobsPoolSpot, false);
         assert.equal(cfg.releaseChannel, "REGULAR");
-        assert.equal(cfg.domain, "");
+        assert.equal(cfg.domain, "dev.data.example.com");
+        assert.deepEqual(cfg.mlflowIapMembers, [], "MLflow internal only by default");
         assert.deepEqual(cfg.masterAuthorizedNetworks, ["203.0.113.0/24"]);
         assert.equal(
             cfg.datasetLocation,
@@ -216,6 +221,26 @@ describe("stack config (stacks/config.ts)", () => {
         });
     }
 
+    it("rejects a stack without a domain: logins and the trigger password need HTTPS", () => {
+        const message = problemOf({ domain: undefined });
+        assert.match(message, /taxi-platform:domain: got nothing \(the key is missing\)/);
+        assert.match(message, /never cross the internet over plain HTTP/);
+    });
+
+    it("accepts IAM members for MLflow's Identity-Aware Proxy and refuses other shapes", () => {
+        const cfg = parseWith({
+            mlflowIapMembers: '["user:ana@example.com","group:ml@example.com"]',
+        });
+        assert.equal(cfg.mlflowIapMembers.length, 2);
+        for (const bad of ["allUsers", "allAuthenticatedUsers", "ana@example.com", "user:"]) {
+            const message = problemOf({ mlflowIapMembers: JSON.stringify([bad]) });
+            assert.match(
+                message,
+                /taxi-platform:mlflowIapMembers: got .* at index 0; expected each item an IAM member/,
+            );
+        }
+    });
+
     it("reports every problem at once in one message", () => {
         const message = problemOf({
             jobsPoolSpot: "maybe",
@@ -301,5 +326,253 @@ describe("Pulumi.yaml and the stack files", () => {
             problems.includes("x: taxi-platform:gcpProject is required (no default) but not set"),
         );
         assert.ok(!problems.some((p) => p.includes("gcp:project")));
+    });
+});
+
+describe("stack config: hostile values fail before anything is created", () => {
+    for (const [cls, cases] of Object.entries(HOSTILE_DATABASE_ENTRIES)) {
+        it(`refuses extraDatabases entries: ${cls} (${cases.length})`, () => {
+            for (const [entry, why] of cases) {
+                const message = problemOf({ extraDatabases: JSON.stringify([entry]) });
+                assert.ok(
+                    message.includes("taxi-platform:extraDatabases: got "),
+                    `names the key for ${JSON.stringify(entry)}:\n${message}`,
+                );
+                assert.match(message, why, `reason for ${JSON.stringify(entry)}`);
+                assert.match(message, /pulumi config set --path 'extraDatabases\[0\]'/);
+            }
+        });
+    }
+
+    it("refuses an owner shared by two extra databases, in either order", () => {
+        for (const list of [
+            ["reports:analyst", "audit:analyst"],
+            ["analyst", "reports:analyst"],
+            ["reports:analyst", "analyst"],
+        ]) {
+            const message = problemOf({ extraDatabases: JSON.stringify(list) });
+            assert.match(
+                message,
+                /analyst already owns database (reports|analyst)/,
+                list.join(" "),
+            );
+        }
+    });
+
+    it("accepts well-formed names up to 63 bytes with their own owners", () => {
+        const long = `r${"e".repeat(62)}`;
+        const cfg = parseWith({
+            extraDatabases: JSON.stringify(["reports:analyst", long, "audit_2026:auditor"]),
+        });
+        assert.deepEqual(cfg.extraDatabases, ["reports:analyst", long, "audit_2026:auditor"]);
+    });
+
+    it(`refuses an open or very wide public control plane (${HOSTILE_AUTHORIZED_NETWORKS.length})`, () => {
+        for (const [cidr, why] of HOSTILE_AUTHORIZED_NETWORKS) {
+            const message = problemOf({
+                masterAuthorizedNetworks: JSON.stringify(["203.0.113.0/24", cidr]),
+            });
+            assert.ok(
+                message.includes(
+                    `taxi-platform:masterAuthorizedNetworks: got "${cidr}" at index 1`,
+                ),
+                message,
+            );
+            assert.match(message, why, cidr);
+        }
+    });
+
+    it("accepts narrow public ranges and private ranges of any width", () => {
+        const ok = [
+            "203.0.113.0/24",
+            "198.51.0.0/16",
+            "192.0.2.7/32",
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+        ];
+        const cfg = parseWith({ masterAuthorizedNetworks: JSON.stringify(ok) });
+        assert.deepEqual(cfg.masterAuthorizedNetworks, ok);
+    });
+});
+
+describe("stack files: syntax, key names and secrets in messages", () => {
+    const FILE = "stacks/Pulumi.bad.yaml";
+    // Fake credentials, built at run time so no scanner mistakes this file for a leak.
+    const TOKEN = ["ghp", "_", "Zq8".repeat(12)].join("");
+    const PASSWORD = ["Corr3ct", "-Horse-", "Battery!"].join("");
+
+    function problemsOf(text: string): string {
+        try {
+            parseStackFile(text, FILE);
+        } catch (err) {
+            assert.ok(err instanceof StackFileError, `expected StackFileError, got ${String(err)}`);
+            return err.message;
+        }
+        assert.fail("the stack file was accepted");
+    }
+
+    /** Assert without ever printing the message (it would carry the secret on a failure). */
+    function assertHidden(message: string, ...secrets: string[]): void {
+        for (const s of secrets) {
+            assert.ok(!message.includes(s), "a secret value appears in the message");
+            assert.ok(!message.includes(s.slice(0, 12)), "part of a secret appears in the message");
+        }
+    }
+
+    it("an unclosed quote names the file, the line and column where the quote opens, never the value", () => {
+        const msg = problemsOf(
+            [
+                "config:",
+                "  taxi-platform:environment: dev",
+                `  taxi-platform:airflowGitRepo: "https://git:${TOKEN}@github.com/acme/dags.git`,
+                "  taxi-platform:gcpRegion: europe-west1",
+                "",
+            ].join("\n"),
+        );
+        assertHidden(msg, TOKEN);
+        assert.match(msg, /^stacks\/Pulumi\.bad\.yaml: 1 problem; nothing was read from it:/);
+        assert.match(
+            msg,
+            /stacks\/Pulumi\.bad\.yaml:3:33: unclosed double quote: .* Close it with " on the same line/,
+        );
+    });
+
+    it("a tab used for indentation names the file, line and column", () => {
+        const msg = problemsOf(
+            "config:\n  taxi-platform:environment: dev\n\ttaxi-platform:gcpRegion: europe-west1\n",
+        );
+        assert.match(
+            msg,
+            /stacks\/Pulumi\.bad\.yaml:3:1: a tab is used for indentation; YAML allows only spaces\. Indent with spaces/,
+        );
+    });
+
+    it("a duplicate key names the file, line and column, the key and its first line", () => {
+        const msg = problemsOf(
+            [
+                "config:",
+                "  taxi-platform:environment: dev",
+                "  taxi-platform:gcpRegion: europe-west1",
+                `  taxi-platform:environment: ${PASSWORD}`,
+                "",
+            ].join("\n"),
+        );
+        assertHidden(msg, PASSWORD);
+        assert.match(
+            msg,
+            /stacks\/Pulumi\.bad\.yaml:4:3: duplicate key "taxi-platform:environment" \(first set on line 2\); YAML keys must be unique\. Keep one/,
+        );
+    });
+
+    it("a key without the project's namespace is an error naming the key and the fix, as the CLI treats it", () => {
+        const msg = problemsOf(
+            [
+                "config:",
+                "  environment: dev", // no namespace: the Pulumi CLI rejects it
+                "  taxi-platfrom:gcpRegion: europe-west1", // a misspelt project name
+                "  taxi-platform:a:b: c",
+                "  gcp:project: acme-taxi-dev", // provider config: fine
+                "  taxi-platform:config:awsRegion: eu-west-1", // the CLI's compat form: fine
+                "",
+            ].join("\n"),
+        );
+        assert.match(msg, /3 problems/);
+        assert.match(
+            msg,
+            /Pulumi\.bad\.yaml:2:3: config key "environment" has no namespace; the Pulumi CLI rejects it .*\. Write it as taxi-platform:environment\./,
+        );
+        assert.match(
+            msg,
+            /Pulumi\.bad\.yaml:3:3: config key "taxi-platfrom:gcpRegion" is in namespace "taxi-platfrom", which is neither this project \(taxi-platform\) .*never reads it\. Write it as taxi-platform:gcpRegion\./,
+        );
+        assert.match(
+            msg,
+            /Pulumi\.bad\.yaml:4:3: config key "taxi-platform:a:b" has more than one colon/,
+        );
+        assert.ok(!/gcp:project|awsRegion/.test(msg), "provider keys and the compat form are fine");
+        assert.deepEqual(
+            parseStackFile("config:\n  taxi-platform:environment: dev\n  gcp:project: p\n", FILE),
+            { "taxi-platform:environment": "dev", "gcp:project": "p" },
+        );
+    });
+
+    it("the program rejects keys in a namespace it never reads (what the engine passes)", () => {
+        assert.equal(parseConfig("dev", (k) => VALID[k], [], ["gcp:project"]).stack, "dev");
+        try {
+            parseConfig("dev", (k) => VALID[k], [], ["taxi-platfrom:gcpRegion", "gcp:project"]);
+            assert.fail("accepted");
+        } catch (err) {
+            assert.ok(err instanceof ConfigError);
+            assert.match(
+                err.message,
+                /- taxi-platfrom:gcpRegion: got a key that is in namespace "taxi-platfrom".*Write it as taxi-platform:gcpRegion in stacks\/Pulumi\.dev\.yaml/,
+            );
+            assert.ok(!err.message.includes("gcp:project"));
+        }
+    });
+
+    it("never shows a credential in a bad value: URL userinfo, tokens, a secret name that is the secret", () => {
+        const repo = problemOf({
+            airflowDagSource: "git",
+            airflowGitRepo: `https://git:${TOKEN}@github.com/acme/dags.git`,
+        });
+        assertHidden(repo, TOKEN);
+        assert.match(
+            repo,
+            /taxi-platform:airflowGitRepo: got "https:\/\/<credentials: 44 characters, not shown>@github\.com\/acme\/dags\.git"; expected an https:\/\/ repository URL without credentials/,
+        );
+        const token = problemOf({ airflowGitCredentialsSecret: TOKEN });
+        assertHidden(token, TOKEN);
+        assert.match(
+            token,
+            /taxi-platform:airflowGitCredentialsSecret: got a 40-character string \(not shown: this key must not hold a credential/,
+        );
+        const password = problemOf({ airflowGitCredentialsSecret: PASSWORD });
+        assertHidden(password, PASSWORD);
+        assert.match(password, /got a 22-character string \(not shown/);
+        const listed = problemOf({ masterAuthorizedNetworks: JSON.stringify([TOKEN]) });
+        assertHidden(listed, TOKEN);
+        assert.match(listed, /got a GitHub token \(40 characters, not shown\) at index 0/);
+        const domain = problemOf({ domain: `${TOKEN}.example.com` });
+        assertHidden(domain, TOKEN);
+        assert.match(
+            domain,
+            /taxi-platform:domain: got a GitHub token \(52 characters, not shown\)/,
+        );
+    });
+
+    it("the schema check never shows a plain-text value of a secret key, nor a token", () => {
+        const problems = checkAgainstDeclarations(
+            "x",
+            {
+                "taxi-platform:environment": "dev",
+                "taxi-platform:dbPassword": 12345678,
+                "taxi-platform:gcpProject": TOKEN,
+                "taxi-platform:masterAuthorizedNetworks": [PASSWORD.length, TOKEN],
+            },
+            {
+                environment: { type: "string" },
+                dbPassword: { type: "string", secret: true },
+                gcpProject: { type: "integer" },
+                masterAuthorizedNetworks: { type: "array", items: { type: "integer" } },
+            },
+        ).join("\n");
+        assertHidden(problems, TOKEN, "12345678");
+        assert.match(
+            problems,
+            /x: taxi-platform:dbPassword is declared secret but stored in plain text; set it with pulumi config set --secret dbPassword/,
+        );
+        assert.match(
+            problems,
+            /dbPassword is a plain-text value \(8 characters, not shown\), not of type string/,
+        );
+        assert.match(
+            problems,
+            /gcpProject is a GitHub token \(40 characters, not shown\), not of type integer/,
+        );
+        assert.match(
+            problems,
+            /masterAuthorizedNetworks\[1\] is a GitHub token \(40 characters, not shown\), not integer/,
+        );
     });
 });

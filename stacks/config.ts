@@ -10,9 +10,11 @@
  * fails when they differ, so the CLI's own checks and ours always agree.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { databaseNameProblem, ownerRoleProblem, showName } from "../components/postgres/names";
 import {
     Field,
     FieldProblem,
+    authorizedNetworkProblem,
     bool,
     cidrRule,
     cidrsOverlap,
@@ -20,11 +22,55 @@ import {
     list,
     oneOf,
     parseCidr,
+    showValue,
     str,
 } from "./config-schema";
 
 /** The Pulumi project name; config keys are namespaced with it (`taxi-platform:environment`). */
 export const PROJECT = "taxi-platform";
+
+/**
+ * Namespaces a stack file may use besides the project's: Pulumi's own and the providers the
+ * program uses. A key in any other namespace is never read, so it is an error (a misspelt
+ * project name would otherwise leave every value at its default).
+ */
+export const OTHER_NAMESPACES = ["pulumi", "gcp", "aws", "kubernetes", "docker-build", "random"];
+
+/**
+ * What is wrong with the name of a config key as written in a stack file (`taxi-platform:x`),
+ * or undefined when it is fine. A key without a namespace is rejected by the Pulumi CLI itself
+ * ("could not parse … as a configuration key (configuration keys should be of the form
+ * `<namespace>:<name>`)"), so it is an error here too, never silently skipped.
+ */
+export function keyNameProblem(key: string): { problem: string; fix: string } | undefined {
+    const parts = key.split(":");
+    const name = parts.at(-1)!;
+    const ours = name in CONFIG_SPEC;
+    const suggest = ours
+        ? `Write it as ${PROJECT}:${name}`
+        : `Write it as ${PROJECT}:<name> with one of the keys declared in Pulumi.yaml, or remove it`;
+    if (parts.length === 1) {
+        return {
+            problem:
+                "has no namespace; the Pulumi CLI rejects it (configuration keys should be of the form <namespace>:<name>)",
+            fix: suggest,
+        };
+    }
+    const compat = parts.length === 3 && parts[1] === "config"; // <namespace>:config:<name>
+    if (parts.length > 2 && !compat) {
+        return {
+            problem:
+                "has more than one colon; the Pulumi CLI rejects it (configuration keys should be of the form <namespace>:<name>)",
+            fix: suggest,
+        };
+    }
+    const ns = parts[0]!;
+    if (ns === PROJECT || OTHER_NAMESPACES.includes(ns)) return undefined;
+    return {
+        problem: `is in namespace "${ns}", which is neither this project (${PROJECT}) nor one of ${OTHER_NAMESPACES.join(", ")}, so the program never reads it`,
+        fix: suggest,
+    };
+}
 
 export const ENVIRONMENTS = ["dev", "staging", "prod"] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
@@ -63,10 +109,32 @@ export const CONFIG_SPEC = {
     }),
     domain: str({
         description:
-            "DNS domain for the UIs (airflow.<domain>, mlflow.<domain>, ...) with managed TLS. Empty: served on the load balancer IP without TLS.",
-        default: "",
+            "DNS domain for the UIs (airflow.<domain>, grafana.<domain>, ...), served over HTTPS with a Google-managed certificate. Required: the Airflow and Grafana logins and the S3 trigger's Airflow password must never cross the internet over plain HTTP.",
         pattern: /^(?=.{4,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/,
-        patternText: "a lower-case DNS name such as data.example.com, or empty for no domain",
+        patternText:
+            "a lower-case DNS name such as data.example.com (the UIs carry logins, so there is no plain-HTTP fallback)",
+    }),
+    mlflowIapMembers: list({
+        description:
+            "Who may open MLflow from the internet, through Identity-Aware Proxy (IAM members such as user:ana@example.com or group:ml@example.com). Empty: MLflow has no public route; jobs use its in-cluster URL.",
+        default: [],
+        item: {
+            text: "an IAM member: user:<email>, group:<email>, serviceAccount:<email> or domain:<domain>",
+            ok: (v) =>
+                /^(user|group|serviceAccount):[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[a-z]{2,}$/.test(
+                    v,
+                ) || /^domain:([a-z0-9-]+\.)+[a-z]{2,}$/.test(v),
+        },
+        maxItems: 50,
+    }),
+    ciPreviewServiceAccount: str({
+        description:
+            "Google service account of the CI preview identity (README: Workload Identity Federation). Gets read access to the Helm release records in spark-operator, which a preview needs. Empty: pulumi-preview@<gcpProject>.iam.gserviceaccount.com.",
+        default: "",
+        pattern:
+            /^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z][a-z0-9-]{4,28}[a-z0-9]\.iam\.gserviceaccount\.com$/,
+        patternText:
+            "a service-account email such as pulumi-preview@acme-taxi-dev.iam.gserviceaccount.com",
     }),
     nodesCidr: str({
         description: "Primary IPv4 range of the cluster subnet (nodes), /8 to /24.",
@@ -90,8 +158,8 @@ export const CONFIG_SPEC = {
     }),
     masterAuthorizedNetworks: list({
         description:
-            "CIDR blocks allowed to reach the GKE control plane (your office VPN, CI runners). Replace the documentation ranges.",
-        item: authorizedCidr,
+            "CIDR blocks allowed to reach the GKE control plane's IP endpoint (your office or VPN egress). Never 0.0.0.0/0 or a public range wider than /16. CI reaches the cluster through its IAM-authorized DNS endpoint instead. Replace the documentation ranges.",
+        item: { ...authorizedCidr, why: authorizedNetworkProblem },
         minItems: 1,
         maxItems: 50,
     }),
@@ -164,11 +232,12 @@ export const CONFIG_SPEC = {
     }),
     extraDatabases: list({
         description:
-            "Extra databases of the in-cluster Postgres besides airflow, mlflow and grafana, each as name or name:owner. Reconciled on every update; removing one never drops it.",
+            "Extra databases of the in-cluster Postgres besides airflow, mlflow and grafana, each as name or name:owner. Reconciled on every update; removing one never drops it. Names: lower-case ASCII letters, digits and _, at most 63 bytes; never postgres/template0/template1, and no owner that is the superuser, the monitoring role, a pg_* role or another database's owner.",
         default: [],
         item: {
-            text: 'a database name, optionally with an owner ("reports" or "reports:analyst"): lower-case letters, digits and _',
+            text: 'a database name, optionally with an owner ("reports" or "reports:analyst"): lower-case ASCII letters, digits and _, starting with a letter, at most 63 bytes',
             ok: (v) => /^[a-z][a-z0-9_]{0,62}(:[a-z][a-z0-9_]{0,62})?$/.test(v),
+            why: extraDatabaseProblem,
         },
         maxItems: 20,
     }),
@@ -225,6 +294,8 @@ export const CONFIG_SPEC = {
         description:
             "Kubernetes Secret in the airflow namespace holding the git connection of a private DAG repository (key connection). Empty for a public repository.",
         default: "",
+        // The name of a Secret, easily confused with the credential itself: never echoed.
+        sensitive: true,
         pattern: /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/,
         patternText: "a Kubernetes Secret name such as airflow-dags-git",
     }),
@@ -276,7 +347,8 @@ export class ConfigError extends pulumi.RunError {
         readonly problems: ConfigProblem[],
     ) {
         const lines = problems.map(
-            (p) => `  - ${PROJECT}:${p.key}: got ${p.seen}; expected ${p.expected}. ${p.fix}`,
+            (p) =>
+                `  - ${p.key.includes(":") ? p.key : `${PROJECT}:${p.key}`}: got ${p.seen}; expected ${p.expected}. ${p.fix}`,
         );
         const s = problems.length === 1 ? "" : "s";
         super(
@@ -296,14 +368,28 @@ function setHint(stack: string, key: string): string {
 
 /**
  * Parse the raw values of one stack (as the engine gives them: strings, arrays as JSON).
- * `read(key)` returns undefined for unset keys. Unknown keys are reported too.
+ * `read(key)` returns undefined for unset keys. Unknown keys are reported too, and so are the
+ * full names of keys outside the project's namespace (`otherKeys`) that the program never
+ * reads (see `keyNameProblem`).
  */
 export function parseConfig(
     stack: string,
     read: (key: string) => string | undefined,
     setKeys: readonly string[] = [],
+    otherKeys: readonly string[] = [],
 ): PlatformConfig {
     const problems: ConfigProblem[] = [];
+    for (const key of otherKeys) {
+        const wrong = keyNameProblem(key);
+        if (wrong) {
+            problems.push({
+                key,
+                seen: `a key that ${wrong.problem}`,
+                expected: `${PROJECT}:<key> for this project's settings`,
+                fix: `${wrong.fix} in stacks/Pulumi.${stack}.yaml`,
+            });
+        }
+    }
     const out: Record<string, unknown> = {};
     for (const [key, field] of Object.entries(CONFIG_SPEC) as [string, Field<unknown>][]) {
         const raw = read(key);
@@ -342,7 +428,7 @@ export function parseConfig(
         throw new ConfigError(stack, [
             {
                 key: "environment",
-                seen: JSON.stringify(cfg.environment),
+                seen: showValue(cfg.environment),
                 expected: `"${stack}" for the stack named ${stack}`,
                 fix: setHint(stack, "environment"),
             },
@@ -355,8 +441,20 @@ export function parseConfig(
     };
 }
 
-/** Databases the platform's own services use; `extraDatabases` adds to them. */
+/** Databases the platform's own services use (each owned by the role of the same name). */
 export const PLATFORM_DATABASES = ["airflow", "mlflow", "grafana"] as const;
+
+/** Why one `extraDatabases` entry ("db" or "db:owner") is refused, or undefined. */
+function extraDatabaseProblem(entry: string): string | undefined {
+    const parts = entry.split(":");
+    if (parts.length > 2) return `${showName(entry)} has more than one ":"`;
+    const [db, owner] = [parts[0]!, parts[1] ?? parts[0]!];
+    const dbWhy = databaseNameProblem(db);
+    if (dbWhy) return `database ${showName(db)} ${dbWhy}`;
+    const ownerWhy = ownerRoleProblem(owner);
+    if (ownerWhy) return `owner ${showName(owner)} ${ownerWhy}`;
+    return undefined;
+}
 
 /** Checks that involve more than one key. */
 function crossChecks(stack: string, v: Record<string, unknown>): ConfigProblem[] {
@@ -378,17 +476,28 @@ function crossChecks(stack: string, v: Record<string, unknown>): ConfigProblem[]
         });
     }
     const seenDbs = new Set<string>(PLATFORM_DATABASES);
+    // Each owner role owns exactly one database: the reconcile script resets an owner's
+    // password to its database's Secret, so a shared owner would lock the other app out.
+    const owners = new Map<string, string>(PLATFORM_DATABASES.map((db) => [db, db]));
     for (const entry of v.extraDatabases as string[]) {
-        const db = entry.split(":")[0]!;
+        const [db, owner = db] = entry.split(":") as [string, string?];
         if (seenDbs.has(db)) {
             problems.push({
                 key: "extraDatabases",
-                seen: JSON.stringify(entry),
+                seen: showValue(entry),
                 expected: `database names not already declared (the platform's own are ${PLATFORM_DATABASES.join(", ")})`,
+                fix: setHint(stack, "extraDatabases"),
+            });
+        } else if (owners.has(owner)) {
+            problems.push({
+                key: "extraDatabases",
+                seen: JSON.stringify(entry),
+                expected: `an owner role of its own: ${owner} already owns database ${owners.get(owner)!} (its password would be replaced); write ${db}:<new role> or just ${db}`,
                 fix: setHint(stack, "extraDatabases"),
             });
         }
         seenDbs.add(db);
+        owners.set(owner, owners.get(owner) ?? db);
     }
     const ranges = ["nodesCidr", "podsCidr", "servicesCidr", "masterCidr"] as const;
     for (let i = 0; i < ranges.length; i++) {
@@ -399,7 +508,7 @@ function crossChecks(stack: string, v: Record<string, unknown>): ConfigProblem[]
             if (ca && cb && cidrsOverlap(ca, cb)) {
                 problems.push({
                     key: b,
-                    seen: `${JSON.stringify(v[b])}, which overlaps ${a} ${JSON.stringify(v[a])}`,
+                    seen: `${showValue(v[b])}, which overlaps ${a} ${showValue(v[a])}`,
                     expected: "a range disjoint from the other cluster ranges",
                     fix: setHint(stack, b),
                 });
@@ -412,8 +521,10 @@ function crossChecks(stack: string, v: Record<string, unknown>): ConfigProblem[]
 /** Read and validate the running stack's configuration from the Pulumi engine. */
 export function loadConfig(): PlatformConfig {
     const cfg = new pulumi.Config(PROJECT);
-    const setKeys = Object.keys(pulumi.runtime.allConfig())
+    const all = Object.keys(pulumi.runtime.allConfig());
+    const setKeys = all
         .filter((k) => k.startsWith(`${PROJECT}:`))
         .map((k) => k.slice(PROJECT.length + 1));
-    return parseConfig(pulumi.getStack(), (key) => cfg.get(key), setKeys);
+    const otherKeys = all.filter((k) => !k.startsWith(`${PROJECT}:`));
+    return parseConfig(pulumi.getStack(), (key) => cfg.get(key), setKeys, otherKeys);
 }

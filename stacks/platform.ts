@@ -11,12 +11,16 @@ import { bundleForDeploy } from "../functions/airflow-trigger/build";
 import {
     Airflow,
     AwsTrigger,
+    batchDagId,
     type DagSource,
+    type Dataset,
     type DatabaseSpec,
     DataLake,
     DocsSite,
+    enabledDatasets,
     GkeCluster,
     JOBS_POOL,
+    landingKeyPrefix,
     MlflowServer,
     Monitoring,
     NAMESPACES,
@@ -40,7 +44,11 @@ const DATABASE_USERS: Record<(typeof PLATFORM_DATABASES)[number], string> = {
     grafana: NAMESPACES.monitoring,
 };
 
-export function definePlatform(cfg: PlatformConfig) {
+/**
+ * @param datasets the enabled datasets of dags/datasets.yaml (the default): one trigger route and
+ *   one transfer job each. Tests pass another registry to prove a new entry end to end.
+ */
+export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enabledDatasets()) {
     const env = cfg.environment;
     const labels = platformLabels(env);
     // Explicit providers: every resource names the account it lands in, never an ambient default.
@@ -198,6 +206,10 @@ export function definePlatform(cfg: PlatformConfig) {
             clientNamespaces: [NAMESPACES.airflow, NAMESPACES.jobs],
             databaseNamespace: NAMESPACES.database,
             loadBalancer: lb,
+            // In-cluster only unless the stack lists who may pass Identity-Aware Proxy.
+            ...(cfg.mlflowIapMembers.length > 0
+                ? { publicAccess: { project: cfg.gcpProject, iapMembers: cfg.mlflowIapMembers } }
+                : {}),
         },
         { ...inCluster, dependsOn: [namespaces, postgres] },
     );
@@ -231,6 +243,8 @@ export function definePlatform(cfg: PlatformConfig) {
                 .output(bundleForDeploy())
                 .apply((b) => new pulumi.asset.FileArchive(b.dir) as pulumi.asset.Archive),
             airflowUrl: lb.urlFor("airflow"),
+            // One route per dataset: its files start its own batch DAG.
+            routes: datasets.map((d) => ({ prefix: landingKeyPrefix(d), dagId: batchDagId(d) })),
             airflowCredentials: pulumi.secret(
                 triggerPassword.apply((password) =>
                     JSON.stringify({ username: triggerUser, password }),
@@ -250,6 +264,7 @@ export function definePlatform(cfg: PlatformConfig) {
             sourceBucketName: trigger.bucketName,
             sourceBucketArn: trigger.bucketArn,
             sinkBucketName: lake.buckets.staging.name,
+            datasets,
             landingReaderSubject: identities.googleAccounts.transfer.uniqueId,
         },
         { providers: [awsProvider, gcpProvider] },
@@ -264,6 +279,11 @@ export function definePlatform(cfg: PlatformConfig) {
             image: upstream.sparkOperator,
             apiServerCidr: cfg.masterCidr,
             nodeSelector: { [POOL_LABEL]: "system" },
+            // The CI preview identity reads the Helm release records (README: environments).
+            releaseReaders: [
+                cfg.ciPreviewServiceAccount ||
+                    `pulumi-preview@${cfg.gcpProject}.iam.gserviceaccount.com`,
+            ],
         },
         { ...inCluster, dependsOn: [namespaces, identities] },
     );
@@ -306,8 +326,9 @@ export function definePlatform(cfg: PlatformConfig) {
                 IMAGE_SPARK: images.spark,
                 IMAGE_DBT: images.dbt,
                 IMAGE_ML: images.ml,
+                IMAGE_CLOUD_SDK: upstream.cloudSdk,
                 S3_LANDING_BUCKET: trigger.bucketName,
-                TRANSFER_JOB_NAME: transfer.transferJobName,
+                TRANSFER_JOB_PREFIX: transfer.transferJobPrefix,
                 AWS_LANDING_ROLE_ARN: transfer.landingReaderRoleArn,
             },
             statsd: {
@@ -341,7 +362,8 @@ export function definePlatform(cfg: PlatformConfig) {
         urls: pulumi.output({
             airflow: airflow.url,
             grafana: monitoring.grafanaUrl,
-            mlflow: mlflow.url,
+            // Only with a public route (mlflowIapMembers); jobs use mlflowInternalUrl.
+            ...(mlflow.url ? { mlflow: mlflow.url } : {}),
             docs: docs.url,
         }),
         airflowAdmin: { user: airflow.adminUser, password: pulumi.secret(airflow.adminPassword) },
@@ -353,7 +375,8 @@ export function definePlatform(cfg: PlatformConfig) {
         },
         mlflowInternalUrl: mlflow.internalUrl,
         landingBucket: trigger.bucketName,
-        transferJobName: transfer.transferJobName,
+        /** Dataset → its S3 → GCS transfer job (run by that dataset's full-refresh DAG). */
+        transferJobs: transfer.transferJobNames,
         postgres: { host: postgres.host, reconcileJob: postgres.reconcileJobName },
         buckets: lake.uris,
         datasets: lake.datasetIds,

@@ -1,9 +1,9 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import YAML from "yaml";
-import { renderStack, type Rendered } from "../tools/render";
-import { inventoryOf, inventoryPath } from "../tools/inventory";
-import { listStacks } from "../tools/stack-files";
+import { renderStack, type Rendered } from "../offline/render";
+import { inventoryOf, inventoryPath } from "../offline/inventory";
+import { listStacks } from "../offline/stack-files";
 import { validateRecorded, type K8sObject } from "../testing/k8s-validate";
 import { DOCUMENTED_EXCEPTIONS, podSpecOf, podViolations } from "../testing/pod-security";
 

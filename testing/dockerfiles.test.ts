@@ -9,17 +9,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 import { IMAGE_BUILDS, imageBuilds } from "../components/images/catalog";
+import { DockerIgnore, contextFiles, matchPath } from "../offline/dockerignore";
 import {
-    DockerIgnore,
     checkBasesPinned,
     checkCopySources,
     checkFinalUser,
     checkIgnoreFile,
     checkNoBuildTools,
-    contextFiles,
     declaredArgs,
     finalStage,
-    matchPath,
     parseDockerfile,
     shellCommands,
     substitute,

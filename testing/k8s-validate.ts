@@ -119,9 +119,10 @@ const crdValidators = new WeakMap<object, Map<string, ValidateFunction>>();
  * CRDs of cloud-provided custom resources the platform declares (no npm package carries their
  * schema): our own strict schemas, written from the provider's API reference, in testing/fixtures.
  */
-export const BUNDLED_CRDS: K8sObject[] = ["healthcheckpolicy-v1-crd.yaml"].map(
-    (f) => YAML.parse(fs.readFileSync(path.join(__dirname, "fixtures", f), "utf8")) as K8sObject,
-);
+export const BUNDLED_CRDS: K8sObject[] = [
+    "healthcheckpolicy-v1-crd.yaml",
+    "gcpbackendpolicy-v1-crd.yaml",
+].map((f) => YAML.parse(fs.readFileSync(path.join(__dirname, "fixtures", f), "utf8")) as K8sObject);
 
 /** Validate a built-in Kubernetes object; throws K8sValidationError listing every problem. */
 export async function validateK8sObject(obj: K8sObject, given: K8sObject[] = []): Promise<void> {

@@ -7,10 +7,13 @@
  * and must report it.
  */
 import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import YAML from "yaml";
-import { listStacks } from "../tools/stack-files";
+import { listStacks } from "../offline/stack-files";
+import { UPSTREAM_IMAGES } from "../components/shared/versions";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -483,12 +486,19 @@ function checkPullRequestWorkflow(repo: Repo, readme: string): string[] {
     if (upload?.with?.name !== "render-diff")
         problems.push("pr.yml:render-diff: must upload the artifact named render-diff");
 
-    // preview: one per stack, with its PR comment.
+    // preview: one per stack whose cloud CI is on (cloud-stacks), with its PR comment.
     const matrix = preview.strategy?.matrix?.stack;
-    if (JSON.stringify(matrix) !== JSON.stringify(listStacks()))
+    const cloudStacks = wf.jobs["cloud-stacks"];
+    if (
+        !cloudStacks ||
+        !needsOf(preview).includes("cloud-stacks") ||
+        matrix !== "${{ fromJSON(needs.cloud-stacks.outputs.stacks) }}"
+    )
         problems.push(
-            `pr.yml:preview: matrix.stack ${JSON.stringify(matrix)} must list every stack ${JSON.stringify(listStacks())}`,
+            `pr.yml:preview: matrix.stack ${JSON.stringify(matrix)} must come from the cloud-stacks job (the stacks whose CLOUD_CI_<STACK> is true)`,
         );
+    if (!/needs\.cloud-stacks\.outputs\.stacks != '\[\]'/.test(preview.if ?? ""))
+        problems.push("pr.yml:preview: must be skipped when no stack has cloud CI on");
     const runs = pulumiRuns(repo, preview);
     if (
         runs.length !== 1 ||
@@ -530,16 +540,65 @@ function checkCommentWorkflow(repo: Repo): string[] {
     return problems;
 }
 
-/** Every variable and secret the workflows read is documented in the README. */
-function checkVariablesDocumented(repo: Repo, readme: string): string[] {
+/** Every variable and secret the workflows read is documented (README or docs/operations.md). */
+function checkVariablesDocumented(repo: Repo, docs: string): string[] {
     const names = new Set<string>();
     for (const wf of repo.workflows)
         for (const m of wf.text.matchAll(/\b(?:vars|secrets)\.([A-Z][A-Z0-9_]*)/g))
             names.add(m[1]!);
     return [...names]
         .sort()
-        .filter((n) => !readme.includes(`\`${n}\``))
-        .map((n) => `README.md: the workflows read ${n} but the README does not document it`);
+        .filter((n) => !docs.includes(`\`${n}\``))
+        .map(
+            (n) => `README.md/docs/operations.md: the workflows read ${n} but neither documents it`,
+        );
+}
+
+/** The repository variable that turns a stack's cloud jobs on: `CLOUD_CI_<STACK>`. */
+export function cloudCiVariable(stack: string): string {
+    return `CLOUD_CI_${stack.toUpperCase().replace(/-/g, "_")}`;
+}
+
+/**
+ * Run the cloud-stacks step's script as GitHub would (bash, the repository as working
+ * directory, `VARS` = toJSON(vars)) and return the stacks it enables.
+ */
+function enabledStacks(repo: Repo, vars: Record<string, string>): string[] {
+    const job = workflowFile(repo, "pr.yml").jobs["cloud-stacks"];
+    const step = (job?.steps ?? []).find((s) => s.id === "enabled");
+    if (!step?.run) throw new Error("pr.yml:cloud-stacks has no step with id enabled");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "taxi-cloud-stacks-"));
+    try {
+        const output = path.join(dir, "output");
+        execFileSync("bash", ["-c", step.run], {
+            cwd: ROOT,
+            env: {
+                PATH: process.env.PATH,
+                VARS: JSON.stringify(vars),
+                GITHUB_OUTPUT: output,
+                GITHUB_STEP_SUMMARY: path.join(dir, "summary"),
+            },
+        });
+        const line = fs
+            .readFileSync(output, "utf8")
+            .split("\n")
+            .find((l) => l.startsWith("stacks="));
+        return JSON.parse(line?.slice("stacks=".length) ?? "null") as string[];
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+/** The Cloud SDK the CI installs is the release the platform's gcloud image mirrors. */
+function checkOneCloudSdk(repo: Repo): string[] {
+    const want = /google-cloud-cli:(\d+\.\d+\.\d+)/.exec(UPSTREAM_IMAGES.cloudSdk)?.[1];
+    return allSteps(repo)
+        .filter(({ step }) => actionName(step.uses) === "google-github-actions/setup-gcloud")
+        .filter(({ step }) => String(step.with?.version) !== want)
+        .map(
+            ({ where, step }) =>
+                `${where}: setup-gcloud version ${JSON.stringify(step.with?.version)} differs from the cloudSdk image ${want} (components/shared/versions.ts): pin one Cloud SDK release`,
+        );
 }
 
 function checkDeployWorkflow(repo: Repo): string[] {
@@ -584,6 +643,17 @@ function checkDeployWorkflow(repo: Repo): string[] {
                 problems.push(`deploy.yml:${id}: concurrency group ${group} reused`);
             groups.add(group);
         }
+        // One switch per environment; later stacks still run when an earlier one is off
+        // (skipped), never after one failed or was cancelled.
+        const cond = job.if ?? "";
+        if (!cond.includes(`vars.${cloudCiVariable(stack)} == 'true'`))
+            problems.push(
+                `deploy.yml:${id}: must run only when vars.${cloudCiVariable(stack)} == 'true' (got ${JSON.stringify(cond)})`,
+            );
+        if (i > 0 && !(cond.includes("!cancelled()") && cond.includes("!failure()")))
+            problems.push(
+                `deploy.yml:${id}: needs !cancelled() && !failure() so it runs after a skipped (off) stack but not after a failed one`,
+            );
         const runs = pulumiRuns(repo, job);
         if (runs.length !== 1 || runs[0]!.command !== "up" || runs[0]!.stack !== stack)
             problems.push(
@@ -623,6 +693,8 @@ describe("GitHub Actions workflows", () => {
     const files = readRepoFiles();
     const repo = parseRepo(files);
     const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const operations = fs.readFileSync(path.join(ROOT, "docs", "operations.md"), "utf8");
+    const docs = `${readme}\n${operations}`;
 
     it("has the three workflows and the shared Pulumi action", () => {
         assert.deepEqual(repo.workflows.map((w) => w.file).sort(), [
@@ -651,8 +723,22 @@ describe("GitHub Actions workflows", () => {
         assert.deepEqual(checkDeployWorkflow(repo), []);
     });
 
+    it("previews exactly the stacks whose CLOUD_CI_<STACK> is true, none by default", () => {
+        assert.deepEqual(enabledStacks(repo, {}), []);
+        assert.deepEqual(enabledStacks(repo, { CLOUD_CI_DEV: "true", CLOUD_CI_PROD: "false" }), [
+            "dev",
+        ]);
+        const all = Object.fromEntries(listStacks().map((s) => [cloudCiVariable(s), "true"]));
+        assert.deepEqual(enabledStacks(repo, all).sort(), [...listStacks()].sort());
+        assert.deepEqual(enabledStacks(repo, { CLOUD_CI: "true" }), [], "the old switch is gone");
+    });
+
+    it("installs the one Cloud SDK release the platform's gcloud image uses", () => {
+        assert.deepEqual(checkOneCloudSdk(repo), []);
+    });
+
     it("README documents every variable and secret the workflows read", () => {
-        assert.deepEqual(checkVariablesDocumented(repo, readme), []);
+        assert.deepEqual(checkVariablesDocumented(repo, docs), []);
     });
 
     it("grants id-token: write only to the preview and up jobs, pull-requests: write only to preview and the comment", () => {
@@ -735,8 +821,8 @@ jobs:
         it("a preview without the same-repository condition", () => {
             const r = broken(
                 PR,
-                "github.event.pull_request.head.repo.full_name == github.repository &&",
-                "",
+                "needs.cloud-stacks.outputs.stacks != '[]' &&\n      github.event.pull_request.head.repo.full_name == github.repository &&",
+                "needs.cloud-stacks.outputs.stacks != '[]' &&",
             );
             assertReports(checkCloudJobsOnPullRequests(r), /pr\.yml:preview: .*same-repository/);
         });
@@ -763,12 +849,44 @@ jobs:
             );
         });
 
-        it("a preview matrix missing a stack", () => {
-            const r = broken(PR, "stack: [dev, staging, prod]", "stack: [dev, staging]");
+        it("a preview matrix that ignores the per-environment switch", () => {
+            const r = broken(
+                PR,
+                "stack: ${{ fromJSON(needs.cloud-stacks.outputs.stacks) }}",
+                "stack: [dev, staging, prod]",
+            );
             assertReports(
                 checkPullRequestWorkflow(r, readme),
-                /matrix\.stack .* must list every stack/,
+                /matrix\.stack .* must come from the cloud-stacks job/,
             );
+        });
+
+        it("a cloud-stacks script that enables every stack", () => {
+            const r = broken(
+                PR,
+                `if [[ "$(jq -r --arg n "$name" '.[$n] // ""' <<< "$VARS")" == "true" ]]; then`,
+                "if true; then",
+            );
+            assert.deepEqual(enabledStacks(r, {}).sort(), [...listStacks()].sort());
+        });
+
+        it("a staging deploy that ignores its switch or runs after a failed dev", () => {
+            const r = broken(DEPLOY, "vars.CLOUD_CI_STAGING == 'true'", "true");
+            assertReports(
+                checkDeployWorkflow(r),
+                /up-staging: must run only when vars\.CLOUD_CI_STAGING/,
+            );
+            const r2 = broken(
+                DEPLOY,
+                "      !cancelled() && !failure() &&\n      vars.CLOUD_CI_PROD",
+                "      vars.CLOUD_CI_PROD",
+            );
+            assertReports(checkDeployWorkflow(r2), /up-prod: needs !cancelled\(\) && !failure\(\)/);
+        });
+
+        it("a CI Cloud SDK that differs from the platform's", () => {
+            const r = broken(ACTION, "version: 537.0.0", "version: 522.0.0");
+            assertReports(checkOneCloudSdk(r), /setup-gcloud version "522\.0\.0" differs/);
         });
 
         it("id-token granted to the test job", () => {
@@ -856,8 +974,8 @@ jobs:
 
         it("a variable the README does not mention", () => {
             assertReports(
-                checkVariablesDocumented(repo, readme.split("`CLOUD_CI`").join("CLOUD")),
-                /workflows read CLOUD_CI but the README does not document it/,
+                checkVariablesDocumented(repo, docs.split("`CLOUD_CI_STAGING`").join("STAGING")),
+                /workflows read CLOUD_CI_STAGING but neither documents it/,
             );
         });
 

@@ -13,13 +13,14 @@
  *      its password reset to the one in the file;
  *   3. starts the requested components (default: only `api-server`, which is all that creating
  *      runs needs; add `scheduler`, `dag-processor`, `triggerer` to run them), each in its own
- *      process group with output in `<home>/logs/<component>.log`;
+ *      process group with output in `<home>/logs/<component>.log` and a marker in its
+ *      environment that every descendant inherits (`local/proctree.ts`);
  *   4. waits for `GET /api/v2/monitor/health` and, if asked, checks that the expected DAGs are
  *      known to the API.
  * It returns the base URL, the user's credentials, `status()` (which components still run) and
- * `stop()`, which kills every process group it started (SIGTERM, then SIGKILL) and removes a temp
- * home. If starting fails, or the Node process exits without calling `stop()`, the process groups
- * are killed as well.
+ * `stop()`, which stops every process it started and all their descendants, in whatever process
+ * group or session they are (SIGTERM, then SIGKILL, bounded), and removes a temp home. If starting
+ * fails, or the Node process exits without calling `stop()`, they are killed as well.
  *
  *   tsx tools/local-airflow.ts [--port 28110] [--components api-server,scheduler]
  *       starts one and keeps it running until Ctrl-C (prints the URL and the path of the
@@ -30,7 +31,8 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { groupAlive, killGroup, portInUse, sleep } from "./local/processes";
+import { killGroup, portInUse, sleep } from "./local/processes";
+import { describe, ProcessTracker, type RunRecord } from "./local/proctree";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -80,6 +82,8 @@ export interface LocalAirflowOptions {
     startupTimeoutMs?: number;
     /** Progress lines (default: JSON lines on stderr). */
     log?: (event: string, fields?: Record<string, unknown>) => void;
+    /** The state folder's record of running processes (`npm start`), for a later cleanup. */
+    record?: RunRecord;
 }
 
 export interface LocalAirflow {
@@ -98,7 +102,11 @@ export interface LocalAirflow {
     logFile(component: AirflowComponent): string;
     /** Each started component with its process id and whether its process group still runs. */
     status(): { component: AirflowComponent; pid: number; running: boolean }[];
-    /** Kill every process started, remove a temp home. Safe to call twice. */
+    /**
+     * Stop every process started and all their descendants, whatever process group or session
+     * they moved to (SIGTERM, 10 s, SIGKILL, bounded wait), remove a temp home. Safe to call
+     * twice. Throws, naming them, if a process would not die.
+     */
     stop(): Promise<void>;
 }
 
@@ -106,19 +114,6 @@ export class LocalAirflowError extends Error {
     constructor(message: string) {
         super(message);
         this.name = "LocalAirflowError";
-    }
-}
-
-/** Process groups still running, killed on exit if the caller never stopped them. */
-const LIVE = new Set<number>();
-let exitHookInstalled = false;
-function trackGroup(pid: number): void {
-    LIVE.add(pid);
-    if (!exitHookInstalled) {
-        exitHookInstalled = true;
-        process.once("exit", () => {
-            for (const pgid of LIVE) killGroup(pgid, "SIGKILL");
-        });
     }
 }
 
@@ -137,6 +132,7 @@ function shown(args: string[]): string {
 
 /** Run one `airflow` CLI command to completion in its own process group, output to a log file. */
 async function runCommand(
+    tracker: ProcessTracker,
     bin: string,
     args: string[],
     env: NodeJS.ProcessEnv,
@@ -144,10 +140,14 @@ async function runCommand(
     deadline: number,
 ): Promise<void> {
     const out = fs.openSync(logFile, "a");
-    const child = spawn(bin, args, { env, detached: true, stdio: ["ignore", out, out] });
+    const child = spawn(bin, args, {
+        env: tracker.env(env),
+        detached: true,
+        stdio: ["ignore", out, out],
+    });
     fs.closeSync(out);
     const pgid = child.pid!;
-    trackGroup(pgid);
+    tracker.add(pgid, `airflow ${args[0] ?? ""}`);
     const code = await new Promise<number | null>((resolve, reject) => {
         const timer = setTimeout(
             () => {
@@ -169,8 +169,7 @@ async function runCommand(
             resolve(c);
         });
     }).finally(() => {
-        killGroup(pgid, "SIGKILL"); // children it may have left
-        LIVE.delete(pgid);
+        killGroup(pgid, "SIGKILL"); // children it may have left (others are found by stop())
     });
     if (code !== 0) {
         throw new LocalAirflowError(
@@ -197,6 +196,7 @@ function storedPassword(file: string, username: string): string | undefined {
  * password is never logged.
  */
 async function ensureUser(
+    tracker: ProcessTracker,
     bin: string,
     user: { username: string; password: string; role: string; known: boolean },
     env: NodeJS.ProcessEnv,
@@ -205,6 +205,7 @@ async function ensureUser(
 ): Promise<void> {
     const before = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
     await runCommand(
+        tracker,
         bin,
         [
             "users",
@@ -230,6 +231,7 @@ async function ensureUser(
     const output = fs.readFileSync(logFile, "utf8").slice(before);
     if (!user.known && output.includes(`${user.username} already exists`)) {
         await runCommand(
+            tracker,
             bin,
             ["users", "reset-password", "--username", user.username, `--password=${user.password}`],
             env,
@@ -384,23 +386,20 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
     for (const u of Object.values(users))
         writeCredentials(u.credentialsFile, u.username, u.password);
     const started: { component: AirflowComponent; child: ChildProcess }[] = [];
+    const tracker = new ProcessTracker({ record: options.record });
 
-    let stopped = false;
-    const stop = async () => {
-        if (stopped) return;
-        stopped = true;
-        for (const { child } of started) killGroup(child.pid!, "SIGTERM");
-        const until = Date.now() + 10_000;
-        while (started.some(({ child }) => groupAlive(child.pid!)) && Date.now() < until) {
-            await sleep(200);
-        }
-        for (const { child } of started) {
-            killGroup(child.pid!, "SIGKILL");
-            LIVE.delete(child.pid!);
-        }
-        if (tempHome) fs.rmSync(home, { recursive: true, force: true });
-        log("local_airflow_stopped", { home, removed: tempHome });
-    };
+    let stopping: Promise<void> | undefined;
+    const stop = () =>
+        (stopping ??= (async () => {
+            const survivors = await tracker.terminate(10_000);
+            if (tempHome) fs.rmSync(home, { recursive: true, force: true });
+            log("local_airflow_stopped", { home, removed: tempHome });
+            if (survivors.length > 0) {
+                throw new LocalAirflowError(
+                    `Airflow processes still alive after SIGKILL:\n  ${survivors.map(describe).join("\n  ")}`,
+                );
+            }
+        })());
 
     if (components.includes("api-server") && (await portInUse(port))) {
         if (tempHome) fs.rmSync(home, { recursive: true, force: true });
@@ -416,13 +415,14 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
             database: databaseUrl.replace(/\/\/[^@/]*@/, "//***@"),
             dags: dagsFolder,
         });
-        await runCommand(bin, ["db", "migrate"], env, logFile("db-migrate"), deadline);
+        await runCommand(tracker, bin, ["db", "migrate"], env, logFile("db-migrate"), deadline);
         const known = stored !== undefined && stored === password;
         for (const u of [{ username, password, role, known }, ...Object.values(users)]) {
-            await ensureUser(bin, u, env, logFile("users-create"), deadline);
+            await ensureUser(tracker, bin, u, env, logFile("users-create"), deadline);
         }
         if (options.reserialize ?? true) {
             await runCommand(
+                tracker,
                 bin,
                 ["dags", "reserialize"],
                 env,
@@ -446,9 +446,13 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
                           "1",
                       ]
                     : [component];
-            const child = spawn(bin, args, { env, detached: true, stdio: ["ignore", out, out] });
+            const child = spawn(bin, args, {
+                env: tracker.env(env),
+                detached: true,
+                stdio: ["ignore", out, out],
+            });
             fs.closeSync(out);
-            trackGroup(child.pid!);
+            tracker.add(child.pid!, `airflow ${component}`);
             started.push({ component, child });
         }
         const api = started.find((s) => s.component === "api-server");
@@ -465,7 +469,7 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
             seconds: (Date.now() - t0) / 1000,
         });
     } catch (err) {
-        await stop();
+        await stop().catch(() => undefined); // the first error is the one to report
         throw err;
     }
 

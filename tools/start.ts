@@ -1,5 +1,5 @@
 /**
- * `npm start`: the main job on the embedded default (ARCHITECTURE.md §4) — the batch pipeline end
+ * `npm start`: the main job on the embedded default (docs/architecture.md#environments-and-checks) — the batch pipeline end
  * to end on this machine, no cloud account.
  *
  *   1. the pipeline folders' Python environments (spark, dags, dbt, ml), created once and cached;
@@ -40,7 +40,8 @@ import {
     USAGE,
     type StartOptions,
 } from "./local/options";
-import { ProcessRegistry, tailFile, type Service } from "./local/processes";
+import { ProcessRegistry, tailFile, waitPortsFree, type Service } from "./local/processes";
+import { RunRecord, stopLeftovers } from "./local/proctree";
 import { count, duration, Progress } from "./local/progress";
 import { lastJsonLine, prepareVenvs, runPython } from "./local/python";
 import { startDocsApp, startMlflow } from "./local/services";
@@ -69,7 +70,7 @@ interface MonthRun {
     result: RunResult;
 }
 
-/** The `pipeline-env` values of the local runtime (ARCHITECTURE.md §3), plus job settings. */
+/** The `pipeline-env` values of the local runtime (docs/architecture.md#pipeline-env), plus job settings. */
 export function localPipelineEnv(s: StateLayout, mlflowUrl: string): Record<string, string> {
     const env: Record<string, string> = {
         PLATFORM_ENV: "local",
@@ -142,22 +143,49 @@ class Interrupted extends Error {}
 async function main(opts: StartOptions): Promise<number> {
     const progress = new Progress();
     const state = stateLayout(opts.stateDir);
+    const ports = { airflow: opts.portBase, mlflow: opts.portBase + 1, docs: opts.portBase + 2 };
     let wiped: boolean;
+    let runRecord: RunRecord;
     try {
+        // Another `npm start` on this state folder, or leftovers of one that was killed. The
+        // record lives in the state folder, so this comes before --reset deletes it.
+        const stopped = await stopLeftovers(state.processes, shown(state.root));
+        if (stopped.length > 0) {
+            progress.plain(
+                `Stopped ${stopped.length} process(es) left running by an earlier \`npm start\` that did not stop (killed or crashed), found through ${shown(state.processes)}:\n  ${stopped.join("\n  ")}`,
+            );
+        }
         wiped = opts.reset && removeState(state);
         createState(state);
+        runRecord = new RunRecord(state.processes);
     } catch (err) {
         console.error(err instanceof Error ? err.message : String(err));
         return 2;
     }
-    const registry = new ProcessRegistry();
+    const registry = new ProcessRegistry({ record: runRecord });
     let airflow: LocalAirflow | undefined;
-    let stopping: Promise<void> | undefined;
+    let stopping: Promise<boolean> | undefined;
+    /** Stop everything; false (after saying what) when a process or a port is left. */
     const stopAll = () =>
         (stopping ??= (async () => {
             const t = progress.start("stopping", "every process this command started");
-            await Promise.all([registry.stopAll(), airflow?.stop()]);
+            const problems: string[] = [];
+            for (const r of await Promise.allSettled([registry.stopAll(), airflow?.stop()])) {
+                if (r.status === "rejected") problems.push(String(r.reason));
+            }
+            const busy = await waitPortsFree(Object.values(ports));
+            if (busy.length > 0) {
+                problems.push(
+                    `something still listens on 127.0.0.1:${busy.join(", ")} after every process this command started has exited`,
+                );
+            }
+            if (problems.length > 0) {
+                progress.failed("stopping", t, problems.join("\n"));
+                return false;
+            }
+            runRecord.close();
             progress.done("stopped", t);
+            return true;
         })());
     // First Ctrl-C: stop every process started, then exit. A second one (not the echo of the
     // first that a wrapper such as tsx or npm may relay) exits at once; the exit hooks then
@@ -177,7 +205,6 @@ async function main(opts: StartOptions): Promise<number> {
     process.on("SIGTERM", onSignal(143));
 
     const months = monthList(opts.firstMonth, opts.months);
-    const ports = { airflow: opts.portBase, mlflow: opts.portBase + 1, docs: opts.portBase + 2 };
     progress.plain(
         `taxi-platform: the batch pipeline on this machine (no cloud account)\n` +
             `state folder ${shown(state.root)}: warehouse, landing folder, MLflow store, Airflow home, logs` +
@@ -280,6 +307,7 @@ async function main(opts: StartOptions): Promise<number> {
             home: state.airflowHome,
             port: ports.airflow,
             databaseUrl: db.url,
+            record: runRecord,
             components: ["api-server", "scheduler", "dag-processor", "triggerer"],
             user: { username: "trigger-fn", role: "User" },
             extraUsers: [
@@ -455,11 +483,12 @@ async function main(opts: StartOptions): Promise<number> {
         });
         record(ok ? "succeeded" : "failed", summary);
         if (opts.once) {
-            await stopAll();
+            const clean = await stopAll();
             progress.plain(
                 ok ? "\nAll runs succeeded." : "\nA run failed (see above). Exit code 1.",
             );
-            return ok ? 0 : 1;
+            if (!clean) progress.plain("Not every process stopped (see above). Exit code 1.");
+            return ok && clean ? 0 : 1;
         }
 
         progress.plain(

@@ -1,6 +1,7 @@
 /**
  * The Kubeflow spark-operator Helm chart: where it comes from, the exact version, and the typed
- * subset of its values this platform sets (ARCHITECTURE.md §5: chart 2.5.x, Spark 4.0 line).
+ * subset of its values this platform sets (docs/architecture.md#versions: chart 2.5.x, Spark 4.0
+ * line).
  *
  * Upgrading: change `SPARK_OPERATOR_CHART.version`, read the chart's release notes for values
  * that moved, apply the new CRDs first (Helm never upgrades the files in a chart's `crds/`
@@ -11,8 +12,15 @@ export const SPARK_OPERATOR_CHART = {
     name: "spark-operator",
     repository: "https://kubeflow.github.io/spark-operator",
     version: "2.5.0",
-    /** The operator image the chart runs (its appVersion); pinned here so a chart upgrade is visible. */
-    image: { registry: "docker.io", repository: "kubeflow/spark-operator", tag: "2.5.0" },
+    /**
+     * The operator image the chart runs (its appVersion); pinned here so a chart upgrade is
+     * visible. Since chart 2.2 the project publishes it on GitHub's registry only: the chart's
+     * own values.yaml (v2.5.0: `image.registry: ghcr.io`, `image.repository:
+     * kubeflow/spark-operator/controller`) and its release workflow (pushes
+     * `ghcr.io/kubeflow/spark-operator/controller:<version>`). Evidence in
+     * components/spark-operator/README.md.
+     */
+    image: { registry: "ghcr.io", repository: "kubeflow/spark-operator/controller", tag: "2.5.0" },
 } as const;
 
 type Resources = {

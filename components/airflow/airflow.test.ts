@@ -6,6 +6,7 @@ import { validateRecorded, type K8sObject } from "../../testing/k8s-validate";
 import { podViolations } from "../../testing/pod-security";
 import {
     AIRFLOW_PROCESSES,
+    AIRFLOW_SIZING,
     Airflow,
     CORE_SECRET,
     LAUNCHER_RULES,
@@ -152,14 +153,20 @@ describe("components/airflow", () => {
             ],
         );
         assert.deepEqual(steps[0].command, ["airflow", "db", "migrate"]);
-        // Passwords come from the users Secret through env, never written into the spec.
+        // Passwords come from the users Secret through env and reach Airflow on stdin: no
+        // argument carries one, not even as a $(VAR) reference Kubernetes would expand
+        // (components/airflow/migration.test.ts runs these commands against FAB's prompt).
         for (const c of steps.slice(1)) {
+            assert.deepEqual(c.command.slice(0, 2), ["bash", "-c"], c.name);
+            for (const a of [...c.command, ...(c.args ?? [])]) {
+                assert.doesNotMatch(a, /--password|\$\([A-Z_]*\)/, `${c.name}: ${a}`);
+            }
             assert.ok(
-                c.command.some((a: string) =>
-                    /^--password=\$\((ADMIN|TRIGGER)_PASSWORD\)$/.test(a),
-                ),
+                c.env.some((e: any) => /^(ADMIN|TRIGGER)_PASSWORD$/.test(e.name) && e.valueFrom),
+                c.name,
             );
         }
+        assert.equal(job.spec.template.spec.automountServiceAccountToken, false);
         // The Deployment depends on the Job; its pods wait for the migrations.
         const dep = r.ofType("kubernetes:apps/v1:Deployment")[0]!;
         assert.ok(
@@ -396,6 +403,50 @@ describe("components/airflow", () => {
         assert.ok(
             tasks.spec.egress.some((e: any) => e.ports?.[0]?.port === 5000),
             "task pods reach MLflow",
+        );
+    });
+
+    it("sizes the scheduler by its task slots and the api-server by its workers, limits = requests", async () => {
+        const mi = (q: string) => {
+            const m = /^(\d+)(Mi|Gi)$/.exec(q)!;
+            return Number(m[1]) * (m[2] === "Gi" ? 1024 : 1);
+        };
+        for (const [parallelism, apiWorkers] of [
+            [8, 2],
+            [16, 4],
+        ] as const) {
+            const r = await build({ parallelism, apiWorkers });
+            const pod = (r.ofType("kubernetes:apps/v1:Deployment")[0]!.inputs as any).spec.template
+                .spec;
+            const byName = Object.fromEntries(pod.containers.map((c: any) => [c.name, c]));
+            const env = (c: any) =>
+                Object.fromEntries(
+                    c.env.filter((e: any) => "value" in e).map((e: any) => [e.name, e.value]),
+                );
+            const scheduler = byName.scheduler;
+            const api = byName["api-server"];
+            assert.equal(env(scheduler).AIRFLOW__CORE__PARALLELISM, String(parallelism));
+            assert.equal(env(api).AIRFLOW__API__WORKERS, String(apiWorkers));
+            // Every LocalExecutor slot (worker, supervisor, task process) has 384 MiB on top of
+            // the scheduler's own 512 MiB; every api-server worker 512 MiB on top of 256 MiB.
+            assert.ok(mi(scheduler.resources.limits.memory) >= 512 + 384 * parallelism);
+            assert.ok(mi(api.resources.limits.memory) >= 256 + 512 * apiWorkers);
+            assert.equal(Number(api.resources.limits.cpu), apiWorkers, "one CPU per api worker");
+            for (const c of [scheduler, api]) {
+                assert.equal(c.resources.limits.memory, c.resources.requests.memory, c.name);
+            }
+            assert.equal(
+                scheduler.resources.limits.memory,
+                `${AIRFLOW_SIZING.schedulerMemoryMi(parallelism)}Mi`,
+            );
+        }
+        assert.throws(
+            () => resolveAirflowArgs({ ...args({ parallelism: 64 }), loadBalancer: {} as any }),
+            /parallelism is 64; must be 1 to 32 \(the scheduler needs 25088 MiB/,
+        );
+        assert.throws(
+            () => resolveAirflowArgs({ ...args({ apiWorkers: 0 }), loadBalancer: {} as any }),
+            /apiWorkers is 0; must be 1 to 8/,
         );
     });
 

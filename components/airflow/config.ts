@@ -44,7 +44,7 @@ export type DagSource =
           refreshSeconds?: number;
       };
 
-/** The values of the `pipeline-env` contract (ARCHITECTURE.md §3): exactly these keys. */
+/** The values of the `pipeline-env` contract (docs/architecture.md#pipeline-env), exactly. */
 export type PipelineEnvValues = Record<PipelineEnvKey, pulumi.Input<string>>;
 
 export interface AirflowArgs {
@@ -80,13 +80,38 @@ export interface AirflowArgs {
      * because the AWS trigger, created first, stores the same credentials in Secrets Manager.
      */
     triggerPassword?: pulumi.Input<string>;
-    /** Task slots of the LocalExecutor (default 8); each running task holds one process. */
+    /**
+     * Task slots of the LocalExecutor (default 8): the scheduler forks this many worker
+     * processes, and each running task adds a supervisor and a task process. The scheduler's
+     * memory follows it (`AIRFLOW_SIZING`).
+     */
     parallelism?: number;
+    /**
+     * Worker processes of the api-server (default 2): UI, public REST API and the execution API
+     * every running task's supervisor reports to. Its memory and CPU follow it.
+     */
+    apiWorkers?: number;
     /** Node selector of the Airflow pod (default none). */
     nodeSelector?: Record<string, string>;
 }
 
 const USER_NAME = /^[a-z][a-z0-9_.-]{2,63}$/;
+
+/**
+ * Requests and limits chosen together with the process counts (README "Sizing"). Memory limits
+ * equal requests (the pod is never killed for memory its node promised elsewhere), and each is a
+ * base for the process itself plus a share per worker process it forks:
+ * - scheduler: 512 MiB (scheduler loop, DAG bag of serialized DAGs) + 384 MiB per LocalExecutor
+ *   slot (a forked worker, and per running task a supervisor and the task process, which holds
+ *   the cncf-kubernetes client while it waits on its Job or SparkApplication);
+ * - api-server: 256 MiB (the uvicorn parent) + 512 MiB per worker (FastAPI app with Airflow's
+ *   models and the FAB auth manager loaded); one CPU of limit per worker.
+ */
+export const AIRFLOW_SIZING = {
+    schedulerMemoryMi: (parallelism: number) => 512 + 384 * parallelism,
+    apiServerMemoryMi: (workers: number) => 256 + 512 * workers,
+    apiServerCpuLimit: (workers: number) => String(workers),
+} as const;
 
 export function resolveAirflowArgs(args: AirflowArgs) {
     const dagSource: DagSource = args.dagSource ?? { kind: "image" };
@@ -96,6 +121,7 @@ export function resolveAirflowArgs(args: AirflowArgs) {
         adminUser: args.adminUser ?? "admin",
         triggerUser: args.triggerUser ?? "trigger-fn",
         parallelism: args.parallelism ?? 8,
+        apiWorkers: args.apiWorkers ?? 2,
         nodeSelector: args.nodeSelector ?? {},
     };
     const git = r.dagSource.kind === "git" ? r.dagSource : undefined;
@@ -103,8 +129,9 @@ export function resolveAirflowArgs(args: AirflowArgs) {
     const missing = PIPELINE_ENV_KEYS.filter((k) => !keys.includes(k));
     const extra = keys.filter((k) => !(PIPELINE_ENV_KEYS as readonly string[]).includes(k));
     assertArgs("Airflow", [
-        (r.parallelism < 1 || r.parallelism > 64) &&
-            `parallelism is ${r.parallelism}; must be 1 to 64`,
+        (r.parallelism < 1 || r.parallelism > 32) &&
+            `parallelism is ${r.parallelism}; must be 1 to 32 (the scheduler needs ${AIRFLOW_SIZING.schedulerMemoryMi(r.parallelism)} MiB at that many task slots)`,
+        (r.apiWorkers < 1 || r.apiWorkers > 8) && `apiWorkers is ${r.apiWorkers}; must be 1 to 8`,
         !USER_NAME.test(r.adminUser) &&
             `adminUser ${JSON.stringify(r.adminUser)} must be 3-64 lowercase letters, digits, '_', '.', '-'`,
         !USER_NAME.test(r.triggerUser) &&

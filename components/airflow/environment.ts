@@ -71,6 +71,8 @@ export function coreEnv(args: ResolvedAirflowArgs, url: pulumi.Input<string>): E
         { name: "HOME", value: "/tmp" },
         { name: "AIRFLOW__CORE__EXECUTOR", value: "LocalExecutor" },
         { name: "AIRFLOW__CORE__PARALLELISM", value: String(args.parallelism) },
+        // Sized together with the api-server's memory and CPU (AIRFLOW_SIZING).
+        { name: "AIRFLOW__API__WORKERS", value: String(args.apiWorkers) },
         {
             name: "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
             value: `http://127.0.0.1:${AIRFLOW_API_PORT}/execution/`,

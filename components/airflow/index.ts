@@ -3,6 +3,7 @@ export { Airflow } from "./airflow";
 export {
     AIRFLOW_API_PORT,
     AIRFLOW_PROCESSES,
+    AIRFLOW_SIZING,
     AIRFLOW_UID,
     CORE_SECRET,
     GIT_CONN_ID,

@@ -24,6 +24,27 @@ export function migrationJobName(image: string, usersFingerprint: string): strin
     const h = createHash("sha256").update(image).update("\n").update(usersFingerprint);
     return `airflow-migrate-${h.digest("hex").slice(0, 10)}`;
 }
+/**
+ * The command of a step that runs `airflow <airflowArgs>` with the password from the environment
+ * variable `passwordEnv` on its stdin (twice: FAB's prompt asks for a confirmation). The script
+ * text names the variable, never its value; `printf` is a bash builtin, so no process carries
+ * the password in its arguments, and `airflow` is started with `airflowArgs` only.
+ */
+export function withPasswordOnStdin(passwordEnv: string, airflowArgs: string[]): string[] {
+    if (!/^[A-Z][A-Z0-9_]*$/.test(passwordEnv)) {
+        throw new Error(
+            `withPasswordOnStdin: ${JSON.stringify(passwordEnv)} is not an env var name`,
+        );
+    }
+    return [
+        "bash",
+        "-c",
+        `set -euo pipefail; printf '%s\\n%s\\n' "$${passwordEnv}" "$${passwordEnv}" | exec airflow "$@"`,
+        "airflow-with-password-on-stdin",
+        ...airflowArgs,
+    ];
+}
+
 /** Create the migration Job (after the pipeline-env ConfigMaps); returns it and its name. */
 export function migrationJob(
     name: string,
@@ -62,8 +83,11 @@ export function migrationJob(
             volumeMounts: [tmpMount(cname)],
         }),
     });
-    const userArgs = (user: string, role: string, passwordEnv: string) => [
-        "airflow",
+    // The passwords never reach a command line (the process list, or the Job's args after
+    // Kubernetes expands `$(VAR)`): Airflow's FAB CLI prompts for the password when none is
+    // given, and without a terminal its getpass reads stdin, so a bash builtin (printf) pipes
+    // it from the Secret-backed environment variable. See `withPasswordOnStdin`.
+    const userArgs = (user: string, role: string) => [
         "users",
         "create",
         `--username=${user}`,
@@ -71,29 +95,34 @@ export function migrationJob(
         `--firstname=${user}`,
         "--lastname=taxi-platform",
         `--email=${user}@taxi-platform.invalid`,
-        `--password=$(${passwordEnv})`,
     ];
-    const resetArgs = (user: string, passwordEnv: string) => [
-        "airflow",
-        "users",
-        "reset-password",
-        `--username=${user}`,
-        `--password=$(${passwordEnv})`,
-    ];
+    const resetArgs = (user: string) => ["users", "reset-password", `--username=${user}`];
     const adminEnv = [fromSecret("ADMIN_PASSWORD", USERS_SECRET, "admin-password")];
     const triggerEnv = [fromSecret("TRIGGER_PASSWORD", USERS_SECRET, "trigger-password")];
     const migrationSteps = [
         cli("migrate", ["airflow", "db", "migrate"]),
         // `users create` leaves an existing user alone (exit 0) ...
-        cli("create-admin", userArgs(args.adminUser, "Admin", "ADMIN_PASSWORD"), adminEnv),
+        cli(
+            "create-admin",
+            withPasswordOnStdin("ADMIN_PASSWORD", userArgs(args.adminUser, "Admin")),
+            adminEnv,
+        ),
         cli(
             "create-trigger-user",
-            userArgs(args.triggerUser, "User", "TRIGGER_PASSWORD"),
+            withPasswordOnStdin("TRIGGER_PASSWORD", userArgs(args.triggerUser, "User")),
             triggerEnv,
         ),
         // ... so the passwords are set from the Secret explicitly.
-        cli("set-admin-password", resetArgs(args.adminUser, "ADMIN_PASSWORD"), adminEnv),
-        cli("set-trigger-password", resetArgs(args.triggerUser, "TRIGGER_PASSWORD"), triggerEnv),
+        cli(
+            "set-admin-password",
+            withPasswordOnStdin("ADMIN_PASSWORD", resetArgs(args.adminUser)),
+            adminEnv,
+        ),
+        cli(
+            "set-trigger-password",
+            withPasswordOnStdin("TRIGGER_PASSWORD", resetArgs(args.triggerUser)),
+            triggerEnv,
+        ),
     ];
     const job = new k8s.batch.v1.Job(
         `${name}-migrate`,
@@ -112,6 +141,8 @@ export function migrationJob(
                     },
                     spec: {
                         ...podSpecBase(args),
+                        // Migrations and user bootstrap talk to PostgreSQL only.
+                        automountServiceAccountToken: false,
                         restartPolicy: "Never",
                         // Steps in order, each its own command: a failure names the step.
                         initContainers: migrationSteps.slice(0, -1).map((c) => c.spec),

@@ -1,5 +1,5 @@
 /**
- * The `pipeline-env` contract (ARCHITECTURE.md §3): the keys of the ConfigMap that passes platform
+ * The `pipeline-env` contract (docs/architecture.md#pipeline-env): the keys of the ConfigMap that passes platform
  * values to Airflow and to every task pod. This list is the TypeScript owner; the Python owner is
  * `dags/common/pipeline_env.py`. A test on each side reads the other's list and fails when they
  * differ, so adding a key means changing both files (and both tests keep passing).
@@ -23,8 +23,9 @@ export const PIPELINE_ENV_KEYS = [
     "IMAGE_SPARK",
     "IMAGE_DBT",
     "IMAGE_ML",
+    "IMAGE_CLOUD_SDK",
     "S3_LANDING_BUCKET",
-    "TRANSFER_JOB_NAME",
+    "TRANSFER_JOB_PREFIX",
     "AWS_LANDING_ROLE_ARN",
 ] as const;
 

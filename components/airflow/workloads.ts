@@ -9,6 +9,7 @@ import { container, execProbe, httpProbe, resources } from "../shared/workload";
 import {
     AIRFLOW_API_PORT,
     AIRFLOW_PROCESSES,
+    AIRFLOW_SIZING,
     SCHEDULER_HEALTH_PORT,
     type AirflowProcess,
 } from "./config";
@@ -69,7 +70,7 @@ export function airflowWorkloads(
         process("scheduler", {
             command: ["airflow", "scheduler"],
             cpu: "500m",
-            memory: "2Gi",
+            memory: `${AIRFLOW_SIZING.schedulerMemoryMi(args.parallelism)}Mi`,
             limits: { cpu: "2" },
             ports: [{ name: "health", containerPort: SCHEDULER_HEALTH_PORT }],
             probes: {
@@ -83,8 +84,8 @@ export function airflowWorkloads(
         process("api-server", {
             command: ["airflow", "api-server", `--port=${AIRFLOW_API_PORT}`],
             cpu: "250m",
-            memory: "1Gi",
-            limits: { cpu: "1" },
+            memory: `${AIRFLOW_SIZING.apiServerMemoryMi(args.apiWorkers)}Mi`,
+            limits: { cpu: AIRFLOW_SIZING.apiServerCpuLimit(args.apiWorkers) },
             ports: [{ name: "http", containerPort: AIRFLOW_API_PORT }],
             probes: {
                 startupProbe: httpProbe("/api/v2/monitor/health", "http", {

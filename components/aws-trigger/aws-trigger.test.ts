@@ -1,11 +1,12 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
-import { evaluate, type EvaluateOptions } from "../../testing/pulumi-harness";
+import { evaluate, type EvaluateOptions } from "../../offline/engine";
 import {
     AwsTrigger,
     type AwsTriggerArgs,
     notificationFilterValue,
     requestTimeoutMs,
+    requireHttps,
 } from "./aws-trigger";
 
 const ACCOUNT = "123456789012";
@@ -50,6 +51,19 @@ function build(args: Partial<AwsTriggerArgs> = {}) {
 type Inputs = Record<string, any>;
 
 describe("components/aws-trigger", () => {
+    it("refuses a plain-http Airflow URL: the trigger password would cross the internet in clear", async () => {
+        // The URL is an Output (the load balancer's), so the check runs when it is known,
+        // failing the function's registration under the engine.
+        assert.throws(
+            () => requireHttps("http://airflow.203-0-113-20.sslip.io"),
+            /airflowUrl "http:\/\/airflow\.203-0-113-20\.sslip\.io" is not https: the function would send the trigger user's password in clear/,
+        );
+        assert.equal(requireHttps("https://airflow.example.com"), "https://airflow.example.com");
+        const r = await build();
+        const fn = r.ofType("aws:lambda/function:Function")[0]!.inputs as Inputs;
+        assert.equal(fn.environment.variables.AIRFLOW_API_URL, "https://airflow.dev.example.com");
+    });
+
     it("creates exactly the bucket, its protections, the function, its role, secret, queue, alarm and notification", async () => {
         const r = await build();
         assert.deepEqual(r.countsByType(), {
@@ -161,7 +175,7 @@ describe("components/aws-trigger", () => {
             .inputs as Inputs;
         assert.deepEqual(n.lambdaFunctions, [
             {
-                id: "new-parquet-to-airflow",
+                id: "new-parquet-to-batch",
                 lambdaFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:dev-airflow-trigger`,
                 events: ["s3:ObjectCreated:*"],
                 filterPrefix: "trip+data/",
@@ -188,7 +202,7 @@ describe("components/aws-trigger", () => {
                 .sourceAccount,
             ACCOUNT,
         );
-        const all = await build({ keyPrefix: "" });
+        const all = await build({ routes: [{ prefix: "", dagId: "batch" }] });
         assert.equal(
             (
                 all.get("aws:s3/bucketNotification:BucketNotification", "dev-trigger-landing")
@@ -252,10 +266,9 @@ describe("components/aws-trigger", () => {
         assert.ok(fn.code, "the archive is the code");
         assert.deepEqual(fn.environment.variables, {
             AIRFLOW_API_URL: "https://airflow.dev.example.com",
-            AIRFLOW_DAG_ID: "batch",
+            AIRFLOW_DAG_ROUTES: '[{"prefix":"trip data/","dag_id":"batch"}]',
             AIRFLOW_CREDENTIALS_SECRET_ID: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:dev/airflow-trigger/airflow-api-AbCdEf`,
             AIRFLOW_REQUEST_TIMEOUT_MS: "10000",
-            S3_KEY_PREFIX: "trip data/",
             S3_KEY_SUFFIX: ".parquet",
             NODE_OPTIONS: "--enable-source-maps",
         });
@@ -338,6 +351,32 @@ describe("components/aws-trigger", () => {
         assert.equal(secret.name, "dev/airflow-trigger/airflow-api");
     });
 
+    it("routes each dataset's prefix to its DAG: one notification per route, the table in AIRFLOW_DAG_ROUTES", async () => {
+        const routes = [
+            { prefix: "trip data/yellow_tripdata_", dagId: "batch" },
+            { prefix: "trip data/green_tripdata_", dagId: "batch_green" },
+        ];
+        const r = await build({ routes });
+        const n = r.get("aws:s3/bucketNotification:BucketNotification", "dev-trigger-landing")
+            .inputs as Inputs;
+        assert.deepEqual(
+            n.lambdaFunctions.map((f: Inputs) => [f.id, f.filterPrefix, f.filterSuffix]),
+            [
+                ["new-parquet-to-batch", "trip+data/yellow_tripdata_", ".parquet"],
+                ["new-parquet-to-batch_green", "trip+data/green_tripdata_", ".parquet"],
+            ],
+        );
+        const fn = r.get("aws:lambda/function:Function", "dev-trigger-function").inputs as Inputs;
+        assert.deepEqual(JSON.parse(fn.environment.variables.AIRFLOW_DAG_ROUTES), [
+            { prefix: "trip data/yellow_tripdata_", dag_id: "batch" },
+            { prefix: "trip data/green_tripdata_", dag_id: "batch_green" },
+        ]);
+        await assert.rejects(
+            build({ routes: [...routes, { prefix: "trip data/", dagId: "batch_all" }] }),
+            /routes: routes 0 and 2 overlap/,
+        );
+    });
+
     it("encodes notification filters: space as +, other specials percent-encoded", () => {
         assert.equal(notificationFilterValue("trip data/"), "trip+data/");
         assert.equal(notificationFilterValue("a+b/c~d=e/"), "a%2Bb/c%7Ed%3De/");
@@ -351,7 +390,7 @@ describe("components/aws-trigger", () => {
                 memoryMb: 64,
                 maximumRetryAttempts: 3,
                 logRetentionDays: 10,
-                keyPrefix: "/trip/",
+                routes: [{ prefix: "/trip/", dagId: "batch" }],
             }),
             (err: Error) => {
                 for (const arg of [
@@ -359,7 +398,7 @@ describe("components/aws-trigger", () => {
                     "memoryMb is 64",
                     "maximumRetryAttempts is 3",
                     "logRetentionDays is 10",
-                    "keyPrefix",
+                    'routes: route 0: prefix "/trip/" starts with "/"',
                 ]) {
                     assert.ok(err.message.includes(arg), `${arg} in: ${err.message}`);
                 }

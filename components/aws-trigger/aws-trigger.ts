@@ -14,10 +14,18 @@
  *   (`aws secretsmanager put-secret-value`) or from a Pulumi secret input, never in plaintext.
  * - Async invocation: bounded retries and event age; events that still fail go to an SQS queue,
  *   and an alarm fires as soon as that queue holds a message.
- * - Notification: `s3:ObjectCreated:*` with the prefix/suffix filter, encoded as S3 requires.
+ * - Routing: one route per dataset, key prefix → DAG (`AIRFLOW_DAG_ROUTES`); the stack derives
+ *   them from dags/datasets.yaml, so a new dataset's files start that dataset's DAG.
+ * - Notification: `s3:ObjectCreated:*` per route, with its prefix and the suffix filter, encoded
+ *   as S3 requires (the routes do not overlap, so neither do the notifications).
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import {
+    formatRoutes,
+    routeProblems,
+    type DagRoute,
+} from "../../functions/airflow-trigger/src/routing";
 import { platformLabels } from "../shared/labels";
 import { assertArgs } from "../shared/validation";
 
@@ -37,12 +45,16 @@ export interface AwsTriggerArgs {
     bucketName: string;
     /** The function's code: an archive with `index.js` at its root (functions/airflow-trigger `buildBundle()`). Required. */
     code: pulumi.Input<pulumi.asset.Archive>;
-    /** Base URL of the Airflow API server the function calls (https in the cloud). Required. */
+    /**
+     * Base URL of the Airflow API server the function calls. Required, and https: the function
+     * posts the trigger user's password to it over the internet (checked when the URL is known).
+     */
     airflowUrl: pulumi.Input<string>;
-    /** DAG triggered for each new object. Default `batch`. */
-    dagId?: string;
-    /** Only keys with this prefix trigger a run. Default `trip data/`. */
-    keyPrefix?: string;
+    /**
+     * Key prefix → DAG, one per dataset (no prefix may start another). Default: `trip data/` →
+     * `batch`. The stack passes one route per enabled dataset of dags/datasets.yaml.
+     */
+    routes?: DagRoute[];
     /** Only keys with this suffix trigger a run. Default `.parquet`. */
     keySuffix?: string;
     /** Lambda memory in MB (128–10240). Default 256. */
@@ -69,11 +81,20 @@ export interface AwsTriggerArgs {
     forceDestroy?: boolean;
 }
 
+/** The Airflow URL, or an error naming the fix when it is not https. */
+export function requireHttps(url: string): string {
+    if (!url.startsWith("https://")) {
+        throw new Error(
+            `AwsTrigger: airflowUrl ${JSON.stringify(url)} is not https: the function would send the trigger user's password in clear over the internet. Serve Airflow over HTTPS (set the stack's domain).`,
+        );
+    }
+    return url;
+}
+
 export function resolveAwsTriggerArgs(args: AwsTriggerArgs) {
     const r = {
         ...args,
-        dagId: args.dagId ?? "batch",
-        keyPrefix: args.keyPrefix ?? "trip data/",
+        routes: args.routes ?? [{ prefix: "trip data/", dagId: "batch" }],
         keySuffix: args.keySuffix ?? ".parquet",
         memoryMb: args.memoryMb ?? 256,
         timeoutSeconds: args.timeoutSeconds ?? 30,
@@ -92,10 +113,9 @@ export function resolveAwsTriggerArgs(args: AwsTriggerArgs) {
         !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(r.bucketName) &&
             `bucketName ${JSON.stringify(r.bucketName)} is not a valid S3 bucket name (3–63 of a-z 0-9 . -)`,
         /\.\./.test(r.bucketName) && `bucketName ${JSON.stringify(r.bucketName)} contains ".."`,
-        !/^[A-Za-z0-9_.-]{1,250}$/.test(r.dagId) &&
-            `dagId ${JSON.stringify(r.dagId)} is not an Airflow DAG id (letters, digits, _ - .)`,
-        r.keyPrefix.startsWith("/") &&
-            `keyPrefix ${JSON.stringify(r.keyPrefix)} must not start with "/" (S3 keys have no leading slash)`,
+        ...routeProblems(r.routes).map((p) => `routes: ${p}`),
+        new Set(r.routes.map((x) => x.dagId)).size !== r.routes.length &&
+            `routes: each DAG may have one prefix (got ${r.routes.map((x) => x.dagId).join(", ")})`,
         r.keySuffix === "" && "keySuffix is empty; use `.parquet` (the pipeline reads Parquet)",
         !int(r.memoryMb, 128, 10240) && `memoryMb is ${r.memoryMb}; must be 128–10240`,
         !int(r.timeoutSeconds, 5, 900) && `timeoutSeconds is ${r.timeoutSeconds}; must be 5–900`,
@@ -359,11 +379,10 @@ export class AwsTrigger extends pulumi.ComponentResource {
                 timeout: args.timeoutSeconds,
                 environment: {
                     variables: {
-                        AIRFLOW_API_URL: args.airflowUrl,
-                        AIRFLOW_DAG_ID: args.dagId,
+                        AIRFLOW_API_URL: pulumi.output(args.airflowUrl).apply(requireHttps),
+                        AIRFLOW_DAG_ROUTES: formatRoutes(args.routes),
                         AIRFLOW_CREDENTIALS_SECRET_ID: secret.arn,
                         AIRFLOW_REQUEST_TIMEOUT_MS: String(requestTimeoutMs(args.timeoutSeconds)),
-                        S3_KEY_PREFIX: args.keyPrefix,
                         S3_KEY_SUFFIX: args.keySuffix,
                         NODE_OPTIONS: "--enable-source-maps",
                     },
@@ -387,7 +406,7 @@ export class AwsTrigger extends pulumi.ComponentResource {
             `${name}-failures`,
             {
                 name: `${functionName}-failed-events`,
-                alarmDescription: `S3 events the trigger could not turn into ${args.dagId} runs after ${args.maximumRetryAttempts} retries are waiting in ${functionName}-failures: read them, fix the cause, re-drive them.`,
+                alarmDescription: `S3 events the trigger could not turn into DAG runs (${args.routes.map((x) => x.dagId).join(", ")}) after ${args.maximumRetryAttempts} retries are waiting in ${functionName}-failures: read them, fix the cause, re-drive them.`,
                 namespace: "AWS/SQS",
                 metricName: "ApproximateNumberOfMessagesVisible",
                 dimensions: { QueueName: queue.name },
@@ -420,17 +439,15 @@ export class AwsTrigger extends pulumi.ComponentResource {
             `${name}-landing`,
             {
                 bucket: bucket.id,
-                lambdaFunctions: [
-                    {
-                        id: "new-parquet-to-airflow",
-                        lambdaFunctionArn: fn.arn,
-                        events: ["s3:ObjectCreated:*"],
-                        ...(args.keyPrefix === ""
-                            ? {}
-                            : { filterPrefix: notificationFilterValue(args.keyPrefix) }),
-                        filterSuffix: notificationFilterValue(args.keySuffix),
-                    },
-                ],
+                lambdaFunctions: args.routes.map((route) => ({
+                    id: `new-parquet-to-${route.dagId}`,
+                    lambdaFunctionArn: fn.arn,
+                    events: ["s3:ObjectCreated:*"],
+                    ...(route.prefix === ""
+                        ? {}
+                        : { filterPrefix: notificationFilterValue(route.prefix) }),
+                    filterSuffix: notificationFilterValue(args.keySuffix),
+                })),
             },
             { parent: this, dependsOn: [permission] },
         );

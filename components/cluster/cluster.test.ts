@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
-import { cloudFakes } from "../../testing/cloud-fakes";
-import { evaluate, SECRET } from "../../testing/pulumi-harness";
+import * as pulumi from "@pulumi/pulumi";
+import { cloudFakes } from "../../offline/cloud-fakes";
+import { evaluate, SECRET } from "../../offline/engine";
 import { GkeCluster, GkeClusterArgs, JOBS_TAINT, NODE_ROLES, kubeconfig } from "./cluster";
 
 const ARGS: GkeClusterArgs = {
@@ -93,10 +94,40 @@ describe("components/cluster", () => {
     it("gives the Kubernetes provider a secret kubeconfig that uses the GKE auth plugin", async () => {
         const r = await run();
         assert.equal(r.get("pulumi:providers:kubernetes", "dev-k8s").inputs.kubeconfig, SECRET);
-        const kc = JSON.parse(kubeconfig("dev", "203.0.113.10", "Q0E=")) as Record<string, any>;
+        const kc = JSON.parse(kubeconfig("dev", "gke-abc.europe-west1.gke.goog")) as Record<
+            string,
+            any
+        >;
         assert.equal(kc.users[0].user.exec.command, "gke-gcloud-auth-plugin");
-        assert.equal(kc.clusters[0].cluster.server, "https://203.0.113.10");
+        // The deploying identity's ADC, not the active `gcloud auth login` account.
+        assert.deepEqual(kc.users[0].user.exec.args, ["--use_application_default_credentials"]);
+        assert.equal(kc.clusters[0].cluster.server, "https://gke-abc.europe-west1.gke.goog");
         assert.ok(!JSON.stringify(kc).includes("token"), "no static credentials");
+    });
+
+    it("opens the IAM-authorized DNS endpoint for CI, and the provider uses it", async () => {
+        // GitHub-hosted runners have no fixed address, so they cannot be authorized networks;
+        // the DNS endpoint admits any network, after Google IAM (container.clusters.connect).
+        const r = await evaluate(
+            () => {
+                const c = new GkeCluster("dev", ARGS);
+                return { kubeconfig: pulumi.unsecret(c.kubeconfig), dns: c.dnsEndpoint };
+            },
+            { outputs: cloudFakes("acme-taxi-dev") },
+        );
+        const cluster = r.get("gcp:container/cluster:Cluster", "dev").inputs as any;
+        assert.deepEqual(cluster.controlPlaneEndpointsConfig, {
+            dnsEndpointConfig: { allowExternalTraffic: true },
+        });
+        assert.deepEqual(
+            cluster.masterAuthorizedNetworksConfig.cidrBlocks.map((b: any) => b.cidrBlock),
+            ["203.0.113.0/24"],
+            "the IP endpoint still answers the authorized networks only",
+        );
+        const dns = String(r.outputs.dns);
+        const kc = JSON.parse(String(r.outputs.kubeconfig)) as Record<string, any>;
+        assert.equal(kc.clusters[0].cluster.server, `https://${dns}`);
+        assert.match(dns, /\.gke\.goog$/);
     });
 
     it("rejects a jobs pool whose max is below its min, naming both args", async () => {

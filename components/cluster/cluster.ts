@@ -109,17 +109,19 @@ function nodeConfig(
     };
 }
 
-/** kubeconfig for the cluster that authenticates with the gke-gcloud-auth-plugin (no keys). */
-export function kubeconfig(name: string, endpoint: string, caCert: string): string {
+/**
+ * kubeconfig for the cluster's DNS-based control-plane endpoint (`<id>.<region>.gke.goog`),
+ * authenticating with the gke-gcloud-auth-plugin (no keys),
+ * from Application Default Credentials: the identity that runs `pulumi up` (ADC locally, Workload
+ * Identity Federation in CI), not whichever `gcloud auth login` account happens to be active. The endpoint presents a publicly
+ * trusted certificate, so no CA data; Google IAM (`container.clusters.connect`) admits the
+ * caller before Kubernetes RBAC applies, from any network, so CI runners need no fixed address.
+ */
+export function kubeconfig(name: string, dnsEndpoint: string): string {
     return JSON.stringify({
         apiVersion: "v1",
         kind: "Config",
-        clusters: [
-            {
-                name,
-                cluster: { server: `https://${endpoint}`, "certificate-authority-data": caCert },
-            },
-        ],
+        clusters: [{ name, cluster: { server: `https://${dnsEndpoint}` } }],
         contexts: [{ name, context: { cluster: name, user: name } }],
         "current-context": name,
         users: [
@@ -129,6 +131,7 @@ export function kubeconfig(name: string, endpoint: string, caCert: string): stri
                     exec: {
                         apiVersion: "client.authentication.k8s.io/v1beta1",
                         command: "gke-gcloud-auth-plugin",
+                        args: ["--use_application_default_credentials"],
                         provideClusterInfo: true,
                         installHint:
                             "Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin",
@@ -145,6 +148,8 @@ export class GkeCluster extends pulumi.ComponentResource {
     public readonly provider: k8s.Provider;
     public readonly name: pulumi.Output<string>;
     public readonly endpoint: pulumi.Output<string>;
+    /** DNS-based control-plane endpoint (`<id>.<region>.gke.goog`), IAM-authorized. */
+    public readonly dnsEndpoint: pulumi.Output<string>;
     /** kubeconfig (secret). */
     public readonly kubeconfig: pulumi.Output<string>;
     /** Workload Identity pool, `<project>.svc.id.goog`. */
@@ -193,6 +198,10 @@ export class GkeCluster extends pulumi.ComponentResource {
                     masterIpv4CidrBlock: args.masterCidr,
                     masterGlobalAccessConfig: { enabled: false },
                 },
+                // Two ways in: the IP endpoint for the authorized networks (office, VPN), and the
+                // DNS endpoint for everyone else who holds container.clusters.connect in IAM
+                // (CI on GitHub-hosted runners, whose addresses are not fixed).
+                controlPlaneEndpointsConfig: { dnsEndpointConfig: { allowExternalTraffic: true } },
                 masterAuthorizedNetworksConfig: {
                     cidrBlocks: args.masterAuthorizedNetworks.map((cidrBlock, i) => ({
                         cidrBlock,
@@ -257,12 +266,19 @@ export class GkeCluster extends pulumi.ComponentResource {
 
         this.name = this.cluster.name;
         this.endpoint = this.cluster.endpoint;
+        this.dnsEndpoint = this.cluster.controlPlaneEndpointsConfig.apply((c) => {
+            const endpoint = c?.dnsEndpointConfig?.endpoint;
+            if (!endpoint) {
+                throw new Error(
+                    `GkeCluster ${name}: the cluster reports no DNS control-plane endpoint (controlPlaneEndpointsConfig.dnsEndpointConfig.endpoint); the kubeconfig needs it`,
+                );
+            }
+            return endpoint;
+        });
         this.kubeconfig = pulumi.secret(
             pulumi
-                .all([this.cluster.name, this.cluster.endpoint, this.cluster.masterAuth])
-                .apply(([n, endpoint, auth]) =>
-                    kubeconfig(n, endpoint, auth.clusterCaCertificate ?? ""),
-                ),
+                .all([this.cluster.name, this.dnsEndpoint])
+                .apply(([n, endpoint]) => kubeconfig(n, endpoint)),
         );
         this.provider = new k8s.Provider(
             `${name}-k8s`,

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { evaluate } from "../../testing/pulumi-harness";
+import { evaluate } from "../../offline/engine";
 import { BUCKETS, DataLake, DataLakeArgs } from "./data-lake";
 
 const ARGS: DataLakeArgs = {

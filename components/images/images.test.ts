@@ -2,8 +2,8 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { buildDigest, cloudFakes } from "../../testing/cloud-fakes";
-import { evaluate } from "../../testing/pulumi-harness";
+import { buildDigest, cloudFakes } from "../../offline/cloud-fakes";
+import { evaluate } from "../../offline/engine";
 import { UPSTREAM_IMAGES } from "../shared/versions";
 import { IMAGE_BUILDS } from "./catalog";
 import { PlatformImageBuilds, byDigest, mirrorName, type PlatformImageBuildsArgs } from "./images";
@@ -45,6 +45,8 @@ describe("components/images", () => {
             assert.equal(inp.context.location, ".");
             assert.equal(inp.dockerfile.location, IMAGE_BUILDS[key].dockerfile);
             assert.equal(inp.push, true);
+            // No build (and so no registry cache export) during a preview: read-only identities.
+            assert.equal(inp.buildOnPreview, false);
             assert.deepEqual(inp.platforms, ["linux/amd64"]);
             assert.deepEqual(inp.tags, [`${REGISTRY}/${IMAGE_BUILDS[key].name}:0.1.0`]);
             assert.deepEqual(inp.cacheFrom, [
@@ -75,6 +77,7 @@ describe("components/images", () => {
             );
             const mirror = r.get("docker-build:index:Image", `dev-mirror-${key}`).inputs as any;
             assert.deepEqual(mirror.dockerfile, { inline: `FROM ${ref}\n` });
+            assert.equal(mirror.buildOnPreview, false, "mirrors do not build on preview either");
         }
         assert.equal(
             mirrorName("quay.io/prometheus/prometheus:v3.5.0"),

@@ -13,6 +13,10 @@
  *   mirror is rebuilt only when the pinned tag in versions.ts changes (its context hash), so a
  *   re-pushed upstream tag cannot change what runs until someone upgrades deliberately.
  * - Registry cache: each image pulls and pushes its build cache as `<image>:buildcache`.
+ * - Previews build nothing (`buildOnPreview: false`): docker-build would otherwise build during
+ *   `pulumi preview` and export the registry cache even though it never pushes the image, so a
+ *   pull-request preview would need registry write. The digests show as unknown in a preview;
+ *   `pulumi up` builds, pushes and exports the cache with the deploying identity.
  * - Registry auth: a short-lived OAuth access token of the identity running `pulumi up` (Workload
  *   Identity Federation in CI); no key file anywhere.
  */
@@ -105,6 +109,7 @@ export class PlatformImageBuilds extends pulumi.ComponentResource {
                     platforms: [platform],
                     buildArgs,
                     push: true,
+                    buildOnPreview: false,
                     tags: [pulumi.interpolate`${repository}:${args.tag}`],
                     registries,
                     cacheFrom: [{ registry: { ref: cache } }],

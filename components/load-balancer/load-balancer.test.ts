@@ -1,9 +1,9 @@
 import { strict as assert } from "node:assert";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { cloudFakes } from "../../testing/cloud-fakes";
+import { cloudFakes } from "../../offline/cloud-fakes";
 import { validateK8sObject, validateRecorded, type K8sObject } from "../../testing/k8s-validate";
-import { evaluate } from "../../testing/pulumi-harness";
+import { evaluate } from "../../offline/engine";
 import { GATEWAY_CLASS, SharedLoadBalancer } from "./load-balancer";
 
 /** A stand-in for a component that owns a UI and adds its route. */
@@ -31,6 +31,8 @@ function build(
                 domain,
                 namespace: "gateway",
                 k8sProvider: provider,
+                // The sslip.io fallback is refused unless asked for (tested below).
+                allowPlainHttp: domain === undefined,
             });
             return Object.fromEntries(apps.map((a) => [a, new App(a, lb).url]));
         },
@@ -139,6 +141,31 @@ describe("components/load-balancer", () => {
                 });
             }),
             /managedCertificates is true but domain is empty/,
+        );
+    });
+
+    it("refuses plain HTTP unless asked for: every route carries a login or a credential", async () => {
+        await assert.rejects(
+            evaluate(() => {
+                const provider = new k8s.Provider("k8s", { kubeconfig: "{}" });
+                return new SharedLoadBalancer("dev", {
+                    namespace: "gateway",
+                    k8sProvider: provider,
+                });
+            }),
+            /no TLS \(domain "", managedCertificates false\): the routes would carry the Airflow and Grafana logins and the S3 trigger's password over plain HTTP\. Set a domain/,
+        );
+        await assert.rejects(
+            evaluate(() => {
+                const provider = new k8s.Provider("k8s", { kubeconfig: "{}" });
+                return new SharedLoadBalancer("dev", {
+                    domain: "data.example.com",
+                    managedCertificates: false,
+                    namespace: "gateway",
+                    k8sProvider: provider,
+                });
+            }),
+            /no TLS \(domain "data\.example\.com", managedCertificates false\)/,
         );
     });
 });

@@ -10,8 +10,9 @@
  *
  * With `domain`: routes are `<app>.<domain>` over HTTPS with one Google-managed wildcard
  * certificate (Certificate Manager, DNS authorization), and HTTP redirects to HTTPS.
- * Without a domain (fallback): routes are `<app>.<ip>.sslip.io` over plain HTTP, which resolves
- * to the IP through the public sslip.io DNS; use it for dev only, or port-forward.
+ * Without a domain: routes would be `<app>.<ip>.sslip.io` over plain HTTP (resolved to the IP by
+ * the public sslip.io DNS). The UIs carry logins and the S3 trigger posts a password, so that
+ * needs `allowPlainHttp: true`, which only tests set; the stacks require a domain.
  */
 import * as gcp from "@pulumi/gcp";
 import * as k8s from "@pulumi/kubernetes";
@@ -37,6 +38,11 @@ export interface SharedLoadBalancerArgs {
     domain?: string;
     /** Google-managed TLS certificate for the domain (default: true when a domain is set). */
     managedCertificates?: boolean;
+    /**
+     * Serve routes over plain HTTP when there is no TLS (default false: refused). Every route
+     * of this platform carries a login or a credential, so only offline tests set it.
+     */
+    allowPlainHttp?: boolean;
     /** Namespace the Gateway lives in. Required. */
     namespace: pulumi.Input<string>;
     /** Kubernetes provider of the cluster. Required. */
@@ -71,12 +77,16 @@ export interface Route {
 export function resolveLoadBalancerArgs(args: SharedLoadBalancerArgs) {
     const domain = args.domain ?? "";
     const managedCertificates = args.managedCertificates ?? domain !== "";
+    const allowPlainHttp = args.allowPlainHttp ?? false;
     assertArgs("SharedLoadBalancer", [
         managedCertificates &&
             domain === "" &&
             "managedCertificates is true but domain is empty: a managed certificate needs a domain (set domain, or managedCertificates: false)",
+        !managedCertificates &&
+            !allowPlainHttp &&
+            `no TLS (domain ${JSON.stringify(domain)}, managedCertificates false): the routes would carry the Airflow and Grafana logins and the S3 trigger's password over plain HTTP. Set a domain with managed certificates (stack config: domain)`,
     ]);
-    return { ...args, domain, managedCertificates };
+    return { ...args, domain, managedCertificates, allowPlainHttp };
 }
 
 export class SharedLoadBalancer extends pulumi.ComponentResource {
@@ -218,6 +228,11 @@ export class SharedLoadBalancer extends pulumi.ComponentResource {
         return this.domain !== ""
             ? pulumi.output(`${app}.${this.domain}`)
             : this.ip.apply((ip) => `${app}.${ip.replace(/\./g, "-")}.sslip.io`);
+    }
+
+    /** Whether routes are served over HTTPS (a domain with a managed certificate). */
+    get servesHttps(): boolean {
+        return this.tls;
     }
 
     /** URL an app is served on (https with a domain, http on the sslip.io fallback). */

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { evaluate } from "../../testing/pulumi-harness";
+import { evaluate } from "../../offline/engine";
 import { HEALTH_CHECK_RANGES, Network, POD_RANGE, SERVICE_RANGE } from "./network";
 
 const ARGS = {

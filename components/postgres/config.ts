@@ -6,13 +6,21 @@ import type * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import { assertArgs } from "../shared/validation";
 import { UPSTREAM_IMAGES } from "../shared/versions";
+import {
+    MONITORING_ROLE,
+    SUPERUSER,
+    databaseNameProblem,
+    nameShapeProblem,
+    ownerRoleProblem,
+    showName,
+} from "./names";
 
 export const POSTGRES_PORT = 5432;
 /** uid of the `postgres` user in the official Debian-based image. */
 export const POSTGRES_UID = 999;
-const NAME_RE = /^[a-z][a-z0-9_]{0,62}$/;
 export const SCRIPTS_DIR = path.join(__dirname, "scripts");
-export const SCRIPTS = ["reconcile.sh", "backup.sh", "restore.sh"] as const;
+/** The scripts shipped in the `postgres-scripts` ConfigMap; names.sh is sourced by the others. */
+export const SCRIPTS = ["reconcile.sh", "backup.sh", "restore.sh", "names.sh"] as const;
 
 export interface DatabaseSpec {
     /** Database name (lower-case letters, digits, _). */
@@ -54,7 +62,7 @@ export interface PlatformPostgresArgs {
 export function resolvePostgresArgs(args: PlatformPostgresArgs) {
     const r = {
         ...args,
-        monitoringUser: args.monitoringUser ?? "monitoring",
+        monitoringUser: args.monitoringUser ?? MONITORING_ROLE,
         image: args.image ?? UPSTREAM_IMAGES.postgres,
         diskGi: args.diskGi ?? 20,
         storageClass: args.storageClass ?? "standard-rwo",
@@ -69,12 +77,23 @@ export function resolvePostgresArgs(args: PlatformPostgresArgs) {
     const roles = [...r.databases.map((d) => d.owner), r.monitoringUser];
     assertArgs("PlatformPostgres", [
         r.databases.length === 0 && "databases is empty: declare at least one database",
-        ...[...names, ...roles]
-            .filter((n) => !NAME_RE.test(n))
-            .map(
-                (n) =>
-                    `${JSON.stringify(n)} is not a valid database/role name (lower-case letters, digits, _; starting with a letter)`,
-            ),
+        // The rules of names.ts (shared with the stack config and scripts/names.sh).
+        ...names.map((n) => {
+            const why = databaseNameProblem(n);
+            return why !== undefined && `database ${showName(n)} ${why}`;
+        }),
+        ...r.databases.map((d) => {
+            const why = ownerRoleProblem(d.owner);
+            return why !== undefined && `owner ${showName(d.owner)} of ${d.name} ${why}`;
+        }),
+        ...[r.monitoringUser].map((m) => {
+            const why = nameShapeProblem(m);
+            const reserved = m === SUPERUSER || m === "public" || m.startsWith("pg_");
+            return (
+                (why !== undefined || reserved) &&
+                `monitoringUser ${showName(m)} ${why ?? "is the superuser, PUBLIC or a pg_* role"}`
+            );
+        }),
         ...names.filter((n, i) => names.indexOf(n) !== i).map((n) => `databases lists ${n} twice`),
         ...roles
             .filter((n, i) => roles.indexOf(n) !== i)
@@ -82,8 +101,6 @@ export function resolvePostgresArgs(args: PlatformPostgresArgs) {
                 (n) =>
                     `role ${n} owns more than one database or is also the monitoring role: give each database its own owner`,
             ),
-        names.includes("postgres") &&
-            "databases must not include postgres (the maintenance database)",
         r.diskGi < 5 && `diskGi is ${r.diskGi}; must be at least 5`,
     ]);
     return r;

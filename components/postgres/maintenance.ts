@@ -164,8 +164,10 @@ export function maintenanceJobs(
                                     ...maintPod().spec,
                                     restartPolicy: "OnFailure",
                                     serviceAccountName: b.serviceAccount,
-                                    // The uploader needs a token for Workload Identity.
-                                    automountServiceAccountToken: true,
+                                    // No Kubernetes API token: the GKE metadata server issues
+                                    // the uploader's Google credentials (Workload Identity) for
+                                    // this pod's service account without one.
+                                    automountServiceAccountToken: false,
                                     volumes: [
                                         scriptVolume,
                                         { name: "tmp", emptyDir: {} },

@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
 import * as k8s from "@pulumi/kubernetes";
-import { cloudFakes } from "../../testing/cloud-fakes";
+import { cloudFakes } from "../../offline/cloud-fakes";
 import { validateRecorded, type K8sObject } from "../../testing/k8s-validate";
-import { evaluate } from "../../testing/pulumi-harness";
+import { evaluate } from "../../offline/engine";
 import {
     PlatformPostgres,
     databasesEnv,
@@ -92,7 +92,12 @@ describe("components/postgres", () => {
         assert.equal(env.DATABASES, "airflow:airflow mlflow:mlflow reports:analyst");
         assert.deepEqual(c.envFrom, [{ secretRef: { name: "postgres-role-passwords" } }]);
         const cm = r.get("kubernetes:core/v1:ConfigMap", "dev-scripts").inputs as any;
-        assert.deepEqual(Object.keys(cm.data).sort(), ["backup.sh", "reconcile.sh", "restore.sh"]);
+        assert.deepEqual(Object.keys(cm.data).sort(), [
+            "backup.sh",
+            "names.sh",
+            "reconcile.sh",
+            "restore.sh",
+        ]);
     });
 
     it("names the reconcile Job after the list, so adding a database runs it again", () => {
@@ -155,8 +160,28 @@ describe("components/postgres", () => {
                 }),
             (e: Error) =>
                 /databases lists airflow twice/.test(e.message) &&
-                /"Bad-Name" is not a valid/.test(e.message) &&
-                /must not include postgres/.test(e.message),
+                /database "Bad-Name" contains the character "B"/.test(e.message) &&
+                /database "postgres" is a system database/.test(e.message),
+        );
+        // The owner a config could not give (stacks/config.ts refuses it first).
+        for (const [owner, why] of [
+            ["postgres", /owner "postgres" of reports is the superuser/],
+            ["pg_monitor", /owner "pg_monitor" of reports starts with pg_/],
+            ["monitoring", /owner "monitoring" of reports is the monitoring role/],
+            ["rep'orts", /owner "rep'orts" of reports contains the character "'"/],
+        ] as const) {
+            assert.throws(
+                () =>
+                    resolvePostgresArgs({
+                        ...ARGS,
+                        databases: [{ name: "reports", owner, namespace: "a" }],
+                    }),
+                why,
+            );
+        }
+        assert.throws(
+            () => resolvePostgresArgs({ ...ARGS, monitoringUser: "postgres" }),
+            /monitoringUser "postgres" is the superuser/,
         );
         assert.throws(() => resolvePostgresArgs({ ...ARGS, databases: [] }), /databases is empty/);
     });

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { evaluate } from "../../testing/pulumi-harness";
+import { evaluate } from "../../offline/engine";
 import { S3Transfer, type S3TransferArgs, SINK_ROLES } from "./s3-transfer";
 
 const AGENT = "project-123456789@storage-transfer-service.iam.gserviceaccount.com";
@@ -13,6 +13,10 @@ const ARGS: S3TransferArgs = {
     sourceBucketName: "acme-taxi-dev-landing",
     sourceBucketArn: "arn:aws:s3:::acme-taxi-dev-landing",
     sinkBucketName: "acme-taxi-dev-staging",
+    datasets: [
+        { name: "yellow", landingPrefix: "trip data/", filePrefix: "yellow_tripdata_" },
+        { name: "green", landingPrefix: "trip data/", filePrefix: "green_tripdata_" },
+    ],
 };
 
 function build(args: Partial<S3TransferArgs> = {}) {
@@ -40,16 +44,16 @@ function build(args: Partial<S3TransferArgs> = {}) {
 type Inputs = Record<string, any>;
 
 describe("components/s3-transfer", () => {
-    it("creates a federated role, its read-only policy, the sink grants and one transfer job", async () => {
+    it("creates a federated role, its read-only policy, the sink grants and one transfer job per dataset", async () => {
         const r = await build();
         assert.deepEqual(r.countsByType(), {
             "aws:iam/role:Role": 1,
             "aws:iam/rolePolicy:RolePolicy": 1,
             "gcp:storage/bucketIAMMember:BucketIAMMember": 2,
-            "gcp:storage/transferJob:TransferJob": 1,
+            "gcp:storage/transferJob:TransferJob": 2,
             "taxi:platform:S3Transfer": 1,
         });
-        assert.equal(r.childrenOf("taxi:platform:S3Transfer", "dev-transfer").length, 5);
+        assert.equal(r.childrenOf("taxi:platform:S3Transfer", "dev-transfer").length, 6);
         assert.deepEqual(r.invokeInputs, [{ project: "acme-taxi-dev" }]);
         assert.equal(r.ofType("aws:iam/accessKey:AccessKey").length, 0);
         assert.equal(r.ofType("aws:iam/user:User").length, 0);
@@ -73,7 +77,7 @@ describe("components/s3-transfer", () => {
         });
     });
 
-    it("grants the role read-only access to the landing bucket under the source path", async () => {
+    it("grants the role read-only access to the datasets' monthly files in the landing bucket", async () => {
         const r = await build();
         const p = r.get("aws:iam/rolePolicy:RolePolicy", "dev-transfer-sts").inputs as Inputs;
         assert.equal(p.role, "dev-gcp-storage-transfer");
@@ -88,17 +92,33 @@ describe("components/s3-transfer", () => {
                 Sid: "ReadLandingObjects",
                 Effect: "Allow",
                 Action: "s3:GetObject",
-                Resource: "arn:aws:s3:::acme-taxi-dev-landing/trip data/*",
+                Resource: [
+                    "arn:aws:s3:::acme-taxi-dev-landing/trip data/yellow_tripdata_*",
+                    "arn:aws:s3:::acme-taxi-dev-landing/trip data/green_tripdata_*",
+                ],
             },
         ]);
         assert.ok(!/s3:(Put|Delete)/.test(String(p.policy)), "read-only");
     });
 
-    it("copies to the staging bucket under a prefix with roleArn and no access keys, unscheduled", async () => {
+    it("copies each dataset's files under its own staging folder, with roleArn and no access keys, unscheduled", async () => {
         const r = await build();
-        const job = r.get("gcp:storage/transferJob:TransferJob", "dev-transfer-job")
+        const green = r.get("gcp:storage/transferJob:TransferJob", "dev-transfer-job-green")
             .inputs as Inputs;
-        assert.equal(job.name, "transferJobs/dev-s3-full-refresh");
+        assert.equal(green.name, "transferJobs/dev-s3-full-refresh-green");
+        assert.deepEqual(green.transferSpec.objectConditions, {
+            includePrefixes: ["green_tripdata_"],
+        });
+        assert.deepEqual(green.transferSpec.gcsDataSink, {
+            bucketName: "acme-taxi-dev-staging",
+            path: "green/",
+        });
+        const job = r.get("gcp:storage/transferJob:TransferJob", "dev-transfer-job-yellow")
+            .inputs as Inputs;
+        assert.equal(job.name, "transferJobs/dev-s3-full-refresh-yellow");
+        assert.deepEqual(job.transferSpec.objectConditions, {
+            includePrefixes: ["yellow_tripdata_"],
+        });
         assert.equal(job.project, "acme-taxi-dev");
         assert.equal(job.schedule, undefined, "runs only when the full_refresh DAG starts it");
         assert.equal(job.eventStream, undefined);
@@ -128,10 +148,24 @@ describe("components/s3-transfer", () => {
         );
     });
 
-    it("rejects malformed paths, naming the arg", async () => {
+    it("rejects malformed datasets, naming each", async () => {
         await assert.rejects(
-            build({ sourcePath: "trip data", sinkPath: "/x/" }),
-            /sourcePath "trip data" must be "" or a prefix ending with "\/".*\n.*sinkPath "\/x\/"/,
+            build({
+                datasets: [
+                    { name: "yellow", landingPrefix: "trip data", filePrefix: "yellow_tripdata_" },
+                    { name: "yellow", landingPrefix: "trip data/", filePrefix: "a/b" },
+                ],
+            }),
+            (err: Error) => {
+                for (const part of [
+                    "datasets: names repeat (yellow, yellow)",
+                    'dataset yellow: landingPrefix "trip data" must be "" or a folder ending with "/"',
+                    'dataset yellow: filePrefix "a/b" must be a non-empty file-name prefix',
+                ])
+                    assert.ok(err.message.includes(part), `${part} in: ${err.message}`);
+                return true;
+            },
         );
+        await assert.rejects(build({ datasets: [] }), /datasets is empty: enable at least one/);
     });
 });

@@ -5,11 +5,13 @@
  * - an AWS IAM role trusts Google's identity provider (`accounts.google.com`) for exactly one
  *   subject, the project's Storage Transfer service agent (its `subjectId`, from the
  *   `gcp.storage.getTransferProjectServiceAccount` invoke), via `sts:AssumeRoleWithWebIdentity`;
- * - the role may list the landing bucket and read objects under the source path, nothing else;
+ * - the role may list the landing bucket and read the datasets' monthly files, nothing else;
  * - the service agent may write to the staging bucket (legacy bucket writer) and read objects
  *   there (to skip files already copied, `overwriteWhen: DIFFERENT`);
- * - the TransferJob (`awsS3DataSource.roleArn`, no `awsAccessKey`) has no schedule: it runs only
- *   when the full_refresh DAG calls `transferJobs.run` on it (the Airflow service account needs
+ * - one TransferJob per dataset of dags/datasets.yaml (`awsS3DataSource.roleArn`, no
+ *   `awsAccessKey`): `<landing_prefix>` filtered to `<file_prefix>` → `<staging>/<name>/`, the
+ *   folder that dataset's full-refresh DAG reads. No schedule: it runs only when the DAG calls
+ *   `transferJobs.run` on `<prefix>-<name>` (the Airflow service account needs
  *   `roles/storagetransfer.user` on the project for that).
  */
 import * as aws from "@pulumi/aws";
@@ -27,38 +29,55 @@ export interface S3TransferArgs {
     sourceBucketName: pulumi.Input<string>;
     /** Landing bucket ARN (AwsTrigger `bucketArn`). Required. */
     sourceBucketArn: pulumi.Input<string>;
-    /** Prefix in the landing bucket to copy, ending with `/` (or "" for all). Default `trip data/`. */
-    sourcePath?: string;
     /** GCS staging bucket name (DataLake `buckets.staging.name`). Required. */
     sinkBucketName: pulumi.Input<string>;
-    /** Prefix in the staging bucket, ending with `/`: the full_refresh DAG reads `<STAGING_URI>/<dataset>/`. Default `yellow/`. */
-    sinkPath?: string;
+    /**
+     * The datasets to copy, one transfer job each (`enabledDatasets()` of dags/datasets.yaml):
+     * objects `<landingPrefix><filePrefix>*` land in `<staging>/<name>/`. Required, at least one.
+     */
+    datasets: TransferDataset[];
     /**
      * Unique id (`sub` of its Google ID tokens) of the Google service account the batch DAG's
      * per-file copy runs as (the `transfer` workload identity). When given, a second AWS role
      * trusts exactly that account (web identity federation from GKE: the pod asks the metadata
-     * server for an ID token and exchanges it with STS) and may only read objects under
-     * `sourcePath`.
+     * server for an ID token and exchanges it with STS) and may only read the datasets'
+     * monthly files (no listing).
      */
     landingReaderSubject?: pulumi.Input<string>;
 }
 
+export interface TransferDataset {
+    /** Dataset id: the staging folder `<name>/` and the job name suffix. */
+    name: string;
+    /** Folder of its monthly files in the landing bucket, ending with `/` (or ""). */
+    landingPrefix: string;
+    /** File-name prefix of its monthly files (`green_tripdata_`). */
+    filePrefix: string;
+}
+
+/** `transferJobs/<env>-s3-full-refresh`: the `TRANSFER_JOB_PREFIX` of pipeline-env. */
+export const transferJobPrefix = (environment: string) =>
+    `transferJobs/${environment}-s3-full-refresh`;
+
 export function resolveS3TransferArgs(args: S3TransferArgs) {
-    const r = {
-        ...args,
-        sourcePath: args.sourcePath ?? "trip data/",
-        sinkPath: args.sinkPath ?? "yellow/",
-    };
-    const pathProblem = (arg: string, v: string) =>
-        v !== "" &&
-        (!v.endsWith("/") || v.startsWith("/")) &&
-        `${arg} ${JSON.stringify(v)} must be "" or a prefix ending with "/" and not starting with "/"`;
+    const r = { ...args };
+    const names = r.datasets.map((d) => d.name);
     assertArgs("S3Transfer", [
         !/^[a-z0-9_]+$/.test(r.environment) &&
             `environment ${JSON.stringify(r.environment)} must be lower-case letters, digits or _`,
         r.project === "" && "project is empty",
-        pathProblem("sourcePath", r.sourcePath),
-        pathProblem("sinkPath", r.sinkPath),
+        r.datasets.length === 0 &&
+            "datasets is empty: enable at least one dataset in dags/datasets.yaml",
+        new Set(names).size !== names.length && `datasets: names repeat (${names.join(", ")})`,
+        ...r.datasets.flatMap((d) => [
+            !/^[a-z][a-z0-9]{0,30}$/.test(d.name) &&
+                `dataset ${JSON.stringify(d.name)}: name must be lower-case letters and digits`,
+            d.landingPrefix !== "" &&
+                (!d.landingPrefix.endsWith("/") || d.landingPrefix.startsWith("/")) &&
+                `dataset ${d.name}: landingPrefix ${JSON.stringify(d.landingPrefix)} must be "" or a folder ending with "/" and not starting with "/"`,
+            (d.filePrefix === "" || d.filePrefix.includes("/")) &&
+                `dataset ${d.name}: filePrefix ${JSON.stringify(d.filePrefix)} must be a non-empty file-name prefix without "/"`,
+        ]),
     ]);
     return r;
 }
@@ -80,8 +99,8 @@ export function federationTrustPolicy(subjectId: string, sid = "GoogleStorageTra
     };
 }
 
-/** Read-only access to the landing bucket: list it, read objects under the source path. */
-export function readOnlyPolicy(bucketArn: string, sourcePath: string) {
+/** Read-only access to the landing bucket: list it, read the datasets' monthly files. */
+export function readOnlyPolicy(bucketArn: string, keyPrefixes: string[]) {
     return {
         Version: "2012-10-17",
         Statement: [
@@ -95,14 +114,14 @@ export function readOnlyPolicy(bucketArn: string, sourcePath: string) {
                 Sid: "ReadLandingObjects",
                 Effect: "Allow",
                 Action: "s3:GetObject",
-                Resource: `${bucketArn}/${sourcePath}*`,
+                Resource: keyPrefixes.map((p) => `${bucketArn}/${p}*`),
             },
         ],
     };
 }
 
-/** The per-file copy: read objects under the source path, nothing else (no listing). */
-export function objectReadPolicy(bucketArn: string, sourcePath: string) {
+/** The per-file copy: read the datasets' monthly files, nothing else (no listing). */
+export function objectReadPolicy(bucketArn: string, keyPrefixes: string[]) {
     return {
         Version: "2012-10-17",
         Statement: [
@@ -110,7 +129,7 @@ export function objectReadPolicy(bucketArn: string, sourcePath: string) {
                 Sid: "ReadLandingObjects",
                 Effect: "Allow",
                 Action: "s3:GetObject",
-                Resource: `${bucketArn}/${sourcePath}*`,
+                Resource: keyPrefixes.map((p) => `${bucketArn}/${p}*`),
             },
         ],
     };
@@ -120,13 +139,15 @@ export function objectReadPolicy(bucketArn: string, sourcePath: string) {
 export const SINK_ROLES = ["roles/storage.legacyBucketWriter", "roles/storage.objectViewer"];
 
 export class S3Transfer extends pulumi.ComponentResource {
-    /** `transferJobs/<env>-s3-full-refresh`: the `TRANSFER_JOB_NAME` of pipeline-env. */
-    public readonly transferJobName: pulumi.Output<string>;
+    /** `transferJobs/<env>-s3-full-refresh`: the `TRANSFER_JOB_PREFIX` of pipeline-env. */
+    public readonly transferJobPrefix: string;
+    /** Dataset → its job, `<prefix>-<dataset>`. */
+    public readonly transferJobNames: pulumi.Output<Record<string, string>>;
     public readonly role: aws.iam.Role;
     public readonly roleArn: pulumi.Output<string>;
     /** The Google-managed Storage Transfer service agent of the project. */
     public readonly serviceAgentEmail: pulumi.Output<string>;
-    public readonly job: gcp.storage.TransferJob;
+    public readonly jobs: Record<string, gcp.storage.TransferJob>;
     /** `AWS_LANDING_ROLE_ARN` of pipeline-env: the copy job's role ("" without a reader). */
     public readonly landingReaderRoleArn: pulumi.Output<string>;
 
@@ -160,9 +181,14 @@ export class S3Transfer extends pulumi.ComponentResource {
             {
                 role: role.name,
                 name: "read-landing-bucket",
-                policy: pulumi
-                    .output(args.sourceBucketArn)
-                    .apply((arn) => JSON.stringify(readOnlyPolicy(arn, args.sourcePath))),
+                policy: pulumi.output(args.sourceBucketArn).apply((arn) =>
+                    JSON.stringify(
+                        readOnlyPolicy(
+                            arn,
+                            args.datasets.map((d) => `${d.landingPrefix}${d.filePrefix}`),
+                        ),
+                    ),
+                ),
             },
             o,
         );
@@ -180,35 +206,43 @@ export class S3Transfer extends pulumi.ComponentResource {
                 ),
         );
 
-        this.job = new gcp.storage.TransferJob(
-            `${name}-job`,
-            {
-                name: `transferJobs/${args.environment}-s3-full-refresh`,
-                project: args.project,
-                description: `Full refresh (${args.environment}): S3 landing bucket → GCS staging, run on demand by the full_refresh DAG`,
-                status: "ENABLED",
-                transferSpec: {
-                    awsS3DataSource: {
-                        bucketName: args.sourceBucketName,
-                        path: args.sourcePath,
-                        roleArn: role.arn,
+        const prefix = transferJobPrefix(args.environment);
+        const jobs: Record<string, gcp.storage.TransferJob> = {};
+        for (const d of args.datasets) {
+            jobs[d.name] = new gcp.storage.TransferJob(
+                `${name}-job-${d.name}`,
+                {
+                    name: `${prefix}-${d.name}`,
+                    project: args.project,
+                    description: `Full refresh of ${d.name} (${args.environment}): S3 landing → GCS staging ${d.name}/, run on demand by its full-refresh DAG`,
+                    status: "ENABLED",
+                    transferSpec: {
+                        awsS3DataSource: {
+                            bucketName: args.sourceBucketName,
+                            path: d.landingPrefix,
+                            roleArn: role.arn,
+                        },
+                        // Include prefixes are relative to the source folder (Storage Transfer
+                        // "Filter by prefix"): only this dataset's monthly files.
+                        objectConditions: { includePrefixes: [d.filePrefix] },
+                        gcsDataSink: { bucketName: args.sinkBucketName, path: `${d.name}/` },
+                        transferOptions: {
+                            overwriteWhen: "DIFFERENT",
+                            deleteObjectsUniqueInSink: false,
+                            deleteObjectsFromSourceAfterTransfer: false,
+                        },
                     },
-                    gcsDataSink: { bucketName: args.sinkBucketName, path: args.sinkPath },
-                    transferOptions: {
-                        overwriteWhen: "DIFFERENT",
-                        deleteObjectsUniqueInSink: false,
-                        deleteObjectsFromSourceAfterTransfer: false,
+                    loggingConfig: {
+                        logActions: ["FIND", "COPY"],
+                        logActionStates: ["FAILED"],
                     },
                 },
-                loggingConfig: {
-                    logActions: ["FIND", "COPY"],
-                    logActionStates: ["FAILED"],
-                },
-            },
-            { parent: this, dependsOn: [rolePolicy, ...sinkGrants] },
-        );
+                { parent: this, dependsOn: [rolePolicy, ...sinkGrants] },
+            );
+        }
 
         if (args.landingReaderSubject !== undefined) {
+            const keyPrefixes = args.datasets.map((d) => `${d.landingPrefix}${d.filePrefix}`);
             const reader = new aws.iam.Role(
                 `${name}-reader`,
                 {
@@ -232,7 +266,7 @@ export class S3Transfer extends pulumi.ComponentResource {
                     name: "read-landing-objects",
                     policy: pulumi
                         .output(args.sourceBucketArn)
-                        .apply((arn) => JSON.stringify(objectReadPolicy(arn, args.sourcePath))),
+                        .apply((arn) => JSON.stringify(objectReadPolicy(arn, keyPrefixes))),
                 },
                 o,
             );
@@ -243,9 +277,13 @@ export class S3Transfer extends pulumi.ComponentResource {
         this.role = role;
         this.roleArn = role.arn;
         this.serviceAgentEmail = agent.email;
-        this.transferJobName = this.job.name;
+        this.jobs = jobs;
+        this.transferJobPrefix = prefix;
+        this.transferJobNames = pulumi.output(
+            Object.fromEntries(Object.entries(jobs).map(([k, j]) => [k, j.name])),
+        );
         this.registerOutputs({
-            transferJobName: this.transferJobName,
+            transferJobNames: this.transferJobNames,
             roleArn: this.roleArn,
             serviceAgentEmail: this.serviceAgentEmail,
         });

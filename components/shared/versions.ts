@@ -1,5 +1,5 @@
 /**
- * Every upstream image the platform runs, in one place (STYLE.md: versions explicit, never
+ * Every upstream image the platform runs, in one place (docs/conventions.md#components: versions explicit, never
  * hidden). Upgrade deliberately: change the tag here, read the render diff, roll out per stack.
  * Our own images (airflow, spark, dbt, ml, docs-app) are built from the sibling folders and
  * referenced by digest; upstream images are mirrored into the registry and referenced by digest
@@ -16,7 +16,10 @@ export const UPSTREAM_IMAGES = {
     kubeStateMetrics: "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.16.0",
     prometheus: "quay.io/prometheus/prometheus:v3.5.0",
     grafana: "docker.io/grafana/grafana:12.1.1",
-    /** gcloud for uploading Postgres dumps (runs as non-root `cloudsdk`). */
+    /**
+     * gcloud: Postgres dump uploads and the full refresh's transfer task (IMAGE_CLOUD_SDK). The one
+     * Cloud SDK release: the CI's setup-gcloud pins the same version (a workflow test checks).
+     */
     cloudSdk: "gcr.io/google.com/cloudsdktool/google-cloud-cli:537.0.0-slim",
     /** The chart's operator image (charts/spark-operator/chart.ts pins it with the chart). */
     sparkOperator: `${so.registry}/${so.repository}:${so.tag}`,

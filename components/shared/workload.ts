@@ -1,5 +1,5 @@
 /**
- * Shapes every workload of the platform reuses (STYLE.md: reuse, never reinvent): labels,
+ * Shapes every workload of the platform reuses (docs/conventions.md#components: reuse, never reinvent): labels,
  * the restricted Pod Security settings, resources, probes. Components build their pods from
  * these, and the stack test checks every pod spec of every stack against the same rules.
  */

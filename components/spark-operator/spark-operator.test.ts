@@ -1,6 +1,8 @@
 import { strict as assert } from "node:assert";
 import { SPARK_OPERATOR_CHART } from "../../charts/spark-operator/chart";
 import { evaluateOnCluster } from "../../testing/cluster-fixture";
+import { mirrorName } from "../images/images";
+import { UPSTREAM_IMAGES } from "../shared/versions";
 import { validateRecorded, type K8sObject } from "../../testing/k8s-validate";
 import {
     SparkOperator,
@@ -24,6 +26,19 @@ function build(overrides: Partial<SparkOperatorArgs> = {}) {
 }
 
 describe("components/spark-operator", () => {
+    it("mirrors the operator image the pinned chart runs: ghcr.io/kubeflow/spark-operator/controller", () => {
+        // Evidence (README): chart v2.5.0's values.yaml and release workflow; docker.io has no 2.x.
+        assert.equal(
+            UPSTREAM_IMAGES.sparkOperator,
+            `ghcr.io/kubeflow/spark-operator/controller:${SPARK_OPERATOR_CHART.version}`,
+        );
+        assert.equal(SPARK_OPERATOR_CHART.image.tag, SPARK_OPERATOR_CHART.version, "appVersion");
+        assert.equal(
+            mirrorName(UPSTREAM_IMAGES.sparkOperator),
+            "mirror/kubeflow/spark-operator/controller",
+        );
+    });
+
     it("installs the pinned upstream chart as a Helm release that watches the jobs namespace only", async () => {
         const r = await build();
         const releases = r.ofType("kubernetes:helm.sh/v3:Release");
@@ -114,5 +129,32 @@ describe("components/spark-operator", () => {
             () => resolveSparkOperatorArgs({ ...base, webhookReplicas: 0 }),
             /webhookReplicas is 0/,
         );
+    });
+
+    it("lets the CI preview identity get and list Secrets in its namespace only (the Helm release records)", async () => {
+        const none = await build();
+        assert.equal(none.ofType("kubernetes:rbac.authorization.k8s.io/v1:Role").length, 0);
+        const preview = "pulumi-preview@acme-taxi-dev.iam.gserviceaccount.com";
+        const r = await build({ releaseReaders: [preview] });
+        const role = r.get("kubernetes:rbac.authorization.k8s.io/v1:Role", "dev-release-readers")
+            .inputs as any;
+        assert.equal(role.metadata.namespace, "spark-operator");
+        assert.deepEqual(role.rules, [
+            { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list"] },
+        ]);
+        const binding = r.get(
+            "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+            "dev-release-readers",
+        ).inputs as any;
+        assert.equal(binding.metadata.namespace, "spark-operator");
+        assert.deepEqual(binding.subjects, [
+            { apiGroup: "rbac.authorization.k8s.io", kind: "User", name: preview },
+        ]);
+        assert.equal(binding.roleRef.kind, "Role", "never a ClusterRole");
+        assert.equal(
+            r.ofType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding").length,
+            0,
+        );
+        for (const o of [role, binding]) await validateRecorded(o as K8sObject);
     });
 });

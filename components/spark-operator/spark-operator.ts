@@ -1,5 +1,5 @@
 /**
- * SparkOperator: the Kubeflow spark-operator (ARCHITECTURE.md §2) from its pinned upstream chart
+ * SparkOperator: the Kubeflow spark-operator (docs/architecture.md#airflow-on-the-cluster) from its pinned upstream chart
  * (charts/spark-operator), as a Helm release managed by Pulumi. It watches the jobs namespace
  * only, runs its mutating webhook (driver/executor pods get the volumes, env, service account and
  * node selection of their SparkApplication) and serves controller metrics to Prometheus.
@@ -38,6 +38,14 @@ export interface SparkOperatorArgs {
     webhookReplicas?: number;
     /** Concurrent reconciles of the controller (default 10). */
     workers?: number;
+    /**
+     * Google identities (service-account emails, as GKE presents them to Kubernetes RBAC) that
+     * may read the Helm release records: the CI preview identity. Helm keeps each revision as a
+     * Secret (`sh.helm.release.v1.spark-operator.v<N>`) in the release's namespace and finds it
+     * by listing Secrets with the labels owner=helm,name=<release>, so a preview needs get and
+     * list on Secrets there, and nothing else (default none).
+     */
+    releaseReaders?: pulumi.Input<string>[];
 }
 
 export function resolveSparkOperatorArgs(args: SparkOperatorArgs) {
@@ -46,6 +54,7 @@ export function resolveSparkOperatorArgs(args: SparkOperatorArgs) {
         nodeSelector: args.nodeSelector ?? {},
         webhookReplicas: args.webhookReplicas ?? 1,
         workers: args.workers ?? 10,
+        releaseReaders: args.releaseReaders ?? [],
     };
     assertArgs("SparkOperator", [
         r.namespace === r.jobsNamespace &&
@@ -237,6 +246,37 @@ export class SparkOperator extends pulumi.ComponentResource {
             },
             o,
         );
+
+        // --- the preview identity reads the release records, in this namespace only -------------
+        if (args.releaseReaders.length > 0) {
+            const role = new k8s.rbac.v1.Role(
+                `${name}-release-readers`,
+                {
+                    metadata: { name: "helm-release-readers", namespace: ns },
+                    // Kubernetes cannot narrow `list` by name or type: the namespace holds only
+                    // the release records and the webhook's self-signed serving certificate.
+                    rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "list"] }],
+                },
+                o,
+            );
+            new k8s.rbac.v1.RoleBinding(
+                `${name}-release-readers`,
+                {
+                    metadata: { name: "helm-release-readers", namespace: ns },
+                    roleRef: {
+                        apiGroup: "rbac.authorization.k8s.io",
+                        kind: "Role",
+                        name: role.metadata.name,
+                    },
+                    subjects: args.releaseReaders.map((user) => ({
+                        apiGroup: "rbac.authorization.k8s.io",
+                        kind: "User",
+                        name: user,
+                    })),
+                },
+                o,
+            );
+        }
 
         this.registerOutputs({ chartVersion: this.chartVersion });
     }

@@ -2,7 +2,8 @@
 
 Each returns the run's *values* (a JSON-able dict) that later tasks read from the first task's
 XCom, so a URI is parsed and a staging location decided once, deterministically, per run.
-Every error names the conf key, what was seen and what is expected (ARCHITECTURE.md §3).
+Every error names the conf key, what was seen and what is expected
+(docs/architecture.md#dag-ids-and-run-conf).
 """
 
 from __future__ import annotations

@@ -73,9 +73,6 @@ class Component:
     run_as_user: int | None = None  # numeric non-root uid when the image's USER is not one
 
 
-# The Google Cloud CLI image runs the Storage Transfer Service job (no Python of ours in it).
-CLOUD_SDK_IMAGE = "gcr.io/google.com/cloudsdktool/google-cloud-cli:522.0.0-slim"
-
 COMPONENTS: Mapping[str, Component] = {
     "spark": Component(
         "spark",
@@ -97,9 +94,9 @@ COMPONENTS: Mapping[str, Component] = {
     "ml": Component(
         "ml", "IMAGE_ML", "ml", "ml", working_dir="/opt/taxi-ml", pythonpath="/opt/taxi-ml/src"
     ),
-    "cloud-sdk": Component(
-        "cloud-sdk", None, "transfer", None, image=CLOUD_SDK_IMAGE, run_as_user=1000
-    ),
+    # The Google Cloud CLI runs the Storage Transfer Service job (no Python of ours in it): the
+    # stack's mirror of the one pinned release (components/shared/versions.ts), by digest.
+    "cloud-sdk": Component("cloud-sdk", "IMAGE_CLOUD_SDK", "transfer", None, run_as_user=1000),
     # The DAG helpers' own environment: no image, local runtime only (the dag.test() suite's
     # small jobs run in it).
     "dags": Component(
@@ -159,7 +156,13 @@ def bq(dataset: str, mode: str) -> Access:
 
 BQ_JOBS = Access("bigquery-jobs", "run")
 BQ_READ_SESSION = Access("bigquery-read-session", "run")
-LANDING_READ = Access("s3", "read", "landing", "trip data/")
+
+
+def landing_read(dataset: Dataset) -> Access:
+    """The dataset's monthly files in the S3 landing bucket, read through the AWS role."""
+    return Access("s3", "read", "landing", f"{dataset.landing_prefix}{dataset.file_prefix}")
+
+
 TRANSFER_RUN = Access("transfer-jobs", "run")
 
 
@@ -276,7 +279,7 @@ def batch_jobs(dataset: Dataset) -> tuple[Job, ...]:
             module=_spark_module("copy_files"),
             service_account="transfer",
             resources=COPY_RESOURCES,
-            accesses=(LANDING_READ, gcs("staging", "write")),
+            accesses=(landing_read(dataset), gcs("staging", "write")),
             doc=f"Copy the {dataset.name} monthly file to <STAGING_URI>/{dataset.name}/.",
         ),
         Job(
@@ -367,7 +370,9 @@ def full_refresh_jobs(dataset: Dataset) -> tuple[Job, ...]:
                 "transfer",
                 "jobs",
                 "run",
-                "$(TRANSFER_JOB_NAME)",
+                # One transfer job per dataset: <TRANSFER_JOB_PREFIX>-<dataset> copies only
+                # that dataset's files to <STAGING_URI>/<dataset>/ (components/s3-transfer).
+                f"$(TRANSFER_JOB_PREFIX)-{dataset.name}",
                 "--project=$(GCP_PROJECT)",
                 "--no-async",
             ),

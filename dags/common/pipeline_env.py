@@ -1,4 +1,4 @@
-"""The ``pipeline-env`` contract (ARCHITECTURE.md §3), Python side.
+"""The ``pipeline-env`` contract (docs/architecture.md#pipeline-env), Python side.
 
 ``PIPELINE_ENV_KEYS`` is the Python owner of the key list; the TypeScript owner is
 ``components/airflow/pipeline-env.ts`` and a test on each side compares the two. This module is
@@ -32,8 +32,9 @@ PIPELINE_ENV_KEYS: tuple[str, ...] = (
     "IMAGE_SPARK",
     "IMAGE_DBT",
     "IMAGE_ML",
+    "IMAGE_CLOUD_SDK",
     "S3_LANDING_BUCKET",
-    "TRANSFER_JOB_NAME",
+    "TRANSFER_JOB_PREFIX",
     "AWS_LANDING_ROLE_ARN",
 )
 

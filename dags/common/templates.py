@@ -1,11 +1,10 @@
 """Render the job templates (``dags/templates/*.yaml.j2``) into Kubernetes objects (dicts).
 
-The same templates are rendered by nunjucks in the TypeScript tests, so the Jinja2 environment
-here is configured like nunjucks (no autoescape, no block trimming) and the templates keep to the
-shared subset of STYLE.md. :func:`job_values` / :func:`spark_values` build the template context
+The same templates are rendered by nunjucks in the TypeScript tests, so the Jinja2 environment here
+is configured like nunjucks (no autoescape, no block trimming) and the templates keep to the shared
+subset (docs/conventions.md). :func:`job_values` / :func:`spark_values` build the template context
 from a :class:`~common.jobs.Job`, the pipeline env and the run's rendered arguments; booleans are
 passed as the strings ``"true"``/``"false"`` and optional keys are left out, never ``None``.
-
 ``python -m common.templates FIXTURE_DIR`` prints every parity case (the fixtures plus every job
 of the job table) with its Jinja2 rendering as JSON: the TypeScript test renders the same cases
 with nunjucks, compares, and validates them against the Kubernetes schemas.
@@ -232,6 +231,7 @@ SAMPLE_ENV = {
     "IMAGE_SPARK": "europe-docker.pkg.dev/p/taxi/spark@sha256:" + "a" * 64,
     "IMAGE_DBT": "europe-docker.pkg.dev/p/taxi/dbt@sha256:" + "b" * 64,
     "IMAGE_ML": "europe-docker.pkg.dev/p/taxi/ml@sha256:" + "c" * 64,
+    "IMAGE_CLOUD_SDK": "europe-docker.pkg.dev/p/taxi/mirror/google-cloud-cli@sha256:" + "d" * 64,
 }
 
 

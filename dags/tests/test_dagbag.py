@@ -35,7 +35,13 @@ GRAPHS = {
     ],
     "trigger_smoke": ["check_conf"],
 }
-K8S_ENV = {"JOBS_NAMESPACE": "jobs", "IMAGE_SPARK": "s", "IMAGE_DBT": "d", "IMAGE_ML": "m"}
+K8S_ENV = {
+    "JOBS_NAMESPACE": "jobs",
+    "IMAGE_SPARK": "s",
+    "IMAGE_DBT": "d",
+    "IMAGE_ML": "m",
+    "IMAGE_CLOUD_SDK": "c",
+}
 
 
 @pytest.fixture(params=["local", "kubernetes"])

@@ -24,7 +24,7 @@ ALL_JOBS = [("batch", j) for j in jobs.batch_jobs(YELLOW)] + [
     ("full_refresh", j) for j in jobs.full_refresh_jobs(YELLOW)
 ]
 
-# --- the shared subset (STYLE.md) -------------------------------------------------------------
+# --- the shared subset (docs/conventions.md) ------------------------------------------------------
 ALLOWED_FILTERS = {"tojson", "dictsort", "length", "default"}
 ALLOWED_TESTS = {"defined"}
 # Printed without tojson: integers, or the strings "true"/"false" the values builders pass.

@@ -16,7 +16,8 @@ from conftest import Built, describe, run_module
 
 pytestmark = pytest.mark.dbt
 
-# The fare_features contract shared with ml/ (ARCHITECTURE.md §3), in table order.
+# The fare_features contract shared with ml/ (docs/architecture.md#storage-and-warehouse), in
+# table order.
 FARE_FEATURES = [
     ("trip_id", "VARCHAR"),
     ("pickup_date", "DATE"),

@@ -1,10 +1,11 @@
 """A small, seeded generator of raw TLC trips written straight into a DuckDB warehouse.
 
 It writes ``<raw schema>.trips`` with the exact columns and types the Spark loads produce
-(ARCHITECTURE.md §3 / the dbt data contract), including what dbt has to cope with: the same
-record delivered by two files, older months with null columns, and implausible-but-valid values
-on both sides of every ML filter bound. :func:`reference` recomputes, in plain Python, what the
-dbt models must produce from it, so the tests compare dbt against an independent calculation.
+(docs/architecture.md#storage-and-warehouse / the dbt data contract), including what dbt has to
+cope with: the same record delivered by two files, older months with null columns, and
+implausible-but-valid values on both sides of every ML filter bound. :func:`reference`
+recomputes, in plain Python, what the dbt models must produce from it, so the tests compare dbt
+against an independent calculation.
 """
 
 from __future__ import annotations

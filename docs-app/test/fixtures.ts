@@ -46,7 +46,7 @@ function page(title: string, body: string): string {
     );
 }
 
-/** A docs tree shaped like the pipeline's output (ARCHITECTURE.md, docs-app README). */
+/** A docs tree shaped like the pipeline's output (docs/architecture.md#docs-bucket-layout, docs-app README). */
 export function makeDocsTree(): DocsTree {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "docs-app-test-"));
     const root = path.join(dir, "docs");

@@ -4,6 +4,7 @@
  */
 import * as gcp from "@pulumi/gcp";
 import type { ReportViolation, ResourceValidationArgs } from "@pulumi/policy";
+import { authorizedNetworkProblem } from "../../stacks/config-schema";
 import { type PlatformPolicy, arr, label, obj, str } from "./common";
 
 /** Every node configuration a cluster or node pool declares, with where it sits. */
@@ -136,8 +137,59 @@ export const gkeShieldedNodes: PlatformPolicy = {
     }),
 };
 
+export const gkeControlPlaneRestricted: PlatformPolicy = {
+    name: "gke-control-plane-restricted",
+    description:
+        "The GKE control plane's IP endpoint answers only listed, narrow networks: authorized " +
+        "networks are on, never 0.0.0.0/0 or a public range wider than /16, and not every " +
+        "Google Cloud public address.",
+    enforcementLevel: "mandatory",
+    remediationSteps:
+        "Set masterAuthorizedNetworksConfig.cidrBlocks to your office or VPN egress ranges " +
+        "(stacks: masterAuthorizedNetworks) and leave gcpPublicCidrsAccessEnabled off; automation " +
+        "outside those ranges (CI) uses the IAM-authorized DNS endpoint " +
+        "(controlPlaneEndpointsConfig.dnsEndpointConfig, components/cluster).",
+    validateResource: (args, report) => {
+        if (!args.isType(gcp.container.Cluster)) {
+            args.notApplicable("applies to GKE clusters");
+        }
+        const props = args.props;
+        const ipEndpoint = obj(obj(props.controlPlaneEndpointsConfig)?.ipEndpointsConfig);
+        if (ipEndpoint?.enabled === false) return; // no IP endpoint at all: nothing to reach
+        const authorized = obj(props.masterAuthorizedNetworksConfig);
+        if (!authorized) {
+            report(
+                `${label(args)} has no masterAuthorizedNetworksConfig: its control-plane IP ` +
+                    "endpoint answers the whole internet. List your office or VPN ranges in " +
+                    "masterAuthorizedNetworksConfig.cidrBlocks.",
+            );
+            return;
+        }
+        if (authorized.gcpPublicCidrsAccessEnabled === true) {
+            report(
+                `${label(args)} sets masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled: ` +
+                    "every Google Cloud VM of every customer could reach the control plane. " +
+                    "Remove it.",
+            );
+        }
+        arr(authorized.cidrBlocks).forEach((b, i) => {
+            const cidr = str(obj(b)?.cidrBlock);
+            if (cidr === undefined) return; // unknown during preview; checked on up
+            const why = authorizedNetworkProblem(cidr);
+            if (why !== undefined) {
+                report(
+                    `${label(args)} masterAuthorizedNetworksConfig.cidrBlocks[${i}] ` +
+                        `${JSON.stringify(cidr)} ${why}. Remove it; list only your office, VPN ` +
+                        "or runner egress ranges.",
+                );
+            }
+        });
+    },
+};
+
 export const gkePolicies: PlatformPolicy[] = [
     gkePrivateNodes,
     gkeWorkloadIdentity,
     gkeShieldedNodes,
+    gkeControlPlaneRestricted,
 ];

@@ -1,5 +1,5 @@
 /**
- * The S3 → Airflow trigger Lambda: a supported Node.js runtime (ARCHITECTURE.md: Node.js 22+)
+ * The S3 → Airflow trigger Lambda: a supported Node.js runtime (docs/architecture.md#versions: Node.js 22+)
  * and an on-failure destination for asynchronous invocations (S3 events are asynchronous: an
  * event that fails after its retries must land somewhere, not vanish).
  */

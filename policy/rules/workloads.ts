@@ -15,7 +15,14 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import type { PolicyResource, ResourceValidationArgs } from "@pulumi/policy";
-import { type FindingCategory, containersOf, podFindings, podSpecOf } from "../pod-security";
+import { KUBERNETES_API_CLIENTS } from "../api-clients";
+import {
+    type FindingCategory,
+    containersOf,
+    podFindings,
+    podSpecOf,
+    workloadKey,
+} from "../pod-security";
 import { type PlatformPolicy, WORKLOADS, label, obj, str } from "./common";
 
 /** The workload object in a resource's props (its `kind` from the type token when absent). */
@@ -229,9 +236,70 @@ export const helmReleaseRestrictedNamespace: PlatformPolicy = {
     },
 };
 
+/** ServiceAccounts the stack declares: `<namespace>/<name>` → their automount setting. */
+function serviceAccountAutomount(resources: PolicyResource[]): Map<string, unknown> {
+    const found = new Map<string, unknown>();
+    for (const r of resources) {
+        if (!r.isType(k8s.core.v1.ServiceAccount)) continue;
+        const md = obj(r.props.metadata);
+        found.set(
+            `${str(md?.namespace) ?? ""}/${str(md?.name) ?? ""}`,
+            r.props.automountServiceAccountToken,
+        );
+    }
+    return found;
+}
+
+export const serviceAccountTokenOnlyForApiClients: PlatformPolicy = {
+    name: "service-account-token-only-for-api-clients",
+    description:
+        "A pod gets a Kubernetes service-account token only when it talks to the Kubernetes " +
+        "API (the workloads declared in policy/api-clients.ts); every other pod runs without one.",
+    enforcementLevel: "mandatory",
+    remediationSteps:
+        "Set automountServiceAccountToken: false in the pod spec (Workload Identity needs no " +
+        "token: the GKE metadata server issues Google credentials). A workload that does call " +
+        "the API gets an entry in KUBERNETES_API_CLIENTS (policy/api-clients.ts) saying why.",
+    validateStack: (args, report) => {
+        const accounts = serviceAccountAutomount(args.resources);
+        for (const r of args.resources) {
+            if (!WORKLOADS.some((cls) => r.isType(cls))) continue;
+            const workload = workloadOf(r);
+            const spec = obj(podSpecOf(workload)?.spec);
+            if (!spec) continue;
+            const key = workloadKey(workload);
+            const account = str(spec.serviceAccountName) ?? "default";
+            const ns = workload.metadata?.namespace ?? "";
+            const fromAccount = accounts.get(`${ns}/${account}`);
+            // The pod's own setting wins; else its account's; an account the stack does not
+            // declare (the namespace's "default") mounts a token.
+            const podSetting = spec.automountServiceAccountToken;
+            const mounted = podSetting !== undefined ? podSetting !== false : fromAccount !== false;
+            const why = KUBERNETES_API_CLIENTS[key];
+            if (mounted && why === undefined) {
+                const source =
+                    podSetting === true
+                        ? "sets automountServiceAccountToken: true"
+                        : `leaves automountServiceAccountToken unset, so service account ${account} mounts one`;
+                report(
+                    `${label(r)} (${key}) gets a Kubernetes API token it does not need: it ${source}. ` +
+                        "Set automountServiceAccountToken: false in its pod spec, or declare the " +
+                        "workload in KUBERNETES_API_CLIENTS (policy/api-clients.ts) with the reason it calls the API.",
+                );
+            } else if (!mounted && why !== undefined) {
+                report(
+                    `${label(r)} (${key}) is declared in KUBERNETES_API_CLIENTS but gets no token: ` +
+                        "remove the entry (or mount the token if it does call the API).",
+                );
+            }
+        }
+    },
+};
+
 export const workloadPolicies: PlatformPolicy[] = [
     podRestrictedSecurityContext,
     containerResourcesAndProbes,
     imagesByDigest,
     helmReleaseRestrictedNamespace,
+    serviceAccountTokenOnlyForApiClients,
 ];

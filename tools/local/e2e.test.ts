@@ -1,9 +1,12 @@
 /**
  * End to end: `npm start -- --once` with small data (2 months × 3,000 rows) in a temporary state
- * folder on loopback ports 28520-28523, then checks what it left, reading each store directly
- * (not the command's own summary):
- *   - it exited 0 and no process it started is still running (ports closed, no process with the
- *     state folder in its command line or environment);
+ * folder on loopback ports 28520-28523 (another base: E2E_PORT_BASE), then checks what it left,
+ * reading each store directly (not the command's own summary):
+ *   - it exited 0 and, once it has returned, no process it started is still running: ports
+ *     closed; none of the processes seen descending from it during the run (polled every second
+ *     through /proc, whatever session they moved to), none carrying one of the markers its
+ *     process record listed, none with the state folder in its command line or environment; and
+ *     the record was removed (a clean stop);
  *   - both DAG runs succeeded, with the run ids the trigger function derives from bucket, key and
  *     ETag (Airflow's metadata DB: PostgreSQL when the command used it, else SQLite);
  *   - per month, warehouse rows = generated rows − quarantined rows, and the quarantined rows are
@@ -26,10 +29,18 @@ import { dagRunId } from "../../functions/airflow-trigger/src/events";
 import { databaseName, DROP_DB, libpqEnv } from "./metadata-db";
 import { REPO_ROOT } from "./options";
 import { portInUse, ProcessRegistry, waitForHttp } from "./processes";
+import {
+    describe as describeProc,
+    listProcs,
+    MARKER_ENV,
+    procEnv,
+    procInfo,
+    type ProcInfo,
+} from "./proctree";
 import { venvBin } from "./python";
 import { stateLayout } from "./state";
 
-const PORT_BASE = 28520;
+const PORT_BASE = Number(process.env.E2E_PORT_BASE ?? 28520);
 const DOCS_PORT = PORT_BASE + 3;
 const MONTHS = ["2022-12", "2023-01"];
 const ROWS = 3000;
@@ -50,6 +61,81 @@ function py(
     return JSON.parse(r.stdout.trim().split("\n").at(-1)!);
 }
 
+/**
+ * Everything a process tree has been seen to contain: polled while it runs, so processes that
+ * left their session or process group are known by pid and start time after their parent exits.
+ */
+class TreeWatch {
+    readonly seen = new Map<number, number>();
+    readonly markers = new Set<string>();
+    private readonly timer: NodeJS.Timeout;
+
+    constructor(
+        root: number,
+        private readonly recordFile: string,
+    ) {
+        this.seen.set(root, procInfo(root)?.start ?? -1);
+        this.timer = setInterval(() => this.poll(), 1000);
+        this.poll();
+    }
+
+    poll(): void {
+        const procs = listProcs();
+        const byPid = new Map(procs.map((p) => [p.pid, p]));
+        const ours = (p: ProcInfo, depth = 0): boolean => {
+            const s = this.seen.get(p.pid);
+            if (s !== undefined && (s === -1 || s === p.start)) return true;
+            const parent = byPid.get(p.ppid);
+            return parent !== undefined && depth < 64 && ours(parent, depth + 1);
+        };
+        for (const p of procs) if (ours(p)) this.seen.set(p.pid, p.start);
+        try {
+            const rec = JSON.parse(fs.readFileSync(this.recordFile, "utf8")) as {
+                markers: string[];
+            };
+            for (const m of rec.markers) this.markers.add(m);
+        } catch {
+            // not written yet, or already removed
+        }
+    }
+
+    stop(): void {
+        clearInterval(this.timer);
+    }
+
+    /** Live processes that were seen in the tree, carry a seen marker, or name `text`. */
+    alive(text: string): string[] {
+        return this.aliveProcs(text).map(describeProc);
+    }
+
+    /** SIGKILL what `alive` lists (cleanup after a failed check). */
+    kill(text: string): void {
+        for (const p of this.aliveProcs(text)) {
+            try {
+                process.kill(p.pid, "SIGKILL");
+            } catch {
+                // gone
+            }
+        }
+    }
+
+    private aliveProcs(text: string): ProcInfo[] {
+        return listProcs().filter((p) => {
+            if (p.pid === process.pid) return false;
+            if (this.seen.get(p.pid) === p.start) return true;
+            const marker = procEnv(p.pid, MARKER_ENV);
+            if (marker !== undefined && this.markers.has(marker)) return true;
+            try {
+                const cmd = fs.readFileSync(`/proc/${p.pid}/cmdline`, "utf8");
+                const env = fs.readFileSync(`/proc/${p.pid}/environ`, "utf8");
+                return cmd.includes(text) || env.includes(text);
+            } catch {
+                return false; // exited meanwhile, or not ours to read
+            }
+        });
+    }
+}
+
 const RUNS_SQL = "select run_id, state from dag_run where dag_id = 'batch' order by run_id";
 
 describe("npm start -- --once: the pipeline end to end on this machine", function () {
@@ -59,6 +145,7 @@ describe("npm start -- --once: the pipeline end to end on this machine", functio
     let output = "";
     let exitCode: number | null = null;
     let seconds = 0;
+    let tree: TreeWatch | undefined;
 
     before(async () => {
         for (let p = PORT_BASE; p <= DOCS_PORT; p++) {
@@ -85,15 +172,18 @@ describe("npm start -- --once: the pipeline end to end on this machine", functio
             ],
             { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] },
         );
+        tree = new TreeWatch(child.pid!, state.processes);
         child.stdout.on("data", (d: Buffer) => (output += d.toString()));
         child.stderr.on("data", (d: Buffer) => (output += d.toString()));
         exitCode = await new Promise<number | null>((resolve) => child.once("close", resolve));
+        tree.stop();
         seconds = (Date.now() - started) / 1000;
         fs.mkdirSync(path.dirname(OUTPUT), { recursive: true });
         fs.writeFileSync(OUTPUT, `${output}\n(exit ${exitCode}, ${seconds.toFixed(0)} s)\n`);
     });
 
     after(() => {
+        tree?.kill(stateDir);
         if (!fs.existsSync(path.join(state.airflowHome, "airflow.db"))) {
             spawnSync(venvBin("dags", "python"), ["-c", DROP_DB, databaseName(stateDir)], {
                 env: { ...process.env, ...libpqEnv() },
@@ -116,21 +206,16 @@ describe("npm start -- --once: the pipeline end to end on this machine", functio
         for (const task of ["validate", "load", "dbt_build", "retrain", "publish_docs"]) {
             assert.match(output, new RegExp(`✓ ${MONTHS[1]} · ${task} \\(`), `${task} reported`);
         }
+        // `npm start` has returned (its process closed), so its stop has finished: from here on
+        // nothing it started may be alive, whatever session it moved to.
+        assert.match(output, /✓ stopped/);
         for (let p = PORT_BASE; p < DOCS_PORT; p++) {
             assert.equal(await portInUse(p), false, `something still listens on ${p}`);
         }
-        const leftovers: string[] = [];
-        for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-            try {
-                const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
-                const env = fs.readFileSync(`/proc/${pid}/environ`, "utf8");
-                if (cmd.includes(stateDir) || env.includes(stateDir))
-                    leftovers.push(`${pid} ${cmd}`);
-            } catch {
-                // exited meanwhile, or not ours to read
-            }
-        }
-        assert.deepEqual(leftovers, [], "processes still running with the state folder");
+        assert.ok(tree!.seen.size > 10, `the process tree was watched (${tree!.seen.size} seen)`);
+        assert.ok(tree!.markers.size >= 2, "the process record listed the run's markers");
+        assert.deepEqual(tree!.alive(stateDir), [], "processes still running after the stop");
+        assert.equal(fs.existsSync(state.processes), false, "the process record was removed");
     });
 
     it("ran one successful batch run per file, with the trigger function's run ids", () => {

@@ -1,13 +1,18 @@
 /**
  * Every long-running process `npm start` starts (MLflow, the docs app, the landing watcher) goes
- * through this registry: each runs in its own process group with its output in a log file, and
- * `stopAll()` (Ctrl-C, the end of `--once`, a failure) sends SIGTERM to every group, then SIGKILL
- * to what is left. If the Node process exits without calling it, the groups get SIGKILL.
+ * through this registry: each runs in its own process group with its output in a log file and
+ * the registry's marker in its environment (`proctree.ts`), and `stopAll()` (Ctrl-C, the end of
+ * `--once`, a failure) stops it and everything it started, including helpers that moved to
+ * another process group or session: SIGTERM, up to a grace period, SIGKILL, and a bounded wait
+ * until none is alive. If the Node process exits without calling it, they get SIGKILL.
  * (Airflow's processes are tracked the same way by `tools/local-airflow.ts`.)
  */
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
+import { describe, ProcessTracker, sleep, type RunRecord } from "./proctree";
+
+export { sleep };
 
 export interface Service {
     name: string;
@@ -16,8 +21,6 @@ export interface Service {
     /** True while the process has not exited. */
     running(): boolean;
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Signal a whole process group (no error when it is already gone). */
 export function killGroup(pgid: number, signal: NodeJS.Signals): void {
@@ -50,7 +53,15 @@ export function tailFile(file: string, lines = 25): string {
 
 export class ProcessRegistry {
     private readonly services: Service[] = [];
-    private exitHook = false;
+    readonly tracker: ProcessTracker;
+
+    /**
+     * `record`: the state folder's record of running processes (see `proctree.ts`), updated
+     * with their descendants every `snapshotMs` (default 5 s).
+     */
+    constructor(options: { record?: RunRecord; snapshotMs?: number } = {}) {
+        this.tracker = new ProcessTracker(options);
+    }
 
     /** Start `cmd` in its own process group, stdout and stderr appended to `logFile`. */
     start(
@@ -64,6 +75,7 @@ export class ProcessRegistry {
         const { ipc, ...spawnOptions } = options;
         const child = spawn(cmd, args, {
             ...spawnOptions,
+            env: this.tracker.env(spawnOptions.env ?? process.env),
             detached: true,
             stdio: ipc ? ["ignore", out, out, "ipc"] : ["ignore", out, out],
         });
@@ -78,13 +90,8 @@ export class ProcessRegistry {
             running: () => child.exitCode === null && child.signalCode === null,
         };
         child.once("error", () => undefined); // reported through running() and the log
+        this.tracker.add(child.pid, name);
         this.services.push(service);
-        if (!this.exitHook) {
-            this.exitHook = true;
-            process.once("exit", () => {
-                for (const s of this.services) killGroup(s.child.pid!, "SIGKILL");
-            });
-        }
         return service;
     }
 
@@ -93,24 +100,40 @@ export class ProcessRegistry {
         return this.services.filter((s) => !s.running());
     }
 
-    /** SIGTERM to every group, up to `graceMs` to exit, then SIGKILL. Safe to call twice. */
+    /**
+     * Stop every process started and all their descendants (SIGTERM, up to `graceMs` to exit,
+     * then SIGKILL and up to 5 s more). Safe to call twice. Throws, naming them, when some
+     * process would not die.
+     */
     async stopAll(graceMs = 5000): Promise<void> {
-        const pgids = this.services.map((s) => s.child.pid!);
         for (const s of this.services) {
             s.child.removeAllListeners("exit");
             if (s.child.connected) s.child.disconnect();
         }
-        for (const pgid of pgids) killGroup(pgid, "SIGTERM");
-        const until = Date.now() + graceMs;
-        while (pgids.some(groupAlive) && Date.now() < until) await sleep(100);
-        for (const pgid of pgids) killGroup(pgid, "SIGKILL");
+        const survivors = await this.tracker.terminate(graceMs);
         this.services.length = 0;
+        if (survivors.length > 0) {
+            throw new Error(
+                `processes still alive after SIGKILL:\n  ${survivors.map(describe).join("\n  ")}`,
+            );
+        }
     }
 }
 
 /** True when something accepts TCP connections on 127.0.0.1:port. */
 export function portInUse(port: number): Promise<boolean> {
     return tcpAnswers("127.0.0.1", port, 1000);
+}
+
+/** Wait (up to `timeoutMs`) until nothing listens on these loopback ports; the busy ones. */
+export async function waitPortsFree(ports: number[], timeoutMs = 5000): Promise<number[]> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+        const busy: number[] = [];
+        for (const p of ports) if (await portInUse(p)) busy.push(p);
+        if (busy.length === 0 || Date.now() >= until) return busy;
+        await sleep(200);
+    }
 }
 
 /** True when something accepts TCP connections on host:port within `timeoutMs`. */

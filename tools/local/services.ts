@@ -2,7 +2,8 @@
  * The two services `npm start` runs besides Airflow, both on 127.0.0.1:
  *   - the MLflow tracking server from ml/.venv: SQLite backend store and a local artifact folder
  *     in the state folder, artifacts proxied by the server (`--serve-artifacts`), as in the
- *     cluster, so the jobs need only MLFLOW_TRACKING_URI;
+ *     cluster, so the jobs need only MLFLOW_TRACKING_URI; no server-side job execution (the
+ *     job runner and its Huey consumers are not started: nothing here submits MLflow jobs);
  *   - the docs app (docs-app/src/main.ts) serving `<state>/docs` over file://.
  */
 import * as path from "node:path";
@@ -50,7 +51,15 @@ export async function startMlflow(
         o.logFile,
         {
             cwd: o.dir,
-            env: { ...process.env, MLFLOW_DISABLE_TELEMETRY: "true", DO_NOT_TRACK: "true" },
+            env: {
+                ...process.env,
+                MLFLOW_DISABLE_TELEMETRY: "true",
+                DO_NOT_TRACK: "true",
+                // No server-side job execution: by default the server starts a job runner and
+                // Huey consumer processes (for LLM judges, online scoring, prompt optimisation,
+                // trace rollups), which the pipeline never uses and which outlived the server.
+                MLFLOW_SERVER_ENABLE_JOB_EXECUTION: "false",
+            },
         },
     );
     return { service, url, ready: handled(waitForHttp(service, `${url}/health`, 180_000)) };

@@ -26,6 +26,11 @@ export interface StateLayout {
     logs: string;
     /** Summary of the last run (written at the end, with its status). */
     lastRun: string;
+    /**
+     * The processes of the running `npm start` (markers, pids and start times): removed once
+     * everything is stopped; left behind by a killed run, whose leftovers the next start stops.
+     */
+    processes: string;
 }
 
 export const LANDING_KEY_PREFIX = "trip data/";
@@ -47,6 +52,7 @@ export function stateLayout(root: string): StateLayout {
         dbtLogs: path.join(root, "dbt", "logs"),
         logs: path.join(root, "logs"),
         lastRun: path.join(root, "last-run.json"),
+        processes: path.join(root, "processes.json"),
     };
 }
 

@@ -15,12 +15,25 @@
 # have it), DATABASES ("airflow:airflow mlflow:mlflow"), PASSWORD_ENV_PREFIX (default
 # DB_PASSWORD_), MONITORING_USER, MONITORING_PASSWORD.
 # Output: one line per database/role: "<name>: created|updated|unchanged"; exit 1 on any error.
+#
+# Names (scripts/names.sh, the same rules as the stack config): every name is lower-case ASCII
+# letters, digits and _, at most 63 bytes; no system database (postgres, template0, template1);
+# no owner that is the superuser, the monitoring role, PUBLIC or a pg_* role, or that the server
+# shows as an administrative role (superuser, replication, bypassrls, createrole) or as the owner
+# of a database outside its entry. Everything is checked before anything changes.
 set -euo pipefail
+# shellcheck source=names.sh
+source "$(dirname "${BASH_SOURCE[0]}")/names.sh"
 
 : "${DATABASES:?DATABASES is not set: expected space-separated database:owner pairs, e.g. \"airflow:airflow mlflow:mlflow\"}"
 : "${PGUSER:?PGUSER is not set: the superuser this script connects as}"
 prefix="${PASSWORD_ENV_PREFIX:-DB_PASSWORD_}"
-name_re='^[a-z][a-z0-9_]{0,62}$'
+[[ "$prefix" =~ ^[A-Z][A-Z0-9_]*$ ]] || { echo "invalid PASSWORD_ENV_PREFIX $(pg_show_name "$prefix"): use upper-case letters, digits and _" >&2; exit 1; }
+
+refuse() {
+    echo "refused: $*; nothing was changed" >&2
+    exit 1
+}
 
 psql_admin() {
     psql --no-psqlrc --quiet --tuples-only --no-align -v ON_ERROR_STOP=1 --dbname=postgres "$@"
@@ -65,27 +78,66 @@ SQL
 
 # Database list first: validate everything before changing anything.
 declare -a names=() owners=() vars=()
-for entry in $DATABASES; do
+monitoring="${MONITORING_USER:-}"
+if [[ -n "$monitoring" ]]; then
+    why=$(pg_name_problem "$monitoring")
+    [[ -z "$why" && "$monitoring" != pg_* && "$monitoring" != public && "$monitoring" != postgres && "$monitoring" != "$PGUSER" ]] ||
+        refuse "MONITORING_USER $(pg_show_name "$monitoring") ${why:-is the superuser, PUBLIC or a pg_* role; the monitoring role must be a role of its own}"
+    [[ -n "${MONITORING_PASSWORD:-}" ]] || refuse "MONITORING_PASSWORD is not set (MONITORING_USER=$monitoring)"
+fi
+pg_split_entries "$DATABASES"
+(( ${#ENTRIES[@]} > 0 )) || refuse "DATABASES lists no database"
+for entry in "${ENTRIES[@]}"; do
     db="${entry%%:*}"
     owner="${entry#*:}"
     [[ "$entry" == *:* ]] || owner="$db"
-    for n in "$db" "$owner"; do
-        if [[ ! "$n" =~ $name_re ]]; then
-            echo "invalid name '$n' in DATABASES entry '$entry': use lower-case letters, digits and _, starting with a letter" >&2
-            exit 1
-        fi
+    [[ "$owner" != *:* ]] || refuse "DATABASES entry $(pg_show_name "$entry") has more than one ':'"
+    why=$(pg_database_problem "$db")
+    [[ -z "$why" ]] || refuse "invalid name: database $(pg_show_name "$db") in DATABASES entry $(pg_show_name "$entry") $why"
+    why=$(pg_owner_problem "$owner")
+    [[ -z "$why" ]] || refuse "invalid name: owner $(pg_show_name "$owner") in DATABASES entry $(pg_show_name "$entry") $why"
+    for i in "${!names[@]}"; do
+        [[ "${names[$i]}" != "$db" ]] || refuse "DATABASES lists database $db twice"
+        [[ "${owners[$i]}" != "$owner" ]] ||
+            refuse "role $owner would own both ${names[$i]} and $db: each database needs its own owner (the script sets an owner's password to its database's)"
     done
     var="${prefix}${db^^}"
-    if [[ -z "${!var:-}" ]]; then
-        echo "environment variable $var is not set: it must hold the password of role '$owner' (database '$db')" >&2
-        exit 1
-    fi
+    [[ -n "${!var:-}" ]] || refuse "environment variable $var is not set: it must hold the password of role '$owner' (database '$db')"
     names+=("$db"); owners+=("$owner"); vars+=("$var")
 done
-monitoring="${MONITORING_USER:-}"
+
+# What the server already has: an owner must not be an administrative role or own a database
+# outside its entry; a managed database must not be a template or closed to connections.
+for i in "${!names[@]}"; do
+    db="${names[$i]}" owner="${owners[$i]}"
+    found=$(psql_admin -v role="$owner" -v db="$db" <<'SQL'
+select 'admin:' || concat_ws(',',
+         case when rolsuper then 'superuser' end, case when rolreplication then 'replication' end,
+         case when rolbypassrls then 'bypassrls' end, case when rolcreaterole then 'createrole' end)
+from pg_roles where rolname = :'role'
+  and (rolsuper or rolreplication or rolbypassrls or rolcreaterole);
+select 'owns:' || d.datname from pg_database d join pg_roles r on r.oid = d.datdba
+where r.rolname = :'role' and d.datname <> :'db';
+select 'template:' || datname from pg_database
+where datname = :'db' and (datistemplate or not datallowconn);
+SQL
+)
+    case "$found" in
+        admin:*) refuse "role $owner is an administrative role on the server (${found#admin:}); the owner of database $db must be an ordinary role of its own" ;;
+        owns:*) refuse "role $owner already owns database ${found#owns:}; give database $db its own owner" ;;
+        template:*) refuse "database $db is a template or does not accept connections on the server" ;;
+    esac
+done
 if [[ -n "$monitoring" ]]; then
-    [[ "$monitoring" =~ $name_re ]] || { echo "invalid MONITORING_USER '$monitoring'" >&2; exit 1; }
-    [[ -n "${MONITORING_PASSWORD:-}" ]] || { echo "MONITORING_PASSWORD is not set (MONITORING_USER=$monitoring)" >&2; exit 1; }
+    for owner in "${owners[@]}"; do
+        [[ "$owner" != "$monitoring" ]] || refuse "role $owner is the monitoring role; give its database its own owner"
+    done
+    found=$(psql_admin -v role="$monitoring" <<'SQL'
+select rolname from pg_roles where rolname = :'role'
+  and (rolsuper or rolreplication or rolbypassrls or rolcreaterole);
+SQL
+)
+    [[ -z "$found" ]] || refuse "MONITORING_USER $monitoring is an administrative role on the server; the monitoring role must have pg_monitor only"
 fi
 
 if [[ -n "$monitoring" ]]; then

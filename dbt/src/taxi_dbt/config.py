@@ -1,4 +1,5 @@
-"""Platform settings read from the environment (the ``pipeline-env`` ConfigMap, ARCHITECTURE.md §3).
+"""Platform settings read from the environment (the ``pipeline-env`` ConfigMap,
+docs/architecture.md).
 
 Only this module reads ``os.environ`` for platform keys. The runner and the publisher call
 :func:`load` once; a missing or malformed key fails with a message naming the key, what is

@@ -22,8 +22,7 @@ describe("functions/airflow-trigger: config", () => {
     it("reads a Lambda environment, with defaults", () => {
         assert.deepEqual(loadConfig(BASE), {
             airflowUrl: "https://airflow.example.com",
-            dagId: "batch",
-            keyPrefix: "",
+            routes: [{ prefix: "", dagId: "batch" }],
             keySuffix: ".parquet",
             landingUriBase: undefined,
             requestTimeoutMs: 10000,
@@ -37,7 +36,37 @@ describe("functions/airflow-trigger: config", () => {
     });
 
     it("keeps a prefix with a space as is", () => {
-        assert.equal(loadConfig({ ...BASE, S3_KEY_PREFIX: "trip data/" }).keyPrefix, "trip data/");
+        assert.deepEqual(loadConfig({ ...BASE, S3_KEY_PREFIX: "trip data/" }).routes, [
+            { prefix: "trip data/", dagId: "batch" },
+        ]);
+    });
+
+    it("reads one route per dataset from AIRFLOW_DAG_ROUTES (the stack's form)", () => {
+        const rest = { ...BASE, AIRFLOW_DAG_ID: undefined };
+        const routes = JSON.stringify([
+            { prefix: "trip data/yellow_tripdata_", dag_id: "batch" },
+            { prefix: "trip data/green_tripdata_", dag_id: "batch_green" },
+        ]);
+        assert.deepEqual(loadConfig({ ...rest, AIRFLOW_DAG_ROUTES: routes }).routes, [
+            { prefix: "trip data/yellow_tripdata_", dagId: "batch" },
+            { prefix: "trip data/green_tripdata_", dagId: "batch_green" },
+        ]);
+        assert.match(
+            problems({ ...BASE, AIRFLOW_DAG_ROUTES: routes }).join("\n"),
+            /AIRFLOW_DAG_ROUTES and AIRFLOW_DAG_ID\/S3_KEY_PREFIX are both set/,
+        );
+        assert.match(
+            problems({ ...rest, AIRFLOW_DAG_ROUTES: "{" }).join("\n"),
+            /^AIRFLOW_DAG_ROUTES is not JSON/,
+        );
+        const overlapping = JSON.stringify([
+            { prefix: "trip data/", dag_id: "batch" },
+            { prefix: "trip data/green_tripdata_", dag_id: "batch_green" },
+        ]);
+        assert.match(
+            problems({ ...rest, AIRFLOW_DAG_ROUTES: overlapping }).join("\n"),
+            /AIRFLOW_DAG_ROUTES routes 0 and 1 overlap/,
+        );
     });
 
     it("reports every problem at once, naming each variable", () => {
@@ -73,6 +102,28 @@ describe("functions/airflow-trigger: config", () => {
             problems({ ...BASE, AIRFLOW_DAG_ID: "batch dag" })[0]!,
             /a DAG id has only letters/,
         );
+    });
+
+    it("refuses to send the password over plain http, except to this machine", () => {
+        for (const url of [
+            "http://airflow.203-0-113-20.sslip.io",
+            "http://airflow.example.com",
+            "http://10.0.0.5:8080",
+            "http://127.example.com",
+        ]) {
+            assert.match(
+                problems({ ...BASE, AIRFLOW_API_URL: url })[0]!,
+                /sends the trigger user's password to it, so it must be https:\/\//,
+                url,
+            );
+        }
+        for (const url of [
+            "http://127.0.0.1:28501",
+            "http://localhost:8080",
+            "http://[::1]:8080",
+        ]) {
+            assert.equal(loadConfig({ ...BASE, AIRFLOW_API_URL: url }).airflowUrl, url, url);
+        }
     });
 
     it("accepts exactly one credential source", () => {

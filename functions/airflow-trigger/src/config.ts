@@ -6,6 +6,7 @@
  * fails its first invocation with one clear init error instead of failing on each object.
  */
 import { LEVELS, type Level } from "./log";
+import { parseRoutes, type DagRoute } from "./routing";
 
 /** Where the Airflow user name and password come from. */
 export type CredentialConfig =
@@ -19,10 +20,11 @@ export type CredentialConfig =
 export interface TriggerConfig {
     /** Base URL of the Airflow API server, without a trailing slash. */
     airflowUrl: string;
-    /** DAG to trigger for each new object. */
-    dagId: string;
-    /** Only keys starting with this prefix trigger a run ("" = all). */
-    keyPrefix: string;
+    /**
+     * Key prefix → DAG: from `AIRFLOW_DAG_ROUTES` (one route per dataset, the stack's form), or
+     * the single route `S3_KEY_PREFIX` → `AIRFLOW_DAG_ID` (local runs).
+     */
+    routes: DagRoute[];
     /** Only keys ending with this suffix trigger a run. */
     keySuffix: string;
     /** When set, `conf.uri` is `<base>/<key>` instead of `s3://<bucket>/<key>` (local runs). */
@@ -38,6 +40,7 @@ export const ENV = {
     airflowUrl: "AIRFLOW_API_URL",
     dagId: "AIRFLOW_DAG_ID",
     keyPrefix: "S3_KEY_PREFIX",
+    routes: "AIRFLOW_DAG_ROUTES",
     keySuffix: "S3_KEY_SUFFIX",
     landingUriBase: "LANDING_URI_BASE",
     requestTimeoutMs: "AIRFLOW_REQUEST_TIMEOUT_MS",
@@ -81,6 +84,15 @@ function positiveInt(
     return Number(raw);
 }
 
+/** 127.0.0.0/8, ::1 and localhost: the machine itself, where plain http never leaves the host. */
+function isLoopback(hostname: string): boolean {
+    return (
+        hostname === "localhost" ||
+        hostname === "[::1]" ||
+        /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
+    );
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv): TriggerConfig {
     const problems: string[] = [];
 
@@ -101,6 +113,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): TriggerConfig {
             problems.push(
                 `${ENV.airflowUrl} is ${JSON.stringify(url)}; expected an http(s) URL such as https://airflow.example.com`,
             );
+        } else if (parsed.protocol === "http:" && !isLoopback(parsed.hostname)) {
+            problems.push(
+                `${ENV.airflowUrl} is ${JSON.stringify(url)}: the function sends the trigger user's password to it, so it must be https:// (plain http is accepted only for a loopback address, in local runs)`,
+            );
         } else if (parsed.username || parsed.password || parsed.search || parsed.hash) {
             problems.push(
                 `${ENV.airflowUrl} must be a plain base URL without credentials, query or fragment (credentials come from ${ENV.secretId})`,
@@ -110,17 +126,33 @@ export function loadConfig(env: NodeJS.ProcessEnv): TriggerConfig {
         }
     }
 
+    // One route per dataset (AIRFLOW_DAG_ROUTES), or one prefix and one DAG. The prefix may
+    // legitimately be empty; spaces inside it are significant (`trip data/`).
+    const routesRaw = get(env, ENV.routes);
     const dagId = get(env, ENV.dagId) ?? "";
-    if (dagId === "") {
-        problems.push(`${ENV.dagId} is not set: set it to the DAG to trigger, e.g. batch`);
+    let routes: DagRoute[] = [];
+    if (routesRaw !== undefined) {
+        if (dagId !== "" || env[ENV.keyPrefix] !== undefined) {
+            problems.push(
+                `${ENV.routes} and ${ENV.dagId}/${ENV.keyPrefix} are both set; set ${ENV.routes} alone (one route per dataset) or the other two`,
+            );
+        }
+        try {
+            routes = parseRoutes(routesRaw);
+        } catch (err) {
+            problems.push(`${ENV.routes} ${(err as Error).message}`);
+        }
+    } else if (dagId === "") {
+        problems.push(
+            `${ENV.dagId} is not set: set it to the DAG to trigger, e.g. batch (or set ${ENV.routes} to route by key prefix)`,
+        );
     } else if (!DAG_ID.test(dagId)) {
         problems.push(
             `${ENV.dagId} is ${JSON.stringify(dagId)}; a DAG id has only letters, digits, _, - and . (at most 250)`,
         );
+    } else {
+        routes = [{ prefix: env[ENV.keyPrefix] ?? "", dagId }];
     }
-
-    // The prefix may legitimately be empty; spaces inside it are significant (`trip data/`).
-    const keyPrefix = env[ENV.keyPrefix] ?? "";
     const keySuffix = env[ENV.keySuffix] ?? ".parquet";
 
     const landingUriBase = get(env, ENV.landingUriBase)?.replace(/\/+$/, "");
@@ -169,8 +201,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): TriggerConfig {
     if (problems.length > 0) throw new ConfigError(problems);
     return {
         airflowUrl,
-        dagId,
-        keyPrefix,
+        routes,
         keySuffix,
         landingUriBase,
         requestTimeoutMs,

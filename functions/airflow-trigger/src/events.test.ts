@@ -1,13 +1,6 @@
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
-import {
-    dagRunId,
-    decodeS3Key,
-    encodeS3Key,
-    filterReason,
-    objectCreatedEvent,
-    parseS3Event,
-} from "./events";
+import { dagRunId, decodeS3Key, encodeS3Key, objectCreatedEvent, parseS3Event } from "./events";
 
 describe("functions/airflow-trigger: S3 events", () => {
     it("decodes keys as S3 encodes them in notifications", () => {
@@ -48,15 +41,6 @@ describe("functions/airflow-trigger: S3 events", () => {
         );
     });
 
-    it("filters on the decoded key", () => {
-        assert.equal(filterReason("trip data/a.parquet", "trip data/", ".parquet"), undefined);
-        assert.match(
-            String(filterReason("trip+data/a.parquet", "trip data/", ".parquet")),
-            /start with/,
-        );
-        assert.equal(filterReason("anything.parquet", "", ".parquet"), undefined);
-    });
-
     it("strips ETag quotes and keeps the version id", () => {
         const e = objectCreatedEvent([
             { bucket: "b", key: "k.parquet", eTag: '"abc"', versionId: "v9", size: 5 },
@@ -70,7 +54,41 @@ describe("functions/airflow-trigger: S3 events", () => {
         }
     });
 
-    it("rejects records without bucket, key or event name", () => {
-        assert.throws(() => parseS3Event({ Records: [{ s3: {} }] }), /record 0 lacks eventName/);
+    it("reports malformed records by index and still parses the others", () => {
+        const good = objectCreatedEvent([{ bucket: "b", key: "k.parquet", eTag: "e1" }])
+            .Records[0]!;
+        const parsed = parseS3Event({
+            Records: [
+                { s3: {} },
+                good,
+                {
+                    eventName: "ObjectCreated:Put",
+                    s3: { bucket: { name: "b" }, object: { key: "%E0%A4%A", eTag: "x" } },
+                },
+                {
+                    eventName: "ObjectCreated:Put",
+                    s3: { bucket: { name: "b" }, object: { key: "n.parquet" } },
+                },
+            ],
+        });
+        assert.equal(parsed.kind, "records");
+        if (parsed.kind !== "records") return;
+        assert.deepEqual(
+            parsed.objects.map((o) => o.key),
+            ["k.parquet"],
+        );
+        assert.deepEqual(
+            parsed.invalid.map((r) => r.index),
+            [0, 2, 3],
+        );
+        assert.match(parsed.invalid[0]!.reason, /^record 0 lacks eventName/);
+        assert.match(
+            parsed.invalid[1]!.reason,
+            /^record 2 \(bucket b\): object key "%E0%A4%A" is not valid URL encoding/,
+        );
+        assert.match(
+            parsed.invalid[2]!.reason,
+            /^record 3 \(s3:\/\/b\/n\.parquet\) has neither versionId nor eTag/,
+        );
     });
 });

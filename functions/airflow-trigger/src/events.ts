@@ -27,7 +27,14 @@ export type ParsedEvent =
           objects: S3ObjectRef[];
           /** Records that are not object creations (e.g. `ObjectRemoved:*`). */
           otherEvents: { eventName: string; bucket: string; key: string }[];
+          /** Malformed records (their index in `Records` and what is wrong); the others are kept. */
+          invalid: InvalidRecord[];
       };
+
+export interface InvalidRecord {
+    index: number;
+    reason: string;
+}
 
 export class InvalidEventError extends Error {
     constructor(message: string) {
@@ -66,31 +73,52 @@ export function parseS3Event(event: unknown): ParsedEvent {
     }
     const objects: S3ObjectRef[] = [];
     const otherEvents: { eventName: string; bucket: string; key: string }[] = [];
+    const invalid: InvalidRecord[] = [];
+    // Each record on its own: a malformed one is reported and the others are still parsed.
     e.Records.forEach((record: unknown, i) => {
-        const r = obj(record);
-        const s3 = obj(r.s3);
-        const bucket = str(obj(s3.bucket).name);
-        const o = obj(s3.object);
-        const rawKey = str(o.key);
-        const eventName = str(r.eventName);
-        if (bucket === undefined || rawKey === undefined || eventName === undefined) {
-            throw new InvalidEventError(
-                `record ${i} lacks eventName, s3.bucket.name or s3.object.key: not an S3 notification record`,
-            );
+        try {
+            const parsed = parseRecord(record, i);
+            if ("object" in parsed) objects.push(parsed.object);
+            else otherEvents.push(parsed.other);
+        } catch (err) {
+            if (!(err instanceof InvalidEventError)) throw err;
+            invalid.push({ index: i, reason: err.message });
         }
-        const key = decodeS3Key(rawKey);
-        if (!eventName.startsWith("ObjectCreated:")) {
-            otherEvents.push({ eventName, bucket, key });
-            return;
-        }
-        const eTag = str(o.eTag)?.replace(/^"|"$/g, "");
-        const versionId = str(o.versionId);
-        if (versionId === undefined && eTag === undefined) {
-            throw new InvalidEventError(
-                `record ${i} (s3://${bucket}/${key}) has neither versionId nor eTag: cannot derive a run id`,
-            );
-        }
-        objects.push({
+    });
+    return { kind: "records", objects, otherEvents, invalid };
+}
+
+function parseRecord(
+    record: unknown,
+    i: number,
+): { object: S3ObjectRef } | { other: { eventName: string; bucket: string; key: string } } {
+    const r = obj(record);
+    const s3 = obj(r.s3);
+    const bucket = str(obj(s3.bucket).name);
+    const o = obj(s3.object);
+    const rawKey = str(o.key);
+    const eventName = str(r.eventName);
+    if (bucket === undefined || rawKey === undefined || eventName === undefined) {
+        throw new InvalidEventError(
+            `record ${i} lacks eventName, s3.bucket.name or s3.object.key: not an S3 notification record`,
+        );
+    }
+    let key: string;
+    try {
+        key = decodeS3Key(rawKey);
+    } catch (err) {
+        throw new InvalidEventError(`record ${i} (bucket ${bucket}): ${(err as Error).message}`);
+    }
+    if (!eventName.startsWith("ObjectCreated:")) return { other: { eventName, bucket, key } };
+    const eTag = str(o.eTag)?.replace(/^"|"$/g, "");
+    const versionId = str(o.versionId);
+    if (versionId === undefined && eTag === undefined) {
+        throw new InvalidEventError(
+            `record ${i} (s3://${bucket}/${key}) has neither versionId nor eTag: cannot derive a run id`,
+        );
+    }
+    return {
+        object: {
             bucket,
             key,
             versionId,
@@ -98,16 +126,8 @@ export function parseS3Event(event: unknown): ParsedEvent {
             size: typeof o.size === "number" ? o.size : undefined,
             eventName,
             eventTime: str(r.eventTime),
-        });
-    });
-    return { kind: "records", objects, otherEvents };
-}
-
-/** Why an object is skipped, or undefined when it should trigger a run. */
-export function filterReason(key: string, prefix: string, suffix: string): string | undefined {
-    if (!key.startsWith(prefix)) return `key does not start with ${JSON.stringify(prefix)}`;
-    if (!key.endsWith(suffix)) return `key does not end with ${JSON.stringify(suffix)}`;
-    return undefined;
+        },
+    };
 }
 
 /**

@@ -21,8 +21,7 @@ function configure(): TriggerConfig {
 const config = configure();
 createLogger({ level: config.logLevel }).info("cold_start", {
     airflow_url: config.airflowUrl,
-    dag_id: config.dagId,
-    key_prefix: config.keyPrefix,
+    routes: config.routes.map((r) => `${r.prefix}* -> ${r.dagId}`),
     key_suffix: config.keySuffix,
     credential_source: config.credentials.kind,
 });

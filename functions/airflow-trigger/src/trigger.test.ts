@@ -22,7 +22,7 @@ function config(overrides: NodeJS.ProcessEnv = {}): TriggerConfig {
 }
 
 describe("functions/airflow-trigger: handler against a loopback Airflow API", () => {
-    const airflow = new FakeAirflow({ port: PORT, ...USER, dags: ["batch"] });
+    const airflow = new FakeAirflow({ port: PORT, ...USER, dags: ["batch", "batch_green"] });
     let lines: string[] = [];
 
     function handler(overrides: NodeJS.ProcessEnv = {}) {
@@ -64,7 +64,12 @@ describe("functions/airflow-trigger: handler against a loopback Airflow API", ()
         const runId = dagRunId({ bucket: "acme-landing", key, versionId: "v1", eTag: "0123abcd" });
         assert.match(runId, /^s3__acme-landing__[0-9a-f]{32}$/);
         assert.deepEqual(summary.runs, [
-            { uri: `s3://acme-landing/${key}`, dagRunId: runId, outcome: "created" },
+            {
+                uri: `s3://acme-landing/${key}`,
+                dagId: "batch",
+                dagRunId: runId,
+                outcome: "created",
+            },
         ]);
         const post = airflow.requests.find((r) => r.path === "/api/v2/dags/batch/dagRuns");
         assert.deepEqual(post?.body, {
@@ -109,6 +114,49 @@ describe("functions/airflow-trigger: handler against a loopback Airflow API", ()
         );
     });
 
+    it("routes each dataset's files by key prefix to that dataset's DAG (AIRFLOW_DAG_ROUTES)", async () => {
+        const routes = JSON.stringify([
+            { prefix: "trip data/yellow_tripdata_", dag_id: "batch" },
+            { prefix: "trip data/green_tripdata_", dag_id: "batch_green" },
+        ]);
+        const h = handler({
+            AIRFLOW_DAG_ID: undefined,
+            S3_KEY_PREFIX: undefined,
+            AIRFLOW_DAG_ROUTES: routes,
+        });
+        const summary = await h(
+            objectCreatedEvent([
+                {
+                    bucket: "acme-landing",
+                    key: "trip data/green_tripdata_2024-01.parquet",
+                    eTag: "g1",
+                },
+                {
+                    bucket: "acme-landing",
+                    key: "trip data/yellow_tripdata_2024-01.parquet",
+                    eTag: "y1",
+                },
+                {
+                    bucket: "acme-landing",
+                    key: "trip data/fhv_tripdata_2024-01.parquet",
+                    eTag: "f1",
+                },
+            ]),
+        );
+        assert.deepEqual(
+            summary.runs.map((r) => [r.dagId, r.uri]),
+            [
+                ["batch_green", "s3://acme-landing/trip data/green_tripdata_2024-01.parquet"],
+                ["batch", "s3://acme-landing/trip data/yellow_tripdata_2024-01.parquet"],
+            ],
+        );
+        assert.deepEqual(
+            airflow.requests.filter((r) => r.path.endsWith("/dagRuns")).map((r) => r.path),
+            ["/api/v2/dags/batch_green/dagRuns", "/api/v2/dags/batch/dagRuns"],
+        );
+        assert.match(summary.ignored[0]!.reason, /starts with none of the dataset prefixes/);
+    });
+
     it("ignores the s3:TestEvent S3 sends after the notification is configured", async () => {
         const summary = await handler()({
             Service: "Amazon S3",
@@ -143,7 +191,7 @@ describe("functions/airflow-trigger: handler against a loopback Airflow API", ()
             },
             {
                 key: "other/yellow_tripdata_2024-01.parquet",
-                reason: 'key does not start with "trip data/"',
+                reason: 'key starts with none of the dataset prefixes "trip data/"',
             },
             { key: "trip data/readme.csv", reason: 'key does not end with ".parquet"' },
         ]);
@@ -194,6 +242,7 @@ describe("functions/airflow-trigger: handler against a loopback Airflow API", ()
         const summary = await handler()(objectCreatedEvent([o]));
         assert.deepEqual(summary.runs[0], {
             uri: `s3://${o.bucket}/${o.key}`,
+            dagId: "batch",
             dagRunId: runId,
             outcome: "exists",
         });
@@ -288,6 +337,71 @@ describe("functions/airflow-trigger: handler against a loopback Airflow API", ()
             ["created", "exists"],
         );
         assert.equal(airflow.runs.size, 2);
+    });
+
+    it("attempts every record after a malformed one, then fails naming the malformed records", async () => {
+        const good = objectCreatedEvent([
+            { bucket: "acme-landing", key: "trip data/yellow_tripdata_2025-04.parquet", eTag: "p" },
+            { bucket: "acme-landing", key: "trip data/yellow_tripdata_2025-05.parquet", eTag: "q" },
+        ]).Records;
+        const event = {
+            Records: [
+                { eventName: "ObjectCreated:Put", s3: { object: { key: "x.parquet" } } },
+                good[0],
+                {
+                    eventName: "ObjectCreated:Put",
+                    s3: {
+                        bucket: { name: "acme-landing" },
+                        object: { key: "trip+data/y.parquet" },
+                    },
+                },
+                good[1],
+            ],
+        };
+        const h = handler();
+        await assert.rejects(h(event), (err: unknown) => {
+            assert.ok(err instanceof TriggerFailedError);
+            assert.deepEqual(
+                err.invalid.map((r) => r.index),
+                [0, 2],
+            );
+            assert.deepEqual(err.failures, []);
+            assert.equal(err.retryable, false, "a malformed record does not get better on retry");
+            assert.match(err.message, /^2 malformed record\(s\):/);
+            assert.match(err.message, /malformed record 0 lacks eventName, s3\.bucket\.name/);
+            assert.match(
+                err.message,
+                /malformed record 2 \(s3:\/\/acme-landing\/trip data\/y\.parquet\) has neither versionId nor eTag/,
+            );
+            return true;
+        });
+        assert.equal(airflow.runs.size, 2, "both well-formed records were triggered");
+        assert.deepEqual(airflow.sequence(), ["token 201", "run 200", "run 200"]);
+        const invalid = events().filter((e) => e.event === "record_invalid");
+        assert.deepEqual(
+            invalid.map((e) => [e.level, e.record]),
+            [
+                ["error", 0],
+                ["error", 2],
+            ],
+        );
+    });
+
+    it("names malformed records and failed objects together", async () => {
+        airflow.force(/dagRuns$/, 500, { detail: "Internal Server Error" });
+        const event = objectCreatedEvent([
+            { bucket: "acme-landing", key: "trip data/yellow_tripdata_2025-06.parquet", eTag: "r" },
+        ]);
+        event.Records.unshift({ eventName: "ObjectCreated:Put" });
+        await assert.rejects(handler()(event), (err: unknown) => {
+            assert.ok(err instanceof TriggerFailedError);
+            assert.equal(err.retryable, true);
+            assert.match(
+                err.message,
+                /^1 malformed record\(s\) and 1 object\(s\) could not be triggered \(transient; retry\):\n {2}- malformed record 0 lacks eventName.*\n {2}- s3:\/\/acme-landing\/trip data\/yellow_tripdata_2025-06\.parquet \(run s3__acme-landing__[0-9a-f]{32}\): .*500/,
+            );
+            return true;
+        });
     });
 
     it("throws a retryable error when Airflow cannot be reached", async () => {

@@ -1,5 +1,5 @@
 """Reading platform settings from the environment (the ``pipeline-env`` ConfigMap,
-ARCHITECTURE.md §3) with errors that say what to do.
+docs/architecture.md#pipeline-env) with errors that say what to do.
 
 Each component keeps its own typed settings and its own rules (``taxi_spark.config`` …); this
 module holds what they share: the value sets of ``PLATFORM_RUNTIME`` and ``WAREHOUSE``, the
@@ -23,7 +23,7 @@ RUNTIMES = ("kubernetes", "local")
 WAREHOUSES = ("bigquery", "duckdb")
 # A BigQuery dataset id, also a valid unquoted DuckDB schema name.
 DATASET_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
-PIPELINE_ENV_SOURCE = "it is normally set by the pipeline-env ConfigMap (ARCHITECTURE.md §3)"
+PIPELINE_ENV_SOURCE = "it is normally set by the pipeline-env ConfigMap (docs/architecture.md)"
 
 
 def one_of(label: str, value: str, choices: tuple[str, ...], error: type[Exception]) -> str:

@@ -1,4 +1,4 @@
-"""The command-line contract every pipeline job follows (ARCHITECTURE.md §3, "Jobs"):
+"""The command-line contract every pipeline job follows (docs/architecture.md#job-cli-contract):
 
 * the last stdout line is the job's JSON summary (the local runner turns it into the task's
   XCom), optionally also written to ``--summary-out``;

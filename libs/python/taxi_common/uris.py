@@ -1,5 +1,5 @@
-"""Storage URIs the pipeline takes (``file://``, ``gs://``, ``s3://``; ARCHITECTURE.md §3) and
-the one way the jobs publish a file.
+"""Storage URIs the pipeline takes (``file://``, ``gs://``, ``s3://``;
+docs/architecture.md#storage-and-warehouse) and the one way the jobs publish a file.
 
 * :func:`parse` checks a URI against the schemes a caller accepts and raises the caller's own
   error class with a message naming where the value came from (``--uri``, ``DOCS_URI`` ...).

@@ -1,4 +1,5 @@
-"""Platform settings read from the environment (the ``pipeline-env`` ConfigMap, ARCHITECTURE.md §3).
+"""Platform settings read from the environment (the ``pipeline-env`` ConfigMap,
+docs/architecture.md).
 
 Only this module reads ``os.environ``. Jobs call :func:`load` (train, retrain) or
 :func:`load_serving` (the HTTP service, which needs no warehouse) once and pass the typed result

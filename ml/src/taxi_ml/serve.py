@@ -44,7 +44,7 @@ MAX_TRIPS = 10_000
 
 
 class Trip(BaseModel):
-    """One trip, in ``fare_features`` terms (ARCHITECTURE.md §3 data contract)."""
+    """One trip, in ``fare_features`` terms (docs/architecture.md data contract)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -1,4 +1,5 @@
-"""Platform settings read from the environment (the ``pipeline-env`` ConfigMap, ARCHITECTURE.md §3).
+"""Platform settings read from the environment (the ``pipeline-env`` ConfigMap,
+docs/architecture.md).
 
 Only this module reads ``os.environ`` for platform keys. Jobs call :func:`load` once and pass the
 typed :class:`PlatformConfig` down; a missing or malformed key fails with a message naming the

@@ -1,12 +1,11 @@
 """The canonical trips schema and how a file's schema is mapped onto it.
 
-The TLC monthly files drift (ARCHITECTURE.md §1): nullable integer columns are ``int64`` in some
-months and ``double`` in others, an all-null column is written with Parquet's Null type, one
-column changes capitalisation (``airport_fee`` / ``Airport_fee``) and newer columns are absent
-from older months. This module decides, from the footer alone, how each canonical column is
-produced from a file's columns (:func:`plan`), and applies that plan to a Spark DataFrame
-(:func:`apply_plan`). A file that cannot be reconciled fails with a :class:`SchemaError` naming
-the file and the column.
+The TLC monthly files drift (docs/architecture.md#overview): nullable integer columns are ``int64``
+in some months and ``double`` in others, an all-null column is written with Parquet's Null type, one
+column changes capitalisation (``airport_fee`` / ``Airport_fee``) and newer columns are absent from
+older months. This module decides, from the footer alone, how each canonical column is produced from
+a file's columns (:func:`plan`), and applies that plan to a Spark DataFrame (:func:`apply_plan`). A
+file that cannot be reconciled fails with a :class:`SchemaError` naming the file and the column.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
  * Which values are selected is declared here, per resource type, as dotted input paths.
  */
 import * as path from "node:path";
-import type { RecordedResource } from "../testing/pulumi-harness";
+import type { RecordedResource } from "./engine";
 
 export const INVENTORY_DIR = path.resolve(__dirname, "..", "stacks", "inventory");
 

@@ -2,12 +2,12 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
-import { renderStack, type Rendered } from "../../tools/render";
-import { listStacks } from "../../tools/stack-files";
-import { NAMESPACES } from "../namespaces/namespaces";
+import { NAMESPACES } from "../components/namespaces/namespaces";
 import { checkMatrix, type JobRow } from "./access-matrix";
+import { renderStack, type Rendered } from "./render";
+import { listStacks } from "./stack-files";
 
-const ROOT = path.resolve(__dirname, "..", "..");
+const ROOT = path.resolve(__dirname, "..");
 const DAGS_PYTHON = path.join(ROOT, "dags", ".venv", "bin", "python");
 
 /** The job table's declared accesses (`python -m common.jobs` in dags/). */

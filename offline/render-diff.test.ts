@@ -31,7 +31,7 @@ const head: StackState = {
     outputs: { bucket: "staging", url: "https://a" },
 };
 
-describe("tools/render-diff", () => {
+describe("offline/render-diff", () => {
     it("flattens nested inputs to dotted paths", () => {
         assert.deepEqual(flatten({ a: { b: [1, { c: 2 }] }, d: {} }), {
             "a.b.0": 1,

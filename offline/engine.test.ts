@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
-import { SECRET, evaluate } from "./pulumi-harness";
+import { SECRET, evaluate } from "./engine";
 
 /** Concrete stand-ins for a provider and a provider-managed resource. */
 class FakeProvider extends pulumi.ProviderResource {}
@@ -23,7 +23,7 @@ class Box extends pulumi.ComponentResource {
     }
 }
 
-describe("testing/pulumi-harness", () => {
+describe("offline/engine", () => {
     it("records every resource with its type, name, parent and redacted inputs", async () => {
         const run = await evaluate(() => {
             const box = new Box("b1");

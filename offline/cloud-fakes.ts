@@ -6,8 +6,8 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DockerIgnore, contextFiles } from "./dockerfile-rules";
-import type { EvaluateOptions } from "./pulumi-harness";
+import { DockerIgnore, contextFiles } from "./dockerignore";
+import type { EvaluateOptions } from "./engine";
 
 type Outputs = NonNullable<EvaluateOptions["outputs"]>;
 type Invokes = NonNullable<EvaluateOptions["invokes"]>;
@@ -65,11 +65,25 @@ export function buildDigest(inputs: Record<string, unknown>, root: string = CHEC
 
 export function cloudFakes(project: string): Outputs {
     return {
-        "gcp:container/cluster:Cluster": (name, inputs) => ({
-            name: inputs.name ?? name,
-            endpoint: "203.0.113.10",
-            masterAuth: { clusterCaCertificate: "T0ZGTElORS1DQQ==" },
-        }),
+        "gcp:container/cluster:Cluster": (name, inputs) => {
+            const endpoints = (inputs.controlPlaneEndpointsConfig ?? {}) as {
+                dnsEndpointConfig?: object;
+            };
+            const clusterName = typeof inputs.name === "string" ? inputs.name : name;
+            return {
+                name: clusterName,
+                endpoint: "203.0.113.10",
+                masterAuth: { clusterCaCertificate: "T0ZGTElORS1DQQ==" },
+                // GKE reports the DNS endpoint of every cluster (`<id>.<region>.gke.goog`).
+                controlPlaneEndpointsConfig: {
+                    ...endpoints,
+                    dnsEndpointConfig: {
+                        ...endpoints.dnsEndpointConfig,
+                        endpoint: `gke-0123456789abcdef0123456789abcdef-${clusterName}.europe-west1.gke.goog`,
+                    },
+                },
+            };
+        },
         "gcp:compute/globalAddress:GlobalAddress": (name, inputs) => ({
             name: inputs.name ?? name,
             address: "203.0.113.20",

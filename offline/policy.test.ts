@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as gcp from "@pulumi/gcp";
-import { type EvalResource, evaluatePolicies, resourcesOfRender, stackUrn } from "./evaluate";
-import type { PlatformPolicy } from "./rules";
+import { type EvalResource, evaluatePolicies, resourcesOfRender, stackUrn } from "./policy";
+import type { PlatformPolicy } from "../policy/rules";
 
 /** The evaluator behaves like the policy analyzer the Pulumi CLI runs. */
 
@@ -27,7 +27,7 @@ const bucket: EvalResource = {
     propertyDependencies: { name: [provider.urn] },
 };
 
-describe("policy/evaluate", () => {
+describe("offline/policy", () => {
     it("gives resource policies the CLI's arguments: typed isType/asType, provider, opts, config", async () => {
         const seen: string[] = [];
         const policy: PlatformPolicy = {

@@ -9,7 +9,7 @@
  * and so is a grant of a job identity that no job uses, or that gives more than the jobs use
  * when a narrower role would do (least privilege).
  */
-import type { RecordedResource } from "../../testing/pulumi-harness";
+import type { RecordedResource } from "./engine";
 
 export interface Access {
     kind: "gcs" | "bigquery" | "bigquery-jobs" | "bigquery-read-session" | "s3" | "transfer-jobs";

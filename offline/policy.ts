@@ -19,8 +19,7 @@
  * CLI gives their plain value, so the evaluator sets `checkOutputKeyNames` for
  * `no-plaintext-secrets` (see policy/rules/secrets.ts).
  *
- * CLI:  tsx policy/evaluate.ts <stack> [<stack> ...] | --all
- *       prints every violation; exits 1 when any is mandatory.
+ * Command line: tools/policy.ts.
  */
 import type {
     EnforcementLevel,
@@ -31,10 +30,9 @@ import type {
     StackValidationArgs,
 } from "@pulumi/policy";
 import { PROJECT } from "../stacks/config";
-import type { RecordedResource } from "../testing/pulumi-harness";
-import { renderStack } from "../tools/render";
-import { listStacks } from "../tools/stack-files";
-import { PACK_NAME, POLICIES, type PlatformPolicy } from "./rules";
+import type { RecordedResource } from "./engine";
+import { renderStack } from "./render";
+import { PACK_NAME, POLICIES, type PlatformPolicy } from "../policy/rules";
 
 /** One resource as the evaluator feeds it to the policies. */
 export interface EvalResource {
@@ -309,46 +307,4 @@ export function formatViolations(violations: readonly Violation[]): string {
                 (v.resource ? `\n      at ${v.resource}` : ""),
         )
         .join("\n");
-}
-
-async function main(argv: string[]): Promise<number> {
-    const known = listStacks();
-    const stacks = argv.includes("--all") ? known : argv.filter((a) => !a.startsWith("-"));
-    const unknown = argv.filter((a) => a.startsWith("-") && a !== "--all");
-    if (unknown.length > 0 || stacks.length === 0) {
-        console.error(
-            `usage: tsx policy/evaluate.ts <stack>... | --all   (stacks: ${known.join(", ")})` +
-                (unknown.length > 0 ? `\nunknown option ${unknown.join(" ")}` : ""),
-        );
-        return 2;
-    }
-    for (const s of stacks) {
-        if (!known.includes(s)) {
-            console.error(`unknown stack "${s}": stacks/ has ${known.join(", ")}`);
-            return 2;
-        }
-    }
-    let mandatory = 0;
-    for (const stack of stacks) {
-        const violations = await evaluateStack(stack);
-        const hard = violations.filter((v) => v.enforcementLevel === "mandatory").length;
-        mandatory += hard;
-        console.log(
-            `${stack}: ${POLICIES.length} policies, ${violations.length} violation(s), ${hard} mandatory`,
-        );
-        if (violations.length > 0) console.log(formatViolations(violations));
-    }
-    return mandatory > 0 ? 1 : 0;
-}
-
-if (require.main === module) {
-    main(process.argv.slice(2)).then(
-        (code) => process.exit(code),
-        (err: unknown) => {
-            console.error(
-                `policy evaluation failed: ${err instanceof Error ? err.stack : String(err)}`,
-            );
-            process.exit(2);
-        },
-    );
 }
