@@ -60,7 +60,7 @@ def pipeline_env() -> dict[str, str]:
         "BQ_DATASET_MARTS": "taxi_dev_marts",
         "MLFLOW_TRACKING_URI": "http://mlflow.mlflow:5000",
         "S3_LANDING_BUCKET": LANDING,
-        "TRANSFER_JOB_NAME": "transferJobs/taxi-dev-landing",
+        "TRANSFER_JOB_PREFIX": "transferJobs/dev-s3-full-refresh",
     }
 
 
