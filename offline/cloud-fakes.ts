@@ -90,7 +90,13 @@ export function cloudFakes(project: string): Outputs {
         }),
         "gcp:serviceaccount/account:Account": (_name, inputs) => {
             const email = `${String(inputs.accountId)}@${project}.iam.gserviceaccount.com`;
-            return { email, name: `projects/${project}/serviceAccounts/${email}` };
+            // The numeric `sub` of the account's Google ID tokens (AWS roles trust it).
+            const uniqueId = `1${BigInt(
+                `0x${createHash("sha256").update(email).digest("hex").slice(0, 16)}`,
+            )
+                .toString()
+                .padStart(20, "0")}`;
+            return { email, uniqueId, name: `projects/${project}/serviceAccounts/${email}` };
         },
         "gcp:certificatemanager/dnsAuthorization:DnsAuthorization": (_name, inputs) => ({
             dnsResourceRecords: [

@@ -292,6 +292,7 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
             datasets,
             // Storage Transfer keeps deleted job names: one name per creation on disposable stacks.
             uniqueName: cfg.disposable,
+            landingReaderSubject: identities.googleAccounts.transfer.uniqueId,
         },
         { providers: [awsProvider, gcpProvider] },
     );
@@ -338,6 +339,7 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
                 PLATFORM_RUNTIME: "kubernetes",
                 GCP_PROJECT: cfg.gcpProject,
                 GCP_REGION: cfg.gcpRegion,
+                BQ_LOCATION: cfg.datasetLocation,
                 STAGING_URI: lake.uris.staging,
                 DOCS_URI: lake.uris.docs,
                 SPARK_TEMP_BUCKET: lake.buckets["spark-temp"].name,
@@ -354,6 +356,7 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
                 IMAGE_CLOUD_SDK: upstream.cloudSdk,
                 S3_LANDING_BUCKET: trigger.bucketName,
                 TRANSFER_JOB_PREFIX: transfer.transferJobPrefix,
+                AWS_LANDING_ROLE_ARN: transfer.landingReaderRoleArn,
             },
             statsd: {
                 host: monitoring.statsdHost,

@@ -79,7 +79,8 @@ describe("job templates: nunjucks = Jinja2, and valid Kubernetes objects", funct
         assert.equal(c.securityContext.allowPrivilegeEscalation, false);
         assert.deepStrictEqual(c.securityContext.capabilities, { drop: ["ALL"] });
         assert.deepStrictEqual(c.envFrom, [{ configMapRef: { name: "pipeline-env" } }]);
-        assert.equal(pod.serviceAccountName, "spark");
+        // The copy reads the landing bucket through the transfer identity's AWS role.
+        assert.equal(pod.serviceAccountName, "transfer");
         assert.equal(
             cases["batch.retrain"]!.rendered.spec &&
                 (cases["batch.retrain"]!.rendered as any).spec.template.spec.serviceAccountName,

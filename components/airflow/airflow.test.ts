@@ -207,20 +207,30 @@ describe("components/airflow", () => {
         assert.equal(roles.length, 1);
         const role = roles[0]!.inputs as any;
         assert.equal(role.metadata.namespace, "jobs");
-        // What the operators call while waiting (offline/preflight authorizes every call).
-        const grants = (group: string, resource: string, verb: string) =>
-            role.rules.some(
-                (rule: any) =>
-                    rule.apiGroups.includes(group) &&
-                    rule.resources.includes(resource) &&
-                    rule.verbs.includes(verb),
-            );
-        assert.ok(grants("batch", "jobs/status", "get"), "read_namespaced_job_status");
-        assert.ok(
-            grants("sparkoperator.k8s.io", "sparkapplications/status", "get"),
-            "get_namespaced_custom_object_status",
-        );
-        assert.ok(grants("", "pods/log", "get"), "task logs");
+        assert.deepEqual(role.rules, [
+            {
+                apiGroups: [""],
+                resources: ["pods"],
+                verbs: ["create", "get", "list", "watch", "delete", "patch"],
+            },
+            { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
+            {
+                apiGroups: ["batch"],
+                resources: ["jobs"],
+                verbs: ["create", "get", "list", "watch", "delete"],
+            },
+            { apiGroups: ["batch"], resources: ["jobs/status"], verbs: ["get"] },
+            {
+                apiGroups: ["sparkoperator.k8s.io"],
+                resources: ["sparkapplications"],
+                verbs: ["create", "get", "list", "watch", "delete"],
+            },
+            {
+                apiGroups: ["sparkoperator.k8s.io"],
+                resources: ["sparkapplications/status"],
+                verbs: ["get"],
+            },
+        ]);
         assert.deepEqual(role.rules, LAUNCHER_RULES);
         for (const rule of role.rules) {
             assert.ok(!rule.resources.includes("*") && !rule.verbs.includes("*"), "no wildcards");

@@ -9,6 +9,7 @@ export const PIPELINE_ENV_KEYS = [
     "PLATFORM_RUNTIME",
     "GCP_PROJECT",
     "GCP_REGION",
+    "BQ_LOCATION",
     "STAGING_URI",
     "DOCS_URI",
     "SPARK_TEMP_BUCKET",
@@ -25,6 +26,7 @@ export const PIPELINE_ENV_KEYS = [
     "IMAGE_CLOUD_SDK",
     "S3_LANDING_BUCKET",
     "TRANSFER_JOB_PREFIX",
+    "AWS_LANDING_ROLE_ARN",
 ] as const;
 
 export type PipelineEnvKey = (typeof PIPELINE_ENV_KEYS)[number];

@@ -25,14 +25,14 @@ export const LAUNCHER_RULES = [
         resources: ["jobs"],
         verbs: ["create", "get", "list", "watch", "delete"],
     },
-    // KubernetesJobOperator waits with read_namespaced_job_status.
+    // The operators wait on the status subresources (`read_namespaced_job_status`,
+    // `get_namespaced_custom_object_status`): recorded by dags/tests/k8s_recorder.py.
     { apiGroups: ["batch"], resources: ["jobs/status"], verbs: ["get"] },
     {
         apiGroups: ["sparkoperator.k8s.io"],
         resources: ["sparkapplications"],
         verbs: ["create", "get", "list", "watch", "delete"],
     },
-    // SparkKubernetesOperator waits with get_namespaced_custom_object_status.
     {
         apiGroups: ["sparkoperator.k8s.io"],
         resources: ["sparkapplications/status"],

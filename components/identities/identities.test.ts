@@ -50,6 +50,7 @@ describe("components/identities", () => {
             "dev-mlflow",
             "dev-postgres-backup",
             "dev-spark",
+            "dev-transfer",
         ]);
         assert.equal(r.ofType("gcp:serviceaccount/key:Key").length, 0);
         const wi = r
@@ -65,6 +66,7 @@ describe("components/identities", () => {
                 "jobs/dbt",
                 "jobs/ml",
                 "jobs/spark",
+                "jobs/transfer",
                 "mlflow/mlflow",
                 "serving/fare-api",
             ].map((ksa) => `roles/iam.workloadIdentityUser ${pool}[${ksa}]`),

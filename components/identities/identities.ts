@@ -11,7 +11,15 @@ import { NAMESPACES, type NamespaceKey } from "../namespaces/namespaces";
 import { PART_OF } from "../shared/labels";
 
 export type Workload =
-    "airflow" | "spark" | "dbt" | "ml" | "mlflow" | "docs-app" | "fare-api" | "postgres-backup";
+    | "airflow"
+    | "transfer"
+    | "spark"
+    | "dbt"
+    | "ml"
+    | "mlflow"
+    | "docs-app"
+    | "fare-api"
+    | "postgres-backup";
 
 export interface WorkloadAccess {
     /** Why the workload needs a cloud identity. */
@@ -26,35 +34,44 @@ export interface WorkloadAccess {
 /** Who gets what. Change access here, nowhere else. */
 export const WORKLOAD_ACCESS: Record<Workload, WorkloadAccess> = {
     airflow: {
-        purpose: "scheduler and the copy task: stage S3 files, start the bulk transfer",
+        purpose: "scheduler and workers: launch task pods (Kubernetes RBAC only, no data access)",
         namespace: "airflow",
-        buckets: { staging: "roles/storage.objectAdmin" },
+        buckets: {},
+        datasets: {},
+        projectRoles: [],
+    },
+    transfer: {
+        purpose:
+            "copy_to_staging (landing object → staging, through the AWS landing-reader role) and the full-refresh Storage Transfer job",
+        namespace: "jobs",
+        buckets: { staging: "roles/storage.objectUser" },
         datasets: {},
         projectRoles: ["roles/storagetransfer.user"],
     },
     spark: {
         purpose:
-            "Spark driver and executors: read staged files, load raw trips, write validation docs",
+            "Spark driver and executors: read staged files, load raw trips (through spark-temp), write data docs",
         namespace: "jobs",
         buckets: {
             staging: "roles/storage.objectViewer",
-            "spark-temp": "roles/storage.objectAdmin",
-            docs: "roles/storage.objectAdmin",
+            "spark-temp": "roles/storage.objectUser",
+            docs: "roles/storage.objectUser",
         },
         datasets: { raw: "roles/bigquery.dataEditor" },
-        projectRoles: ["roles/bigquery.jobUser", "roles/bigquery.readSessionUser"],
+        projectRoles: ["roles/bigquery.jobUser"],
     },
     dbt: {
         purpose: "dbt build: read raw trips, build marts, publish docs",
         namespace: "jobs",
-        buckets: { docs: "roles/storage.objectAdmin" },
+        buckets: { docs: "roles/storage.objectUser" },
         datasets: { raw: "roles/bigquery.dataViewer", marts: "roles/bigquery.dataEditor" },
         projectRoles: ["roles/bigquery.jobUser"],
     },
     ml: {
-        purpose: "training and retraining: read fare features, log runs and models",
+        purpose:
+            "training and retraining: read fare features, publish the model report (runs and models go through the MLflow server)",
         namespace: "jobs",
-        buckets: { "mlflow-artifacts": "roles/storage.objectAdmin" },
+        buckets: { docs: "roles/storage.objectUser" },
         datasets: { marts: "roles/bigquery.dataViewer" },
         projectRoles: ["roles/bigquery.jobUser", "roles/bigquery.readSessionUser"],
     },

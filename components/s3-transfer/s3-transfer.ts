@@ -43,6 +43,14 @@ export interface S3TransferArgs {
      * (config `disposable`) needs it; the suffix stays the same for the life of the stack.
      */
     uniqueName?: boolean;
+    /**
+     * Unique id (`sub` of its Google ID tokens) of the Google service account the batch DAG's
+     * per-file copy runs as (the `transfer` workload identity). When given, a second AWS role
+     * trusts exactly that account (web identity federation from GKE: the pod asks the metadata
+     * server for an ID token and exchanges it with STS) and may only read the datasets'
+     * monthly files (no listing).
+     */
+    landingReaderSubject?: pulumi.Input<string>;
 }
 
 export interface TransferDataset {
@@ -81,13 +89,14 @@ export function resolveS3TransferArgs(args: S3TransferArgs) {
     return r;
 }
 
-/** Trust policy: only the project's Storage Transfer service agent may assume the role. */
-export function federationTrustPolicy(subjectId: string) {
+/** Trust policy: only the Google identity `subjectId` (the Storage Transfer service agent, or
+ * the copy job's service account) may assume the role. */
+export function federationTrustPolicy(subjectId: string, sid = "GoogleStorageTransferService") {
     return {
         Version: "2012-10-17",
         Statement: [
             {
-                Sid: "GoogleStorageTransferService",
+                Sid: sid,
                 Effect: "Allow",
                 Principal: { Federated: "accounts.google.com" },
                 Action: "sts:AssumeRoleWithWebIdentity",
@@ -118,6 +127,21 @@ export function readOnlyPolicy(bucketArn: string, keyPrefixes: string[]) {
     };
 }
 
+/** The per-file copy: read the datasets' monthly files, nothing else (no listing). */
+export function objectReadPolicy(bucketArn: string, keyPrefixes: string[]) {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Sid: "ReadLandingObjects",
+                Effect: "Allow",
+                Action: "s3:GetObject",
+                Resource: keyPrefixes.map((p) => `${bucketArn}/${p}*`),
+            },
+        ],
+    };
+}
+
 /** What the transfer service agent gets on the staging bucket. */
 export const SINK_ROLES = ["roles/storage.legacyBucketWriter", "roles/storage.objectViewer"];
 
@@ -131,6 +155,8 @@ export class S3Transfer extends pulumi.ComponentResource {
     /** The Google-managed Storage Transfer service agent of the project. */
     public readonly serviceAgentEmail: pulumi.Output<string>;
     public readonly jobs: Record<string, gcp.storage.TransferJob>;
+    /** `AWS_LANDING_ROLE_ARN` of pipeline-env: the copy job's role ("" without a reader). */
+    public readonly landingReaderRoleArn: pulumi.Output<string>;
 
     /** Pass the AWS and GCP providers in `opts.providers`; children inherit them. */
     constructor(name: string, rawArgs: S3TransferArgs, opts: pulumi.ComponentResourceOptions = {}) {
@@ -225,6 +251,39 @@ export class S3Transfer extends pulumi.ComponentResource {
             );
         }
 
+        if (args.landingReaderSubject !== undefined) {
+            const keyPrefixes = args.datasets.map((d) => `${d.landingPrefix}${d.filePrefix}`);
+            const reader = new aws.iam.Role(
+                `${name}-reader`,
+                {
+                    name: `${args.environment}-landing-reader`,
+                    description:
+                        "Assumed by the batch DAG's copy job (GKE Workload Identity → Google ID token → STS): read landing objects",
+                    assumeRolePolicy: pulumi
+                        .output(args.landingReaderSubject)
+                        .apply((sub) =>
+                            JSON.stringify(federationTrustPolicy(sub, "TaxiCopyJobIdentity")),
+                        ),
+                    maxSessionDuration: 3600,
+                    tags: { ...platformLabels(args.environment), component: "s3-transfer" },
+                },
+                o,
+            );
+            new aws.iam.RolePolicy(
+                `${name}-reader`,
+                {
+                    role: reader.name,
+                    name: "read-landing-objects",
+                    policy: pulumi
+                        .output(args.sourceBucketArn)
+                        .apply((arn) => JSON.stringify(objectReadPolicy(arn, keyPrefixes))),
+                },
+                o,
+            );
+            this.landingReaderRoleArn = reader.arn;
+        } else {
+            this.landingReaderRoleArn = pulumi.output("");
+        }
         this.role = role;
         this.roleArn = role.arn;
         this.serviceAgentEmail = agent.email;

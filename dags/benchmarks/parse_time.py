@@ -4,8 +4,9 @@
 
 Each figure is the median over ``--repeat`` fresh processes, measured the way the dag-processor
 works: Airflow is already imported, then one file is parsed with Airflow's own ``DagBag`` (the
-file's module, ``common/`` and, under ``kubernetes``, the cncf-kubernetes operators are imported
-cold). A script that prints figures, not a test: nothing asserts on them.
+file's module and ``common/`` are imported cold; under ``kubernetes`` the cncf-kubernetes
+provider and the Kubernetes client are not imported at all: the tasks import them when they
+execute). A script that prints figures, not a test: nothing asserts on them.
 """
 
 from __future__ import annotations

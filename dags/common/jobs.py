@@ -11,6 +11,8 @@ them per run, so the DAG file itself stays free of run-time values.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -19,6 +21,33 @@ from common.datasets import Dataset
 
 CHECK_TASK = "check_conf"
 JOB_KINDS = ("job", "spark")
+_NAME_RE = re.compile(r"[^a-z0-9-]+")
+
+
+def k8s_name(*parts: str, max_len: int = 50) -> str:
+    """A DNS-1123 label from ``parts`` (lower case, '-' separated, trimmed to ``max_len``)."""
+    name = _NAME_RE.sub("-", "-".join(parts).lower().replace("_", "-")).strip("-")
+    return name[:max_len].rstrip("-") or "job"
+
+
+def object_name(dag_id: str, task_id: str, run_id: str | None) -> str:
+    """The Job / SparkApplication name of one task of one run: deterministic, so a retry or a
+    restarted Airflow finds the object of the same run and task instead of starting a second
+    one. ``<dag>-<task>-<8 hex of the run id>``, at most 49 characters (the Job operator
+    prefixes ``job-``; the Spark driver pod appends ``-driver``)."""
+    if not run_id:
+        return k8s_name(dag_id, task_id)
+    digest = hashlib.sha256(run_id.encode()).hexdigest()[:8]
+    return f"{k8s_name(dag_id, task_id, max_len=40)}-{digest}"
+
+
+def final_args(arguments: list[str], optional_arguments: list[list[str]]) -> list[str]:
+    """Arguments plus every (flag, value) pair whose rendered value is not empty."""
+    out = [str(a) for a in arguments]
+    for flag, value in optional_arguments:
+        if str(value).strip():
+            out += [flag, str(value).strip()]
+    return out
 
 
 def run_value(key: str) -> str:
@@ -54,15 +83,87 @@ COMPONENTS: Mapping[str, Component] = {
         pythonpath="/opt/taxi-spark/src",
         run_as_user=185,  # the official Spark image's "spark" user
     ),
-    "dbt": Component("dbt", "IMAGE_DBT", "dbt", "dbt"),
-    "ml": Component("ml", "IMAGE_ML", "ml", "ml"),
+    "dbt": Component(
+        "dbt",
+        "IMAGE_DBT",
+        "dbt",
+        "dbt",
+        working_dir="/opt/taxi-dbt",
+        pythonpath="/opt/taxi-dbt/src",
+    ),
+    "ml": Component(
+        "ml", "IMAGE_ML", "ml", "ml", working_dir="/opt/taxi-ml", pythonpath="/opt/taxi-ml/src"
+    ),
     # The Google Cloud CLI runs the Storage Transfer Service job (no Python of ours in it): the
     # stack's mirror of the one pinned release (components/shared/versions.ts), by digest.
-    "cloud-sdk": Component("cloud-sdk", "IMAGE_CLOUD_SDK", "spark", None, run_as_user=1000),
+    "cloud-sdk": Component("cloud-sdk", "IMAGE_CLOUD_SDK", "transfer", None, run_as_user=1000),
     # The DAG helpers' own environment: no image, local runtime only (the dag.test() suite's
     # small jobs run in it).
-    "dags": Component("dags", None, "airflow", "dags", local_pythonpath="."),
+    "dags": Component(
+        "dags",
+        None,
+        "airflow",
+        "dags",
+        image="local/taxi-dags",  # never deployed
+        working_dir="/opt/taxi-dags",
+        pythonpath="/opt/taxi-dags",
+    ),
 }
+# Where each component's folder sits in its image: the local runtime maps these paths of the
+# rendered objects (workingDir, PYTHONPATH, the Spark main file) back to the repository.
+IMAGE_ROOTS: Mapping[str, str] = {
+    "/opt/taxi-spark": "spark",
+    "/opt/taxi-dbt": "dbt",
+    "/opt/taxi-ml": "ml",
+    "/opt/taxi-dags": "dags",
+}
+
+# --- what each job reads and writes (the data access matrix) ----------------------------------
+ACCESS_KINDS = {
+    "gcs": ("read", "write"),  # a bucket of the data lake (target: its key), optional prefix
+    "bigquery": ("read", "write"),  # a dataset (target: raw | marts)
+    "bigquery-jobs": ("run",),  # run query/load jobs in the project
+    "bigquery-read-session": ("run",),  # the BigQuery Storage Read API
+    "s3": ("read",),  # the AWS landing bucket (target: landing), through the AWS role
+    "transfer-jobs": ("run",),  # run the Storage Transfer Service job
+}
+
+
+@dataclass(frozen=True)
+class Access:
+    """One thing a job touches in the cloud; the identities must grant exactly these."""
+
+    kind: str
+    mode: str
+    target: str = ""
+    prefix: str = ""
+
+    def __post_init__(self) -> None:
+        if self.mode not in ACCESS_KINDS.get(self.kind, ()):
+            raise ValueError(f"access {self.kind}/{self.mode} is not one of {ACCESS_KINDS}")
+
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "mode": self.mode, "target": self.target, "prefix": self.prefix}
+
+
+def gcs(bucket: str, mode: str, prefix: str = "") -> Access:
+    return Access("gcs", mode, bucket, prefix)
+
+
+def bq(dataset: str, mode: str) -> Access:
+    return Access("bigquery", mode, dataset)
+
+
+BQ_JOBS = Access("bigquery-jobs", "run")
+BQ_READ_SESSION = Access("bigquery-read-session", "run")
+
+
+def landing_read(dataset: Dataset) -> Access:
+    """The dataset's monthly files in the S3 landing bucket, read through the AWS role."""
+    return Access("s3", "read", "landing", f"{dataset.landing_prefix}{dataset.file_prefix}")
+
+
+TRANSFER_RUN = Access("transfer-jobs", "run")
 
 
 @dataclass(frozen=True)
@@ -91,7 +192,9 @@ class SparkSizing:
     executor_cores: int = 1
     executor_core_limit: str = "1200m"
     executor_memory: str = "2g"
-    memory_overhead: str = "512m"
+    # Non-heap memory of each pod (Python workers, Arrow buffers, JVM off-heap). Spark's own
+    # default for non-JVM jobs on Kubernetes is 40 % of the heap (see dags/README.md "Sizing").
+    memory_overhead: str = "1g"
 
 
 @dataclass(frozen=True)
@@ -112,6 +215,13 @@ class Job:
     timeout: timedelta = timedelta(hours=1)
     local: Job | None = None  # what the local runtime runs instead (no such service locally)
     doc: str = ""
+    service_account: str | None = None  # None: the component's
+    accesses: tuple[Access, ...] = ()  # what it reads and writes (checked against the IAM)
+
+    @property
+    def account(self) -> str:
+        """The Kubernetes service account the task's pods run as (in JOBS_NAMESPACE)."""
+        return self.service_account or COMPONENTS[self.component].service_account
 
     def __post_init__(self) -> None:
         if self.component not in COMPONENTS:
@@ -139,6 +249,25 @@ def _spark_module(job: str) -> str:
     return f"taxi_spark.jobs.{job}"
 
 
+# Resources of the plain Jobs, from the peak memory measured on a real-size month (3M rows) plus
+# headroom: see dags/README.md "Sizing".
+COPY_RESOURCES = Resources(cpu_request="250m", memory_request="256Mi", memory_limit="512Mi")
+DBT_RESOURCES = Resources(cpu_request="500m", memory_request="1Gi", memory_limit="2Gi")
+ML_RESOURCES = Resources(cpu_request="1", memory_request="2Gi", memory_limit="4Gi")
+DOCS_RESOURCES = Resources(cpu_request="250m", memory_request="512Mi", memory_limit="1Gi")
+SPARK_MONTH = SparkSizing(executor_instances=1)
+SPARK_HISTORY = SparkSizing(executor_instances=4, executor_memory="4g", memory_overhead="2g")
+
+# Accesses shared by the loads (spark-bigquery connector, indirect write through spark-temp).
+_SPARK_LOAD = (bq("raw", "write"), BQ_JOBS, gcs("spark-temp", "write"))
+# dbt on BigQuery: reads raw, builds the marts.
+_DBT_BUILD = (bq("raw", "read"), bq("marts", "write"), BQ_JOBS)
+# The fare model: reads fare_features from the marts (Storage Read API), logs runs and models
+# to MLflow over HTTP (the server proxies artifacts: --serve-artifacts, so no bucket access) and
+# publishes its report under <DOCS_URI>/model/.
+_ML = (bq("marts", "read"), BQ_JOBS, BQ_READ_SESSION, gcs("docs", "write", "model/"))
+
+
 def batch_jobs(dataset: Dataset) -> tuple[Job, ...]:
     """copy → validate → load → dbt build → retrain → publish docs, for one monthly file."""
     staged = run_value("staged_uri")
@@ -147,7 +276,10 @@ def batch_jobs(dataset: Dataset) -> tuple[Job, ...]:
             "copy_to_staging",
             "spark",
             ("--uri", run_value("source_uri"), "--dest", staged, "--run-id", RUN_ID),
-            module=_spark_module("copy"),
+            module=_spark_module("copy_files"),
+            service_account="transfer",
+            resources=COPY_RESOURCES,
+            accesses=(landing_read(dataset), gcs("staging", "write")),
             doc=f"Copy the {dataset.name} monthly file to <STAGING_URI>/{dataset.name}/.",
         ),
         Job(
@@ -156,7 +288,8 @@ def batch_jobs(dataset: Dataset) -> tuple[Job, ...]:
             ("--uri", staged, "--run-id", RUN_ID),
             module=_spark_module("validate"),
             kind="spark",
-            spark=SparkSizing(executor_instances=1),
+            spark=SPARK_MONTH,
+            accesses=(gcs("staging", "read"), gcs("docs", "write", "data-docs/")),
             doc="Great Expectations on Spark; below the threshold the run fails.",
         ),
         Job(
@@ -165,8 +298,9 @@ def batch_jobs(dataset: Dataset) -> tuple[Job, ...]:
             ("--uri", staged, "--run-id", RUN_ID),
             module=_spark_module("batch"),
             kind="spark",
-            spark=SparkSizing(),
+            spark=SPARK_MONTH,
             timeout=timedelta(hours=2),
+            accesses=(gcs("staging", "read"), *_SPARK_LOAD),
             doc="Canonical schema → trips; the file's date partitions are overwritten.",
         ),
         Job(
@@ -175,23 +309,35 @@ def batch_jobs(dataset: Dataset) -> tuple[Job, ...]:
             # Rebuild exactly the dates of this month, also when an old month is re-delivered.
             ("build", "--vars", '{"source_month": "' + run_value("month") + '"}'),
             module="taxi_dbt.runner",
-            resources=Resources(cpu_request="500m", memory_request="1Gi", memory_limit="2Gi"),
+            resources=DBT_RESOURCES,
+            accesses=_DBT_BUILD,
             doc="staging → intermediate → marts, for the dates of this month.",
         ),
         Job(
             "retrain",
             "ml",
-            ("--month", run_value("month")),
+            ("--month", run_value("month"), "--run-id", RUN_ID),
             module="taxi_ml.retrain",
-            resources=Resources(cpu_request="1", memory_request="2Gi", memory_limit="4Gi"),
-            doc="Retrain the fare model on the new month; promoted only if better.",
+            resources=ML_RESOURCES,
+            accesses=_ML,
+            doc=(
+                "Retrain the fare model on the new month; promoted only if better. A retry of "
+                "the same run reuses the version it registered."
+            ),
         ),
         Job(
             "publish_docs",
             "dbt",
             (),
             module="taxi_dbt.publish",
-            doc="dbt docs (one HTML file) and reports → DOCS_URI.",
+            resources=DOCS_RESOURCES,
+            accesses=(
+                bq("raw", "read"),
+                bq("marts", "read"),
+                BQ_JOBS,
+                gcs("docs", "write", "dbt/"),
+            ),
+            doc="dbt docs (one HTML file) and reports → DOCS_URI (overwritten: idempotent).",
         ),
     )
 
@@ -212,7 +358,9 @@ def full_refresh_jobs(dataset: Dataset) -> tuple[Job, ...]:
             "--run-id",
             RUN_ID,
         ),
-        module=_spark_module("copy"),
+        module=_spark_module("copy_files"),
+        service_account="transfer",
+        resources=COPY_RESOURCES,
     )
     return (
         Job(
@@ -232,6 +380,8 @@ def full_refresh_jobs(dataset: Dataset) -> tuple[Job, ...]:
             env={"CLOUDSDK_CONFIG": "/tmp/gcloud", "HOME": "/tmp"},
             timeout=timedelta(hours=6),
             local=local_transfer,
+            resources=COPY_RESOURCES,
+            accesses=(TRANSFER_RUN,),
             doc=(
                 "Run the Storage Transfer Service job (S3 landing → staging) and wait for it; "
                 "locally, a streaming copy of the landing folder."
@@ -242,6 +392,8 @@ def full_refresh_jobs(dataset: Dataset) -> tuple[Job, ...]:
             "spark",
             ("--uri", prefix, "--run-id", RUN_ID),
             module=_spark_module("group_schemas"),
+            resources=COPY_RESOURCES,
+            accesses=(gcs("staging", "read"),),
             doc="Schema groups from the Parquet footers only.",
         ),
         Job(
@@ -251,8 +403,9 @@ def full_refresh_jobs(dataset: Dataset) -> tuple[Job, ...]:
             module=_spark_module("initial_load"),
             optional_args=(("--from", run_value("from")), ("--to", run_value("to"))),
             kind="spark",
-            spark=SparkSizing(executor_instances=4, executor_memory="4g"),
+            spark=SPARK_HISTORY,
             timeout=timedelta(hours=6),
+            accesses=(gcs("staging", "read"), *_SPARK_LOAD),
             doc="One distributed read per schema group, cast, load all history.",
         ),
         Job(
@@ -260,16 +413,52 @@ def full_refresh_jobs(dataset: Dataset) -> tuple[Job, ...]:
             "dbt",
             ("build", "--full-refresh"),
             module="taxi_dbt.runner",
-            resources=Resources(cpu_request="500m", memory_request="1Gi", memory_limit="2Gi"),
+            resources=DBT_RESOURCES,
             timeout=timedelta(hours=2),
+            accesses=_DBT_BUILD,
         ),
         Job(
             "train",
             "ml",
-            ("--from-scratch",),
+            ("--from-scratch", "--run-id", RUN_ID),
             module="taxi_ml.train",
-            resources=Resources(cpu_request="1", memory_request="4Gi", memory_limit="8Gi"),
+            resources=ML_RESOURCES,
             timeout=timedelta(hours=4),
-            doc="Train from scratch with a hyperparameter search.",
+            accesses=_ML,
+            doc=(
+                "Train from scratch with a hyperparameter search, on a bounded deterministic "
+                "sample of all history (ml/README.md)."
+            ),
         ),
     )
+
+
+def access_matrix() -> list[dict]:
+    """Every job of every enabled dataset with its service account and accesses (JSON-ready):
+    ``python -m common.jobs`` prints it for the TypeScript check against the IAM render."""
+    from common import datasets
+
+    rows = []
+    for ds in datasets.enabled():
+        for dag_id, table in (
+            (ds.batch_dag_id, batch_jobs(ds)),
+            (ds.full_refresh_dag_id, full_refresh_jobs(ds)),
+        ):
+            for job in table:
+                rows.append(
+                    {
+                        "dag": dag_id,
+                        "task": job.task_id,
+                        "serviceAccount": job.account,
+                        "accesses": [a.as_dict() for a in job.accesses],
+                    }
+                )
+    return rows
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    json.dump(access_matrix(), sys.stdout, indent=1)
+    sys.stdout.write("\n")

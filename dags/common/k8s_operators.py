@@ -1,29 +1,41 @@
 """Runtime ``kubernetes``: the official cncf-kubernetes operators, fed with rendered templates.
 
-The operators do not Jinja-render a template file's contents themselves, so each subclass
-renders ``dags/templates/<kind>.yaml.j2`` at execution time (after Airflow rendered the job's
-arguments) and passes the resulting dict on:
+Imported only when a task executes (:class:`common.runners.KubernetesTask`), never when a DAG
+file is parsed: the provider and the Kubernetes client are heavy imports. At execution the
+task renders ``dags/templates/<kind>.yaml.j2`` for its run and hands the dict to:
 
 * :class:`JobOperator` → ``KubernetesJobOperator(full_job_spec=V1Job, pod_template_dict=…)``,
   waits for completion and streams the pod's logs;
 * :class:`SparkApplicationOperator` → ``SparkKubernetesOperator(template_spec=…)``.
 
-Imported only when ``PLATFORM_RUNTIME=kubernetes`` (the Kubernetes client is a heavy import).
+Retries are safe: the object is named after the run and task (:func:`common.jobs.object_name`,
+no random suffix), and before creating it the operator looks for the object of an earlier try.
+A Job that is still running or has succeeded is adopted (waited for, not started again); a
+failed one is deleted (with its pods) and created anew. A SparkApplication whose driver is
+still alive is reattached by the provider itself (``reattach_on_restart``); any other leftover
+application of the same name is deleted before the new one is created. The pod of a Job is
+looked for with a bound (``POD_DISCOVERY_TIMEOUT``), and the Job is deleted when none appears.
 """
 
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any
 
 from airflow.providers.cncf.kubernetes.operators.job import KubernetesJobOperator
 from airflow.providers.cncf.kubernetes.operators.spark_kubernetes import SparkKubernetesOperator
+from airflow.sdk.exceptions import AirflowException
 from kubernetes.client import ApiClient
 from kubernetes.client import models as k8s
+from kubernetes.client.exceptions import ApiException
 
-from common import pipeline_env, templates
 from common.jobs import Job
-from common.runners import final_args
+
+POD_DISCOVERY_TIMEOUT = 300.0  # seconds for the Job controller to create the Job's pod
+GONE_TIMEOUT = 300.0  # seconds for a deleted object (and its pods) to disappear
+POLL_SECONDS = 5.0
+SPARK_FAILED_STATES = ("FAILED", "SUBMISSION_FAILED", "FAILING", "INVALIDATING", "UNKNOWN")
 
 
 def to_v1_job(manifest: dict[str, Any]) -> k8s.V1Job:
@@ -45,80 +57,174 @@ def split_job(manifest: dict[str, Any]) -> tuple[k8s.V1Job, dict[str, Any]]:
     return to_v1_job(job), pod
 
 
-JOB_TEMPLATE_FIELDS = ("job_arguments", "job_optional_arguments")
+def job_state(job: k8s.V1Job) -> str:
+    """``running``, ``succeeded`` or ``failed`` from the Job's final conditions."""
+    for cond in (job.status.conditions if job.status else None) or []:
+        if cond.status == "True" and cond.type in ("Complete", "SuccessCriteriaMet"):
+            return "succeeded"
+        if cond.status == "True" and cond.type in ("Failed", "FailureTarget"):
+            return "failed"
+    return "running"
 
 
-class _RenderedJob:
-    """What both operators share: the job's arguments as template fields, the manifest rendered
-    from the job's template at execution time, and ``prepare`` (per operator) to hand it over."""
-
-    job: Job
-    job_dag_id: str
-    job_arguments: list[Any]
-    job_optional_arguments: list[list[Any]]
-
-    @staticmethod
-    def job_defaults(job: Job, kwargs: dict[str, Any]) -> dict[str, Any]:
-        kwargs.setdefault("execution_timeout", job.timeout)
-        kwargs.setdefault("doc_md", job.doc or None)
-        return kwargs
-
-    def bind_job(self, job: Job, dag_id: str) -> None:
-        self.job = job
-        self.job_dag_id = dag_id
-        self.job_arguments = list(job.args)
-        self.job_optional_arguments = [list(p) for p in job.optional_args]
-
-    def render_manifest(self) -> dict[str, Any]:
-        args = final_args(self.job_arguments, self.job_optional_arguments)
-        return templates.manifest(self.job, pipeline_env.read(), dag_id=self.job_dag_id, args=args)
-
-    def prepare(self, manifest: dict[str, Any]) -> None:
-        raise NotImplementedError
-
-    def execute(self, context: Any) -> Any:
-        self.prepare(self.render_manifest())
-        return super().execute(context)  # type: ignore[misc]
+def _not_found(exc: ApiException) -> bool:
+    return exc.status == 404
 
 
-class JobOperator(_RenderedJob, KubernetesJobOperator):
-    template_fields = (*KubernetesJobOperator.template_fields, *JOB_TEMPLATE_FIELDS)
-    ui_color = "#cfe2f3"
+class JobOperator(KubernetesJobOperator):
+    """The official Job operator with a deterministic name, adopt-or-replace of an earlier
+    try's Job, and a bounded wait for the Job's pod."""
 
-    def __init__(self, *, job: Job, dag_id: str, **kwargs: Any) -> None:
+    def __init__(self, *, job: Job, manifest: dict[str, Any], **kwargs: Any) -> None:
+        full_job_spec, pod_template = split_job(manifest)
         super().__init__(
+            full_job_spec=full_job_spec,
+            pod_template_dict=pod_template,
+            namespace=manifest["metadata"]["namespace"],
+            name=manifest["metadata"]["name"],
+            random_name_suffix=False,
+            base_container_name="base",
             wait_until_job_complete=True,
             get_logs=True,
             do_xcom_push=False,
+            parallelism=1,
             job_poll_interval=15,
             on_finish_action="delete_succeeded_pod",
-            **self.job_defaults(job, kwargs),
+            **kwargs,
         )
-        self.bind_job(job, dag_id)
+        self.job_description = job
 
-    def prepare(self, manifest: dict[str, Any]) -> None:
-        self.full_job_spec, self.pod_template_dict = split_job(manifest)
-        self.namespace = manifest["metadata"]["namespace"]
-        self.name = manifest["metadata"]["name"]
-        self.base_container_name = "base"
+    def _read_job(self, name: str, namespace: str) -> k8s.V1Job | None:
+        try:
+            return self.job_client.read_namespaced_job(name=name, namespace=namespace)
+        except ApiException as exc:
+            if _not_found(exc):
+                return None
+            raise
+
+    def _delete_job_and_wait(self, name: str, namespace: str) -> None:
+        try:
+            self.job_client.delete_namespaced_job(
+                name=name, namespace=namespace, propagation_policy="Foreground"
+            )
+        except ApiException as exc:
+            if not _not_found(exc):
+                raise
+        deadline = time.monotonic() + GONE_TIMEOUT
+        while self._read_job(name, namespace) is not None:
+            if time.monotonic() > deadline:
+                raise AirflowException(
+                    f"Job {namespace}/{name} was not deleted within {GONE_TIMEOUT}s"
+                )
+            time.sleep(POLL_SECONDS)
+
+    def create_job(self, job_request_obj: k8s.V1Job) -> k8s.V1Job:
+        name = job_request_obj.metadata.name
+        namespace = job_request_obj.metadata.namespace
+        existing = self._read_job(name, namespace)
+        if existing is not None:
+            state = job_state(existing)
+            if state != "failed":
+                self.log.info("Adopting Job %s/%s of an earlier try (%s)", namespace, name, state)
+                return existing
+            self.log.info("Deleting failed Job %s/%s of an earlier try", namespace, name)
+            self._delete_job_and_wait(name, namespace)
+        return super().create_job(job_request_obj)
+
+    def get_pods(
+        self, pod_request_obj: k8s.V1Pod, context: Any, *, exclude_checked: bool = True
+    ) -> list[k8s.V1Pod]:
+        """The Job's newest pod, waited for up to ``POD_DISCOVERY_TIMEOUT``; none when the Job
+        has already finished and its pods are gone (an adopted Job). On timeout the Job is
+        deleted, so no Job outlives its task."""
+        name, namespace = self.job.metadata.name, self.job.metadata.namespace
+        deadline = time.monotonic() + POD_DISCOVERY_TIMEOUT
+        while True:
+            pods = self.client.list_namespaced_pod(
+                namespace=namespace, label_selector=f"job-name={name}"
+            ).items
+            if pods:
+                newest = max(
+                    pods, key=lambda p: (p.metadata.creation_timestamp or 0, p.metadata.name)
+                )
+                self.log.info("Following pod %s of Job %s", newest.metadata.name, name)
+                return [newest]
+            job = self.hook.get_job_status(job_name=name, namespace=namespace)
+            if job_state(job) != "running":
+                return []
+            if time.monotonic() > deadline:
+                self._delete_job_and_wait(name, namespace)
+                raise AirflowException(
+                    f"Job {namespace}/{name} created no pod within {POD_DISCOVERY_TIMEOUT}s; "
+                    "deleted it. Check the jobs node pool (scale-up, quota) and the Job's events."
+                )
+            time.sleep(POLL_SECONDS)
 
 
-class SparkApplicationOperator(_RenderedJob, SparkKubernetesOperator):
-    template_fields = (*SparkKubernetesOperator.template_fields, *JOB_TEMPLATE_FIELDS)
-    ui_color = "#f4cccc"
+class SparkApplicationOperator(SparkKubernetesOperator):
+    """The official SparkApplication operator with a deterministic name; a leftover application
+    of the same name without a live driver (an earlier, failed try) is deleted first."""
 
-    def __init__(self, *, job: Job, dag_id: str, **kwargs: Any) -> None:
+    def __init__(self, *, job: Job, manifest: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(
-            get_logs=True, delete_on_termination=True, **self.job_defaults(job, kwargs)
+            template_spec={"spark": manifest},
+            namespace=manifest["metadata"]["namespace"],
+            name=manifest["metadata"]["name"],
+            random_name_suffix=False,
+            get_logs=True,
+            delete_on_termination=True,
+            reattach_on_restart=True,
+            **kwargs,
         )
-        self.bind_job(job, dag_id)
+        self.job_description = job
 
-    def prepare(self, manifest: dict[str, Any]) -> None:
-        self.template_spec = {"spark": manifest}
-        self.namespace = manifest["metadata"]["namespace"]
-        self.name = manifest["metadata"]["name"]
+    def _spark_app(self, group: str, version: str, plural: str) -> dict[str, Any] | None:
+        try:
+            return self.custom_obj_api.get_namespaced_custom_object(
+                group=group,
+                version=version,
+                namespace=self.namespace,
+                plural=plural,
+                name=self.name,
+            )
+        except ApiException as exc:
+            if _not_found(exc):
+                return None
+            raise
+
+    def _replace_leftover(self, context: Any) -> None:
+        _ = self.client  # loads the kubeconfig, which the custom-objects client relies on
+        group, version = self.template_body["spark"]["apiVersion"].split("/")
+        plural = "sparkapplications"
+        app = self._spark_app(group, version, plural)
+        if app is None or self.find_spark_job(context) is not None:
+            return  # nothing left over, or a live driver the provider reattaches to
+        state = ((app.get("status") or {}).get("applicationState") or {}).get("state", "")
+        self.log.info("Deleting SparkApplication %s of an earlier try (%s)", self.name, state)
+        try:
+            self.custom_obj_api.delete_namespaced_custom_object(
+                group=group,
+                version=version,
+                namespace=self.namespace,
+                plural=plural,
+                name=self.name,
+            )
+        except ApiException as exc:
+            if not _not_found(exc):
+                raise
+        deadline = time.monotonic() + GONE_TIMEOUT
+        while self._spark_app(group, version, plural) is not None:
+            if time.monotonic() > deadline:
+                raise AirflowException(f"SparkApplication {self.name} was not deleted in time")
+            time.sleep(POLL_SECONDS)
+
+    def execute(self, context: Any) -> Any:
+        self.name = self.create_job_name()
+        self._replace_leftover(context)
+        return super().execute(context)
 
 
-def operator_for(job: Job, *, dag_id: str, **kwargs: Any):
+def operator_for(job: Job, manifest: dict[str, Any], **kwargs: Any):
+    """The official operator (subclass) that runs ``manifest`` for ``job``."""
     cls = SparkApplicationOperator if job.kind == "spark" else JobOperator
-    return cls(task_id=job.task_id, job=job, dag_id=dag_id, **kwargs)
+    return cls(job=job, manifest=manifest, **kwargs)

@@ -18,6 +18,7 @@ PIPELINE_ENV_KEYS: tuple[str, ...] = (
     "PLATFORM_RUNTIME",
     "GCP_PROJECT",
     "GCP_REGION",
+    "BQ_LOCATION",
     "STAGING_URI",
     "DOCS_URI",
     "SPARK_TEMP_BUCKET",
@@ -34,6 +35,7 @@ PIPELINE_ENV_KEYS: tuple[str, ...] = (
     "IMAGE_CLOUD_SDK",
     "S3_LANDING_BUCKET",
     "TRANSFER_JOB_PREFIX",
+    "AWS_LANDING_ROLE_ARN",
 )
 
 RUNTIMES = ("kubernetes", "local")

@@ -1,11 +1,18 @@
-"""The two runtimes: one :class:`~common.jobs.Job` becomes an operator.
+"""The two runtimes: one :class:`~common.jobs.Job` becomes a task; one entrypoint for both.
 
-* ``kubernetes``: :mod:`common.k8s_operators` renders the job's template at execution time and
-  hands the dict to the official cncf-kubernetes operators (Job or SparkApplication).
-* ``local``: :class:`LocalJobOperator` runs the same command as a process in the component's
-  virtual environment (``<repo>/<component>/.venv``, cwd ``<repo>/<component>``,
-  ``PYTHONPATH=src:../libs/python``), with the pipeline-env values of the Airflow process as
-  its environment.
+Either way the task renders the job's template for its run (``templates/job.yaml.j2`` or
+``templates/sparkapplication.yaml.j2``, with the run's arguments and the pipeline env) when it
+executes, and runs what that object says:
+
+* ``kubernetes``: :class:`KubernetesTask` hands the object to the official cncf-kubernetes
+  operators (:mod:`common.k8s_operators`, imported only then: parsing a DAG file imports
+  neither the provider nor the Kubernetes client).
+* ``local``: :class:`LocalJobOperator` runs exactly the object's command line on this machine
+  (:func:`local_invocation`): a Job's container ``command`` + ``args``, a SparkApplication's
+  ``mainApplicationFile`` + ``arguments`` through ``spark-submit``, with the environment the pod
+  would get (the pipeline-env values, here local URIs from the Airflow process, and the
+  template's env). Image paths (``/opt/taxi-<component>``) map to the repository folders and
+  ``python3`` to the component's ``.venv``.
 
 Both take the job's arguments as Airflow templates, so the rendered command of a run is visible
 in the UI's "Rendered Template" view either way.
@@ -15,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import threading
 from collections import deque
@@ -24,22 +32,21 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from common import pipeline_env
-from common.jobs import COMPONENTS, Job
+from common import pipeline_env, templates
+from common.jobs import COMPONENTS, IMAGE_ROOTS, Job, final_args
 from common.log import event, get_logger
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Airflow's own settings (fernet key, DB URL, API secrets) never reach a job's environment.
 _WITHHELD_PREFIXES = ("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "_AIRFLOW")
-
-
-def final_args(arguments: list[str], optional_arguments: list[list[str]]) -> list[str]:
-    """Arguments plus every (flag, value) pair whose rendered value is not empty."""
-    out = [str(a) for a in arguments]
-    for flag, value in optional_arguments:
-        if str(value).strip():
-            out += [flag, str(value).strip()]
-    return out
+# What the local runtime renders with when the Airflow process has no cluster values.
+LOCAL_RENDER_DEFAULTS = {
+    "JOBS_NAMESPACE": "local",
+    "IMAGE_SPARK": "local/taxi-spark",
+    "IMAGE_DBT": "local/taxi-dbt",
+    "IMAGE_ML": "local/taxi-ml",
+}
+_ENV_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 
 def parse_summary(stdout_tail: str) -> Any:
@@ -51,68 +58,157 @@ def parse_summary(stdout_tail: str) -> Any:
         return None
 
 
-def local_environment(job: Job, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The process environment of a local job: the Airflow process env without Airflow's own
-    settings, the pipeline-env keys, the job's env and ``PYTHONPATH`` of its component."""
+def render(
+    job: Job,
+    args: list[str],
+    *,
+    dag_id: str,
+    run_id: str | None,
+    env: Mapping[str, str] | None = None,
+    local: bool = False,
+) -> dict[str, Any]:
+    """The Job / SparkApplication of one task of one run."""
+    source = dict(os.environ if env is None else env)
+    if local:
+        source = {**LOCAL_RENDER_DEFAULTS, **{k: v for k, v in source.items() if v}}
+    return templates.manifest(
+        job, pipeline_env.read(source), dag_id=dag_id, args=args, run_id=run_id
+    )
+
+
+# --- local: the rendered object's command line on this machine ---------------------------------
+def map_image_path(path: str, root: Path = REPO_ROOT) -> str:
+    """``/opt/taxi-spark/src/x`` → ``<repo>/spark/src/x`` (other paths unchanged)."""
+    for image_root, folder in IMAGE_ROOTS.items():
+        if path == image_root or path.startswith(image_root + "/"):
+            return str(root / folder) + path[len(image_root) :]
+    return path
+
+
+def _expand(value: str, env: Mapping[str, str]) -> str:
+    """Kubernetes' ``$(VAR)`` expansion of command and args (unknown names stay as written)."""
+    return _ENV_REF.sub(lambda m: env.get(m[1], m[0]), value)
+
+
+def _container_env(entries: list[dict[str, Any]] | None, root: Path) -> dict[str, str]:
+    out = {}
+    for e in entries or []:
+        if "value" in e:
+            value = str(e["value"])
+            if e["name"] == "PYTHONPATH":
+                value = os.pathsep.join(map_image_path(p, root) for p in value.split(os.pathsep))
+            out[e["name"]] = value
+    return out
+
+
+def local_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a pod gets from ``envFrom: pipeline-env``, on this machine: the Airflow
+    process env without Airflow's own settings, plus the pipeline-env values."""
     base = os.environ if base is None else base
     env = {k: v for k, v in base.items() if not k.startswith(_WITHHELD_PREFIXES)}
     env.update(pipeline_env.read(base).values)
-    env.update(job.env)
-    env["PYTHONPATH"] = f"{COMPONENTS[job.component].local_pythonpath}{os.pathsep}../libs/python"
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
 
-def local_command(job: Job, args: list[str], root: Path = REPO_ROOT) -> tuple[list[str], Path]:
-    """``([python, -m, module, *args], cwd)`` for ``job`` in its component's virtual env."""
+def local_invocation(
+    job: Job,
+    manifest: dict[str, Any],
+    *,
+    root: Path = REPO_ROOT,
+    base_env: Mapping[str, str] | None = None,
+) -> tuple[list[str], Path, dict[str, str]]:
+    """``(argv, cwd, env)`` of the rendered object on this machine."""
     comp = COMPONENTS[job.component]
     if comp.local_dir is None:
         raise RuntimeError(f"job {job.task_id}: component {comp.name!r} has no local runtime")
-    cwd = root / comp.local_dir
-    python = cwd / ".venv" / "bin" / "python"
-    if job.module is None:
-        return [*job.command, *args], cwd
-    if not python.exists():
+    folder = root / comp.local_dir
+    python = folder / ".venv" / "bin" / "python"
+    libs = str(root / "libs" / "python")
+    env = local_environment(base_env)
+    if manifest["kind"] == "SparkApplication":
+        spec = manifest["spec"]
+        env.update(_container_env(spec["driver"].get("env"), root))
+        env["PYTHONPATH"] = os.pathsep.join([str(folder / "src"), libs])
+        env["PYSPARK_PYTHON"] = env["PYSPARK_DRIVER_PYTHON"] = str(python)
+        main = map_image_path(spec["mainApplicationFile"].removeprefix("local://"), root)
+        cores = env.get("SPARK_LOCAL_CORES", "2")
+        argv = [
+            str(folder / ".venv" / "bin" / "spark-submit"),
+            "--master",
+            f"local[{cores}]",
+            "--name",
+            manifest["metadata"]["name"],
+            "--driver-memory",
+            str(spec["driver"]["memory"]),
+        ]
+        for key, value in sorted((spec.get("sparkConf") or {}).items()):
+            argv += ["--conf", f"{key}={value}"]
+        argv += [main, *[str(a) for a in spec.get("arguments") or []]]
+        cwd = folder
+    else:
+        container = manifest["spec"]["template"]["spec"]["containers"][0]
+        env.update(_container_env(container.get("env"), root))
+        env["PYTHONPATH"] = os.pathsep.join([p for p in (env.get("PYTHONPATH"), libs) if p])
+        argv = [
+            _expand(str(a), env)
+            for a in [*container.get("command", []), *container.get("args", [])]
+        ]
+        if argv and argv[0] in ("python3", "python"):
+            argv[0] = str(python)
+        cwd = Path(map_image_path(container.get("workingDir") or "", root) or folder)
+    if not Path(argv[0]).exists() and "/" in argv[0]:
         raise RuntimeError(
-            f"job {job.task_id}: {python} does not exist; create the {comp.local_dir} environment "
-            f"with `npx tsx tools/python-suites.ts --prepare {comp.local_dir}` from the repo root."
+            f"job {job.task_id}: {argv[0]} does not exist; create the {comp.local_dir} "
+            f"environment with `npx tsx tools/python-suites.ts --prepare {comp.local_dir}` "
+            "from the repo root."
         )
-    return [str(python), "-m", job.module, *args], cwd
+    return argv, cwd, env
 
 
-class LocalJobOperator(BaseOperator):
-    """Run a job as a local process; fails with the exit code and the job's last log lines.
-
-    Returns the job's JSON summary (last stdout line) as XCom.
-    """
+class _JobTask(BaseOperator):
+    """What both runtimes share: the job's arguments as template fields."""
 
     template_fields = ("arguments", "optional_arguments")
-    ui_color = "#d9ead3"
 
-    def __init__(self, *, job: Job, root: Path = REPO_ROOT, **kwargs: Any) -> None:
-        run = job.local or job
-        kwargs.setdefault("execution_timeout", run.timeout)
+    def __init__(self, *, job: Job, dag_id: str, **kwargs: Any) -> None:
+        kwargs.setdefault("execution_timeout", job.timeout)
         kwargs.setdefault("doc_md", job.doc or None)
         super().__init__(**kwargs)
-        self.job = run
+        self.job = job
+        self.job_dag_id = dag_id
+        self.arguments = list(job.args)
+        self.optional_arguments = [list(p) for p in job.optional_args]
+
+    def final_arguments(self) -> list[str]:
+        return final_args(self.arguments, self.optional_arguments)
+
+
+class LocalJobOperator(_JobTask):
+    """Run the rendered object's command line as a local process; fails with the exit code
+    and the job's last log lines. Returns the job's JSON summary (last stdout line) as XCom."""
+
+    ui_color = "#d9ead3"
+
+    def __init__(self, *, job: Job, dag_id: str = "", root: Path = REPO_ROOT, **kwargs: Any):
+        super().__init__(job=job.local or job, dag_id=dag_id, **kwargs)
         self.root = root
-        self.arguments = list(run.args)
-        self.optional_arguments = [list(p) for p in run.optional_args]
 
     def execute(self, context: Any) -> Any:
         log = get_logger("local_runner")
-        args = final_args(self.arguments, self.optional_arguments)
-        cmd, cwd = local_command(self.job, args, self.root)
+        manifest = render(
+            self.job,
+            self.final_arguments(),
+            dag_id=self.job_dag_id,
+            run_id=context.get("run_id"),
+            local=True,
+        )
+        cmd, cwd, env = local_invocation(self.job, manifest, root=self.root)
         event(log, "job_started", job=self.job.task_id, command=cmd, cwd=str(cwd))
         stdout_tail: deque[str] = deque(maxlen=1)
         stderr_tail: deque[str] = deque(maxlen=20)
         proc = subprocess.Popen(
-            cmd,
-            cwd=cwd,
-            env=local_environment(self.job),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+            cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
 
         def pump(stream, tail: deque[str], name: str) -> None:
@@ -149,11 +245,33 @@ class LocalJobOperator(BaseOperator):
         return summary
 
 
-def job_operator(job: Job, *, runtime: str, dag_id: str, **kwargs: Any) -> BaseOperator:
-    """The operator of ``job`` for ``runtime``; the task id is the job's either way."""
-    if runtime == "local":
-        return LocalJobOperator(task_id=job.task_id, job=job, **kwargs)
-    # The Kubernetes client and operators are imported only where they are used.
-    from common import k8s_operators
+class KubernetesTask(_JobTask):
+    """The task of a Job or SparkApplication on the cluster. Light when the DAG is parsed;
+    when it executes it renders the object for its run and runs the official operator
+    (:func:`common.k8s_operators.operator_for`) with it."""
 
-    return k8s_operators.operator_for(job, dag_id=dag_id, **kwargs)
+    ui_color = "#cfe2f3"
+
+    def __init__(self, *, job: Job, dag_id: str, **kwargs: Any) -> None:
+        super().__init__(job=job, dag_id=dag_id, **kwargs)
+        self.ui_color = "#f4cccc" if job.kind == "spark" else "#cfe2f3"
+        self._official: BaseOperator | None = None
+
+    def execute(self, context: Any) -> Any:
+        from common import k8s_operators
+
+        manifest = render(
+            self.job, self.final_arguments(), dag_id=self.job_dag_id, run_id=context["run_id"]
+        )
+        self._official = k8s_operators.operator_for(self.job, manifest, task_id=self.task_id)
+        return self._official.execute(context)
+
+    def on_kill(self) -> None:
+        if self._official is not None:
+            self._official.on_kill()
+
+
+def job_operator(job: Job, *, runtime: str, dag_id: str, **kwargs: Any) -> BaseOperator:
+    """The task of ``job`` for ``runtime``; the task id is the job's either way."""
+    cls = LocalJobOperator if runtime == "local" else KubernetesTask
+    return cls(task_id=job.task_id, job=job, dag_id=dag_id, **kwargs)

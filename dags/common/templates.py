@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from common.jobs import COMPONENTS, Job
+from common.jobs import COMPONENTS, Job, k8s_name, object_name
 from common.pipeline_env import PipelineEnv
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -41,7 +40,12 @@ DRIVER_ANNOTATIONS = {
     "prometheus.io/port": str(JMX_PORT),
     "prometheus.io/path": "/metrics",
 }
-_NAME_RE = re.compile(r"[^a-z0-9-]+")
+# Job exit codes of the job CLI contract (libs/python/taxi_common/jobcli.py: 1 a failed check,
+# 2 bad input): deterministic, so the Job fails at once instead of retrying the pod.
+FAIL_JOB_EXIT_CODES = (1, 2)
+# Pod failures that count against the Job's backoff (crashes, OOM kills); node disruptions
+# (Spot preemption, drains: the DisruptionTarget condition) do not count.
+BACKOFF_LIMIT = 2
 
 
 class TemplateError(ValueError):
@@ -79,12 +83,6 @@ def render(template: str, values: dict[str, Any], folder: Path = TEMPLATES) -> d
     return obj
 
 
-def k8s_name(*parts: str, max_len: int = 50) -> str:
-    """A DNS-1123 label from ``parts`` (lower case, '-' separated, trimmed to ``max_len``)."""
-    name = _NAME_RE.sub("-", "-".join(parts).lower().replace("_", "-")).strip("-")
-    return name[:max_len].rstrip("-") or "job"
-
-
 def _image(job: Job, env: PipelineEnv) -> str:
     comp = COMPONENTS[job.component]
     if comp.image_key is None:
@@ -110,7 +108,7 @@ def _pod_settings(job: Job, env: PipelineEnv, *, dag_id: str) -> dict[str, Any]:
             "app.kubernetes.io/component": k8s_name(job.task_id, max_len=63),
             "taxi-platform/dag": k8s_name(dag_id, max_len=63),
         },
-        "service_account": comp.service_account,
+        "service_account": job.account,
         "image": _image(job, env),
         "image_pull_policy": "IfNotPresent",
         "env": env_list,
@@ -125,7 +123,9 @@ def _pod_settings(job: Job, env: PipelineEnv, *, dag_id: str) -> dict[str, Any]:
     }
 
 
-def job_values(job: Job, env: PipelineEnv, *, dag_id: str, args: list[str]) -> dict[str, Any]:
+def job_values(
+    job: Job, env: PipelineEnv, *, dag_id: str, args: list[str], run_id: str | None = None
+) -> dict[str, Any]:
     """Context of ``job.yaml.j2`` for a plain Job task (``args``: rendered arguments)."""
     comp = COMPONENTS[job.component]
     values = _pod_settings(job, env, dag_id=dag_id)
@@ -136,12 +136,26 @@ def job_values(job: Job, env: PipelineEnv, *, dag_id: str, args: list[str]) -> d
         if v is not None
     }
     values.update(
-        name=k8s_name(dag_id, job.task_id),
+        name=object_name(dag_id, job.task_id, run_id),
         annotations={},
         command=["python3", "-m", job.module] if job.module else list(job.command),
         args=list(args),
         resources={"requests": requests, **({"limits": limits} if limits else {})},
-        backoff_limit=0,
+        backoff_limit=BACKOFF_LIMIT,
+        pod_failure_policy=[
+            {
+                "action": "Ignore",
+                "on_pod_conditions": [{"type": "DisruptionTarget", "status": "True"}],
+            },
+            {
+                "action": "FailJob",
+                "on_exit_codes": {
+                    "container_name": "base",
+                    "operator": "In",
+                    "codes": list(FAIL_JOB_EXIT_CODES),
+                },
+            },
+        ],
         active_deadline_seconds=int(job.timeout.total_seconds()),
         ttl_seconds_after_finished=3600,
         automount_service_account_token="false",
@@ -154,13 +168,15 @@ def job_values(job: Job, env: PipelineEnv, *, dag_id: str, args: list[str]) -> d
     return values
 
 
-def spark_values(job: Job, env: PipelineEnv, *, dag_id: str, args: list[str]) -> dict[str, Any]:
+def spark_values(
+    job: Job, env: PipelineEnv, *, dag_id: str, args: list[str], run_id: str | None = None
+) -> dict[str, Any]:
     """Context of ``sparkapplication.yaml.j2`` for a Spark task."""
     sizing = job.spark
     if sizing is None:
         raise TemplateError(f"job {job.task_id} is not a Spark job")
     values = _pod_settings(job, env, dag_id=dag_id)
-    name = k8s_name(dag_id, job.task_id)
+    name = object_name(dag_id, job.task_id, run_id)
     values.update(
         name=name,
         spark_version=SPARK_VERSION,
@@ -197,13 +213,18 @@ def spark_values(job: Job, env: PipelineEnv, *, dag_id: str, args: list[str]) ->
     return values
 
 
-def manifest(job: Job, env: PipelineEnv, *, dag_id: str, args: list[str]) -> dict[str, Any]:
-    """The Kubernetes object of ``job`` for one run: a Job or a SparkApplication."""
+def manifest(
+    job: Job, env: PipelineEnv, *, dag_id: str, args: list[str], run_id: str | None = None
+) -> dict[str, Any]:
+    """The Kubernetes object of ``job`` for one run (a Job or a SparkApplication), named after
+    the run so that a retry finds it."""
     if job.kind == "spark":
-        return render(SPARK_TEMPLATE, spark_values(job, env, dag_id=dag_id, args=args))
-    return render(JOB_TEMPLATE, job_values(job, env, dag_id=dag_id, args=args))
+        values = spark_values(job, env, dag_id=dag_id, args=args, run_id=run_id)
+        return render(SPARK_TEMPLATE, values)
+    return render(JOB_TEMPLATE, job_values(job, env, dag_id=dag_id, args=args, run_id=run_id))
 
 
+SAMPLE_RUN_ID = "manual__2024-02-01T00:00:00+00:00"
 SAMPLE_ENV = {
     "JOBS_NAMESPACE": "taxi-jobs",
     "JOBS_NODE_POOL": "jobs",
@@ -233,7 +254,7 @@ def job_table_cases() -> dict[str, dict[str, Any]]:
                 build = spark_values if job.kind == "spark" else job_values
                 cases[f"{dag_id}.{job.task_id}"] = {
                     "template": TEMPLATE_OF_KIND[job.kind],
-                    "values": build(job, env, dag_id=dag_id, args=args),
+                    "values": build(job, env, dag_id=dag_id, args=args, run_id=SAMPLE_RUN_ID),
                 }
     return cases
 

@@ -118,7 +118,7 @@ def test_batch_local_runs_in_order_and_is_idempotent(airflow_db, local_platform)
     assert records["validate"]["args"][:2] == ["--uri", staged.as_uri()]
     assert records["load"]["args"][:2] == ["--uri", staged.as_uri()]
     assert records["load"]["args"][2:] == ["--run-id", run.run_id]
-    assert records["retrain"]["args"] == ["--month", "2024-01"]
+    assert records["retrain"]["args"] == ["--month", "2024-01", "--run-id", run.run_id]
     assert records["dbt_build"]["args"] == ["build", "--vars", '{"source_month": "2024-01"}']
     assert {r["platform_runtime"] for r in records.values()} == {"local"}
     assert _xcom(run, "copy_to_staging") == {"copy": "copied", "job": "copy_to_staging"}
@@ -127,10 +127,11 @@ def test_batch_local_runs_in_order_and_is_idempotent(airflow_db, local_platform)
     again = dag.test(run_conf={"uri": source.as_uri()})
     assert again.state == "success", _states(again)
     after = {p.relative_to(tmp): p.read_bytes() for p in tmp.rglob("*") if p.is_file()}
-    # Same files with the same bytes, except the run id the load was labelled with.
+    # Same files with the same bytes, except the run id the jobs were given.
     assert after.keys() == snapshot.keys()
     changed = sorted(str(k) for k in after if after[k] != snapshot[k])
-    assert changed == [f"records/{t}.json" for t in sorted(("copy_to_staging", "load", "validate"))]
+    with_run_id = ("copy_to_staging", "load", "retrain", "validate")
+    assert changed == [f"records/{t}.json" for t in sorted(with_run_id)]
     assert _xcom(again, "copy_to_staging") == {"copy": "skipped", "job": "copy_to_staging"}
 
 

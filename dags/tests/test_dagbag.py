@@ -92,9 +92,9 @@ def test_runners_per_runtime(dagbag, monkeypatch):
     if dagbag.runtime == "local":
         assert set(kinds.values()) - {"_PythonDecoratedOperator"} == {"LocalJobOperator"}
     else:
-        assert kinds["copy_to_staging"] == "JobOperator"
-        assert kinds["validate"] == kinds["load"] == "SparkApplicationOperator"
-        assert kinds["dbt_build"] == kinds["retrain"] == kinds["publish_docs"] == "JobOperator"
+        # Light tasks at parse time; the official operators are built when a task executes
+        # (tests/test_k8s_runtime.py runs them against the API stand-in).
+        assert set(kinds.values()) - {"_PythonDecoratedOperator"} == {"KubernetesTask"}
 
 
 PROBE = textwrap.dedent(
@@ -125,7 +125,10 @@ PROBE = textwrap.dedent(
             "probe_" + name[:-3], os.path.join(dags_dir, name)
         )
         spec.loader.exec_module(importlib.util.module_from_spec(spec))
-    imported = sorted(m for m in set(sys.modules) - before if m.split(".")[0] == "kubernetes")
+    imported = sorted(
+        m for m in set(sys.modules) - before
+        if m.split(".")[0] == "kubernetes" or m.startswith("airflow.providers.cncf")
+    )
     print(json.dumps({"events": events, "kubernetes": imported}))
     """
 )
@@ -150,5 +153,6 @@ def test_parsing_does_no_top_level_io(runtime):
     data_files = {p for p in opened if not p.endswith((".py", ".pyc")) and "__pycache__" not in p}
     # The registry is the only data file a parse reads; templates are read when a task runs.
     assert data_files == {"datasets.yaml"}
-    if runtime == "local":
-        assert report["kubernetes"] == [], "the local runtime must not import the Kubernetes client"
+    # Neither runtime imports the Kubernetes client or the provider when parsing (issue 26):
+    # the kubernetes runtime imports them when a task executes.
+    assert report["kubernetes"] == [], "parsing must not import the Kubernetes client/provider"

@@ -158,7 +158,6 @@ def test_fixtures_cover_every_optional_field_and_tricky_value():
 def test_job_table_manifests(dag_id, job):
     m = templates.manifest(job, ENV, dag_id=dag_id, args=["--uri", "gs://s/yellow/f.parquet"])
     assert m["metadata"]["namespace"] == "taxi-jobs"
-    comp = jobs.COMPONENTS[job.component]
     if job.kind == "spark":
         assert m["kind"] == "SparkApplication"
         pods = [m["spec"]["driver"], m["spec"]["executor"]]
@@ -171,7 +170,7 @@ def test_job_table_manifests(dag_id, job):
         assert m["kind"] == "Job"
         spec = m["spec"]["template"]["spec"]
         pods = [spec]
-        assert spec["serviceAccountName"] == comp.service_account
+        assert spec["serviceAccountName"] == job.account
         container = spec["containers"][0]
         assert container["name"] == "base"
         assert container["securityContext"]["allowPrivilegeEscalation"] is False
@@ -204,10 +203,11 @@ def test_service_accounts_per_component():
         )
 
     assert account(sa[("batch", "load")]) == "spark"
-    assert account(sa[("batch", "copy_to_staging")]) == "spark"
+    assert account(sa[("batch", "copy_to_staging")]) == "transfer"
     assert account(sa[("batch", "dbt_build")]) == "dbt"
     assert account(sa[("batch", "retrain")]) == "ml"
-    assert account(sa[("full_refresh", "transfer")]) == "spark"
+    assert account(sa[("full_refresh", "transfer")]) == "transfer"
+    assert account(sa[("full_refresh", "train")]) == "ml"
 
 
 def test_missing_pipeline_env_names_the_key():
@@ -259,20 +259,16 @@ def test_job_operator_keeps_every_field_of_the_manifest(kubeconfig):
     from kubernetes.client import ApiClient
 
     from common import k8s_operators
+    from common.runners import render
 
     job = jobs.batch_jobs(YELLOW)[0]
-    op = k8s_operators.operator_for(job, dag_id="batch", config_file=kubeconfig)
-    op.job_arguments = [
-        "--uri",
-        "s3://l/trip data/yellow_tripdata_2024-01.parquet",
-        "--dest",
-        "gs://s/y",
-    ]
-    manifest = op.render_manifest()
-    op.prepare(manifest)
+    args = ["--uri", "s3://l/trip data/yellow_tripdata_2024-01.parquet", "--dest", "gs://s/y"]
+    manifest = render(job, args, dag_id="batch", run_id="manual__1")
+    op = k8s_operators.operator_for(job, manifest, task_id=job.task_id, config_file=kubeconfig)
     built = ApiClient().sanitize_for_serialization(op.build_job_request_obj(None))
     assert _missing_or_changed(manifest, built) == [".metadata.name"]
-    assert built["metadata"]["name"].startswith("job-batch-copy-to-staging")
+    # deterministic: the operator only adds its "job-" prefix, no random suffix
+    assert built["metadata"]["name"] == "job-" + manifest["metadata"]["name"]
     assert built["spec"]["template"]["spec"]["containers"][0]["args"][1].startswith(
         "s3://l/trip data/"
     )
@@ -284,30 +280,36 @@ def test_spark_operator_submits_the_manifest_as_rendered(kubeconfig):
     )
 
     from common import k8s_operators
+    from common.runners import render
 
     job = jobs.batch_jobs(YELLOW)[2]
-    op = k8s_operators.operator_for(job, dag_id="batch")
-    op.job_arguments = ["--uri", "gs://s/yellow/f.parquet", "--run-id", "r1"]
-    manifest = op.render_manifest()
-    op.prepare(copy.deepcopy(manifest))
+    args = ["--uri", "gs://s/yellow/f.parquet", "--run-id", "r1"]
+    manifest = render(job, args, dag_id="batch", run_id="r1")
+    op = k8s_operators.operator_for(job, copy.deepcopy(manifest), task_id=job.task_id)
+    assert op.create_job_name() == manifest["metadata"]["name"]
     launcher = CustomObjectLauncher(
-        name="batch-load-x1",
+        name=op.create_job_name(),
         namespace="taxi-jobs",
         kube_client=None,
         custom_obj_api=None,
         template_body=copy.deepcopy(op.template_body),
     )
-    assert _missing_or_changed(manifest, launcher.body) == [".metadata.name"]
-    assert launcher.body["spec"]["arguments"] == [
-        "--uri",
-        "gs://s/yellow/f.parquet",
-        "--run-id",
-        "r1",
-    ]
+    assert _missing_or_changed(manifest, launcher.body) == []
+    assert launcher.body["spec"]["arguments"] == args
+
+
+def test_object_names_are_deterministic_per_run_and_task():
+    first = jobs.object_name("full_refresh_green", "initial_load", "manual__2024-02-01T00:00:00")
+    assert first == jobs.object_name(
+        "full_refresh_green", "initial_load", "manual__2024-02-01T00:00:00"
+    )
+    assert first != jobs.object_name("full_refresh_green", "initial_load", "manual__2024-03-01")
+    assert len(first) <= 49
+    assert re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", first)
 
 
 def test_optional_arguments_are_dropped_when_empty():
-    from common.runners import final_args
+    from common.jobs import final_args
 
     assert final_args(["--uri", "u"], [["--from", "2024-01"], ["--to", ""]]) == [
         "--uri",
@@ -315,3 +317,45 @@ def test_optional_arguments_are_dropped_when_empty():
         "--from",
         "2024-01",
     ]
+
+
+def _mib(quantity: str) -> float:
+    units = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
+    return float(quantity[:-1]) * units[quantity[-1].lower()]
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "job"),
+    [(d, j) for d, j in ALL_JOBS if j.kind == "spark"],
+    ids=lambda x: getattr(x, "task_id", x),
+)
+def test_spark_memory_overhead_is_at_least_sparks_own_pyspark_default(dag_id, job):
+    """Spark on Kubernetes gives non-JVM (PySpark) pods max(384 MiB, 40 % of the heap) of
+    overhead by default; an explicit memoryOverhead below that starves the Python workers
+    (issue 27, defect 8). Sized from measurements: dags/README.md "Sizing"."""
+    m = templates.manifest(job, ENV, dag_id=dag_id, args=[])
+    for role in ("driver", "executor"):
+        pod = m["spec"][role]
+        assert _mib(pod["memoryOverhead"]) >= max(384, 0.4 * _mib(pod["memory"])), (role, pod)
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "job"),
+    [(d, j) for d, j in ALL_JOBS if j.kind == "job"],
+    ids=lambda x: getattr(x, "task_id", x),
+)
+def test_jobs_ignore_node_disruptions_with_a_bounded_backoff(dag_id, job):
+    """A Spot preemption of the jobs pool must not fail the task (issue 27, defect 6): pod
+    failures with the DisruptionTarget condition are ignored, the job's own deterministic
+    failures (exit 1/2) fail at once, anything else retries a bounded number of times."""
+    spec = templates.manifest(job, ENV, dag_id=dag_id, args=[])["spec"]
+    assert 1 <= spec["backoffLimit"] <= 3
+    rules = spec["podFailurePolicy"]["rules"]
+    assert rules[0] == {
+        "action": "Ignore",
+        "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+    }
+    assert rules[1]["action"] == "FailJob"
+    assert rules[1]["onExitCodes"] == {"containerName": "base", "operator": "In", "values": [1, 2]}
+    assert spec["template"]["spec"]["restartPolicy"] == "Never"  # required by podFailurePolicy
+    assert spec["activeDeadlineSeconds"] == int(job.timeout.total_seconds())

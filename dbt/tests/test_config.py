@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from conftest import base_env, run_module
@@ -86,3 +88,24 @@ def test_runner_rejects_bad_arguments_before_running_dbt(tmp_path, warehouse, ar
     run = run_module("taxi_dbt.runner", args, env)
     assert run.code == 2, run.stderr
     assert message in run.summary["error"]
+
+
+def test_bigquery_location_comes_from_bq_location(monkeypatch):
+    """The profile's location is BQ_LOCATION (datasets in the EU multi-region), exported by the
+    runner before dbt starts, not the cluster's region (issue 27, defect 7)."""
+    import yaml
+    from dbt.config.renderer import ProfileRenderer
+    from dbt_common.context import set_invocation_context
+
+    from taxi_dbt.config import PROJECT_DIR
+
+    base = {"WAREHOUSE": "bigquery", "GCP_PROJECT": "acme-taxi-prod", "GCP_REGION": "europe-west1"}
+    cfg = config.load({**base, "BQ_LOCATION": "EU"})
+    monkeypatch.delenv("BQ_LOCATION", raising=False)
+    for key, value in cfg.dbt_env().items():
+        monkeypatch.setenv(key, value)
+    set_invocation_context(os.environ)  # what a dbt invocation does first
+    raw = yaml.safe_load((PROJECT_DIR / "profiles.yml").read_text())
+    rendered = ProfileRenderer({}).render_data(raw["taxi"]["outputs"]["bigquery"])
+    assert rendered["location"] == "EU"
+    assert config.load(base).dbt_env()["BQ_LOCATION"] == "europe-west1"

@@ -103,3 +103,18 @@ def test_train_missing_warehouse_file_exits_2(
     err = capsys.readouterr().err
     assert "missing.duckdb" in err
     assert "dbt build" in err
+
+
+def test_bigquery_location_comes_from_bq_location_not_the_region() -> None:
+    """prod keeps its datasets in the EU multi-region while the cluster is in europe-west1:
+    queries must run in BQ_LOCATION (issue 27, defect 7)."""
+    from google.auth.credentials import AnonymousCredentials
+
+    from taxi_ml import data
+
+    env = {**BASE, "WAREHOUSE": "bigquery", "GCP_PROJECT": "acme-taxi-prod"}
+    cfg = config.load({**env, "GCP_REGION": "europe-west1", "BQ_LOCATION": "EU"})
+    assert cfg.bq_location == "EU"
+    client = data.bigquery_client(cfg, credentials=AnonymousCredentials())
+    assert (client.project, client.location) == ("acme-taxi-prod", "EU")
+    assert config.load({**env, "GCP_REGION": "europe-west1"}).bq_location == "europe-west1"

@@ -169,3 +169,28 @@ def test_file_storage_replaces_atomically(tmp_path: Path) -> None:
         storage.write_text("s3://bucket/x.html", "x")
     with pytest.raises(ConfigError, match="gs://bucket/path/name"):
         storage.write_text("gs://bucket-only", "x")
+
+
+def test_max_rows_draws_a_deterministic_sample_in_the_warehouse(tmp_path: Path) -> None:
+    """Training from scratch reads a bounded sample, not all history (issue 27, defect 4)."""
+    months = ["2024-11", "2024-12", "2025-01", "2025-02"]
+    df = synthetic.fare_features(2000, months, seed=9)
+    synthetic.write_duckdb(df, tmp_path / "w.duckdb", schema="marts")
+    cfg = config.load(
+        {
+            "WAREHOUSE": "duckdb",
+            "WAREHOUSE_PATH": str(tmp_path / "w.duckdb"),
+            "MLFLOW_TRACKING_URI": "http://unused:5000",
+        }
+    )
+    whole = data.load_features(cfg, data.MonthRange(), max_rows=10_000)
+    assert len(whole) == 8000  # under the bound: everything
+    first = data.load_features(cfg, data.MonthRange(), max_rows=2000)
+    again = data.load_features(cfg, data.MonthRange(), max_rows=2000)
+    assert 1600 <= len(first) <= 2400
+    assert first["trip_id"].tolist() == again["trip_id"].tolist()
+    per_month = first["pickup_month"].dt.strftime("%Y-%m").value_counts()
+    assert set(per_month.index) == set(months)
+    assert per_month.min() > 350  # spread over every month, not the first rows
+    sql, _ = data.select_sql("`p.d.t`", data.MonthRange(), "@p", keep_buckets=250_000)
+    assert "mod(abs(farm_fingerprint(trip_id)), 1000000) < 250000" in sql

@@ -95,6 +95,26 @@ def test_without_champion_the_challenger_is_promoted(
     assert summary["champion_version"] == "1"
 
 
+def test_a_retry_of_the_same_run_registers_no_second_version(
+    platform: Platform, fare_frame, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Airflow retries retrain with the same run id (e.g. after a failure past registration):
+    the version registered by the first try is reused (issue 27, defect 3)."""
+    platform.write_features(fare_frame)
+    argv = ["--month", NEW_MONTH, *FAST, "--run-id", "scheduled__2025-02-01"]
+    code, first, _ = run_cli(retrain.main, argv, capsys)
+    assert (code, first["model_version"]) == (0, "1")
+    code, again, _ = run_cli(retrain.main, argv, capsys)
+    assert code == 0, again
+    assert again["reused"] is True
+    assert (again["model_version"], again["decision"]) == ("1", first["decision"])
+    client = MlflowClient(platform.tracking_uri)
+    assert [str(v.version) for v in client.search_model_versions("name = 'fare-model'")] == ["1"]
+    # another run id is another retrain
+    code, other, _ = run_cli(retrain.main, [*argv[:-1], "scheduled__2025-03-01"], capsys)
+    assert (code, other["model_version"]) == (0, "2")
+
+
 def test_month_without_rows_exits_2(
     platform: Platform, fare_frame, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -131,3 +131,17 @@ def test_too_few_rows_exits_2(
     code, _, err = run_cli(train.main, ["--from", "2025-01", "--min-rows", "5000"], capsys)
     assert code == 2
     assert "has 2500 rows for months 2025-01..…" in err
+
+
+def test_a_retry_of_the_same_run_trains_and_registers_once(
+    platform: Platform, fare_frame, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """full_refresh's train retried by Airflow with the same run id: no second version."""
+    platform.write_features(fare_frame)
+    argv = ["--from-scratch", "--max-trials", "1", *FAST, "--run-id", "manual__full"]
+    code, first, _ = run_cli(train.main, argv, capsys)
+    assert (code, first["model_version"]) == (0, "1")
+    code, again, _ = run_cli(train.main, argv, capsys)
+    assert (code, again["reused"], again["model_version"]) == (0, True, "1")
+    client = MlflowClient(platform.tracking_uri)
+    assert [str(v.version) for v in client.search_model_versions("name = 'fare-model'")] == ["1"]

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from taxi_spark.jobs import copy as copy_job
+from taxi_spark.jobs import copy_files as copy_job
 
 
 def _run(capsys, *argv: str) -> dict:

@@ -43,6 +43,8 @@ class DbtConfig:
     gcp_region: str | None = None
     docs_uri: str | None = None
     mlflow_tracking_uri: str | None = None
+    # BigQuery location of the datasets (pipeline-env BQ_LOCATION; default GCP_REGION).
+    bq_location: str | None = None
 
     def dbt_env(self) -> dict[str, str]:
         """The variables profiles.yml and the sources read, with every default filled in."""
@@ -58,6 +60,8 @@ class DbtConfig:
             env["GCP_PROJECT"] = self.gcp_project
         if self.gcp_region:
             env["GCP_REGION"] = self.gcp_region
+        if self.bq_location:
+            env["BQ_LOCATION"] = self.bq_location
         return env
 
     def require_docs_uri(self) -> str:
@@ -93,6 +97,7 @@ def load(env: Mapping[str, str] | None = None, target: str | None = None) -> Dbt
         gcp_region=reader.get("GCP_REGION"),
         docs_uri=reader.get("DOCS_URI"),
         mlflow_tracking_uri=reader.get("MLFLOW_TRACKING_URI"),
+        bq_location=reader.get("BQ_LOCATION") or reader.get("GCP_REGION"),
     )
     if warehouse == "duckdb":
         path = reader.require(

@@ -33,6 +33,24 @@ def write_summary(summary: dict, path: str | None) -> None:
     print(text, flush=True)
 
 
+def main(  # noqa: PLR0913 - keyword-only options of one call
+    run: Callable[[argparse.Namespace], int],
+    parser: argparse.ArgumentParser,
+    argv: list[str] | None,
+    *,
+    configure: Callable[[str], Any],
+    get_logger: Callable[[str], _Log],
+    failures: Sequence[tuple[type[BaseException], str, int]],
+) -> int:
+    """The ``main()`` of every job: parse ``argv``, configure logging at ``--log-level``, run
+    ``run`` under :func:`run_job`. The logger is named after the module (``parser.prog`` is
+    ``python -m <module>``)."""
+    args = parser.parse_args(argv)
+    configure(args.log_level)
+    log = get_logger(parser.prog.removeprefix("python -m "))
+    return run_job(run, args, log, failures)
+
+
 def run_job(
     run: Callable[[argparse.Namespace], int],
     args: argparse.Namespace,

@@ -61,3 +61,39 @@ def test_success_returns_the_jobs_code_and_bugs_still_raise():
 
     with pytest.raises(KeyError):
         jobcli.run_job(buggy, argparse.Namespace(), Log(), FAILURES)
+
+
+def test_main_parses_configures_names_the_logger_and_maps_failures(capsys):
+    """The one main() of the spark and ml jobs (issue 18)."""
+    seen: dict = {}
+    log = Log()
+    parser = argparse.ArgumentParser(prog="python -m taxi_x.jobs.thing")
+    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--fail", default="")
+
+    def get_logger(name: str) -> Log:
+        seen["logger"] = name
+        return log
+
+    def run(args: argparse.Namespace) -> int:
+        if args.fail:
+            raise UsageError("bad --fail")
+        jobcli.write_summary({"ok": True}, None)
+        return jobcli.EXIT_OK
+
+    def main(argv):
+        return jobcli.main(
+            run,
+            parser,
+            argv,
+            configure=lambda level: seen.__setitem__("level", level),
+            get_logger=get_logger,
+            failures=FAILURES,
+        )
+
+    assert main(["--log-level", "DEBUG"]) == 0
+    assert seen == {"level": "DEBUG", "logger": "taxi_x.jobs.thing"}
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"ok": True}
+    assert main(["--fail", "x"]) == 2
+    assert log.events[-1][0] == "job_failed"
+    assert "error: bad --fail" in capsys.readouterr().err

@@ -11,7 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from taxi_common.jobcli import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, run_job, write_summary
+from taxi_common import jobcli
+from taxi_common.jobcli import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, write_summary
 from taxi_ml import features, modeling, registry, report
 from taxi_ml import log as logmod
 from taxi_ml.config import MlConfig
@@ -38,6 +39,14 @@ def new_parser(job: str, doc: str | None) -> argparse.ArgumentParser:
         type=int,
         default=500,
         help="fail with exit 2 when fewer rows are available for training (default 500)",
+    )
+    parser.add_argument(
+        "--max-rows",
+        type=int,
+        default=2_000_000,
+        help="train on a deterministic sample of at most about this many rows (by trip_id "
+        "hash, drawn in the warehouse), so memory stays bounded whatever the history holds "
+        "(default 2000000; sized in dags/README.md)",
     )
     parser.add_argument(
         "--run-id", default="", help="orchestrator run id (e.g. Airflow run_id), tagged on the run"
@@ -69,14 +78,16 @@ def main(
     parser: argparse.ArgumentParser,
     argv: list[str] | None = None,
 ) -> int:
-    args = parser.parse_args(argv)
-    logmod.configure(args.log_level)
-    log = logmod.get_logger(f"taxi_ml.{parser.prog.rsplit('.', 1)[-1]}")
-    return run_job(
+    return jobcli.main(
         run,
-        args,
-        log,
-        [(TaxiMlError, "job_failed", EXIT_USAGE), (CheckFailed, "check_failed", EXIT_CHECK_FAILED)],
+        parser,
+        argv,
+        configure=logmod.configure,
+        get_logger=logmod.get_logger,
+        failures=[
+            (TaxiMlError, "job_failed", EXIT_USAGE),
+            (CheckFailed, "check_failed", EXIT_CHECK_FAILED),
+        ],
     )
 
 
@@ -128,3 +139,35 @@ def finish(cfg, client, name, args, summary, *, plots, decision, reason, version
     summary["report_uri"] = publish_report(cfg, client, summary, plots)
     write_summary(summary, args.summary_out)
     return EXIT_OK
+
+
+def reuse(cfg, client, args, version, job: str, **fields: Any) -> int:
+    """A retry of an orchestrator run whose ``job`` already registered ``version``: nothing is
+    trained or registered again; the decision recorded on the version is reported and the
+    model report republished (overwritten, so idempotent too; without plots)."""
+    from taxi_ml.log import get_logger
+
+    tags = version.tags or {}
+    run = client.get_run(version.run_id)
+    get_logger(f"taxi_ml.{job}").info(
+        f"{job}_reused", run_id=args.run_id, model_version=version.version
+    )
+    summary = {
+        "job": job,
+        "model_name": cfg.tracking.model_name,
+        "mlflow_run_id": version.run_id,
+        "experiment_id": run.info.experiment_id,
+        "reused": True,
+        **fields,
+    }
+    return finish(
+        cfg,
+        client,
+        cfg.tracking.model_name,
+        args,
+        summary,
+        plots={},
+        decision=tags.get("decision", "unknown"),
+        reason=tags.get("decision_reason", "registered by an earlier try of this run"),
+        version=str(version.version),
+    )

@@ -60,6 +60,9 @@ class MlConfig:
     gcp_project: str | None = None
     gcp_region: str | None = None
     docs_uri: str | None = None
+    # BigQuery location of the datasets (pipeline-env BQ_LOCATION, e.g. EU for multi-region
+    # datasets; defaults to GCP_REGION): queries run there, not in the cluster's region.
+    bq_location: str | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,7 @@ def load(env: Mapping[str, str] | None = None) -> MlConfig:
         gcp_project=reader.get("GCP_PROJECT"),
         gcp_region=reader.get("GCP_REGION"),
         docs_uri=_docs_uri(reader),
+        bq_location=reader.get("BQ_LOCATION") or reader.get("GCP_REGION"),
     )
     if warehouse == "duckdb":
         reader.require("WAREHOUSE_PATH", "when WAREHOUSE=duckdb", "/tmp/taxi/warehouse.duckdb")

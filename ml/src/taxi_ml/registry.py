@@ -220,3 +220,31 @@ def champion_history(client, name: str) -> list[dict[str, Any]]:
             }
         )
     return sorted(rows, key=lambda r: r["version"], reverse=True)
+
+
+def version_of_orchestrator_run(
+    client, tracking: TrackingConfig, job: str, orchestrator_run_id: str
+):
+    """The model version that job ``job`` registered during the orchestrator (Airflow) run
+    ``orchestrator_run_id`` (tag ``taxi.run_id`` of its MLflow run), or None.
+
+    A retry of the same Airflow task finds it and reuses it instead of registering another
+    version: train and retrain are idempotent per run.
+    """
+    name = tracking.model_name
+    experiment = client.get_experiment_by_name(tracking.experiment_name)
+    if experiment is None:
+        return None
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=(
+            f"tags.`{JOB_TAG}` = '{job}' and tags.`taxi.run_id` = '{orchestrator_run_id}'"
+        ),
+    )
+    for run in runs:
+        found = client.search_model_versions(
+            filter_string=f"name = '{name}' and run_id = '{run.info.run_id}'"
+        )
+        if found:
+            return max(found, key=lambda mv: int(mv.version))
+    return None

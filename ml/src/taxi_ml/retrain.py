@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     name = cfg.tracking.model_name
 
     months = data.MonthRange(data.add_months(month, -args.history_months), month)
-    df = data.load_features(cfg, months)
+    df = data.load_features(cfg, months, args.max_rows)
     is_new = (df["pickup_month"] == pd.Timestamp(month)).to_numpy()
     if not is_new.any():
         raise DataError(
@@ -95,6 +95,10 @@ def run(args: argparse.Namespace) -> int:
         )
 
     client = registry.connect(cfg.tracking)
+    if args.run_id and (
+        done := registry.version_of_orchestrator_run(client, cfg.tracking, "retrain", args.run_id)
+    ):
+        return _cli.reuse(cfg, client, args, done, "retrain", month=args.month)
     champ = registry.champion(client, name)
     params, source = champion_params(client, champ)
     params |= overrides

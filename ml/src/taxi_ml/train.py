@@ -61,14 +61,18 @@ def run(args: argparse.Namespace) -> int:
     cfg = config.load()
     name = cfg.tracking.model_name
 
-    df = data.load_features(cfg, months)
+    client = registry.connect(cfg.tracking)
+    if args.run_id and (
+        done := registry.version_of_orchestrator_run(client, cfg.tracking, "train", args.run_id)
+    ):
+        return _cli.reuse(cfg, client, args, done, "train")
+    df = data.load_features(cfg, months, args.max_rows)
     if len(df) < args.min_rows:
         raise DataError(
             f"fare_features has {len(df)} rows for months {months.describe()}; training needs at "
             f"least --min-rows {args.min_rows}. Load more months or lower --min-rows."
         )
     train, holdout = features.time_split(df, args.holdout_fraction)
-    client = registry.connect(cfg.tracking)
     previous = registry.champion(client, name)
     data_months = f"{df['pickup_month'].min():%Y-%m}..{df['pickup_month'].max():%Y-%m}"
     tags = {

@@ -50,11 +50,21 @@ def filesystem(loc: Location) -> pafs.FileSystem:
         return pafs.LocalFileSystem()
     if loc.scheme == "gs":
         return pafs.GcsFileSystem()
+    from taxi_spark import aws
+
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if region:
+    if not region:
+        region = pafs.resolve_s3_region(loc.path.split("/", 1)[0])
+    creds = aws.federated_credentials()
+    if creds is None:
         return pafs.S3FileSystem(region=region)
-    bucket = loc.path.split("/", 1)[0]
-    return pafs.S3FileSystem(region=pafs.resolve_s3_region(bucket))
+    return pafs.S3FileSystem(
+        access_key=creds.access_key,
+        secret_key=creds.secret_key,
+        session_token=creds.session_token,
+        region=region,
+        endpoint_override=os.environ.get("AWS_ENDPOINT_URL_S3") or None,
+    )
 
 
 def to_spark_path(loc: Location) -> str:

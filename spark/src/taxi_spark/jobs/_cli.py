@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from taxi_common.jobcli import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, run_job, write_summary
+from taxi_common import jobcli
+from taxi_common.jobcli import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, write_summary
 from taxi_spark import log as logmod
 from taxi_spark.errors import TaxiSparkError, ValidationFailed
 
@@ -39,14 +40,13 @@ def main(
     parser: argparse.ArgumentParser,
     argv: list[str] | None = None,
 ) -> int:
-    args = parser.parse_args(argv)
-    logmod.configure(args.log_level)
-    log = logmod.get_logger(f"taxi_spark.jobs.{parser.prog.rsplit('.', 1)[-1]}")
-    return run_job(
+    return jobcli.main(
         run,
-        args,
-        log,
-        [
+        parser,
+        argv,
+        configure=logmod.configure,
+        get_logger=logmod.get_logger,
+        failures=[
             (ValidationFailed, "validation_failed", EXIT_VALIDATION_FAILED),
             (TaxiSparkError, "job_failed", EXIT_USAGE),
         ],

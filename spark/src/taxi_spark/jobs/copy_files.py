@@ -1,16 +1,18 @@
 """Copy one object, or every matching object under a folder, between file://, gs:// and s3://.
 
-    python -m taxi_spark.jobs.copy --uri s3://landing/trip\\ data/yellow_tripdata_2024-01.parquet \\
+    python -m taxi_spark.jobs.copy_files \\
+        --uri s3://landing/trip\\ data/yellow_tripdata_2024-01.parquet \\
         --dest gs://…-staging/yellow/yellow_tripdata_2024-01.parquet
-    python -m taxi_spark.jobs.copy --uri "file:///data/landing/trip data/" \\
+    python -m taxi_spark.jobs.copy_files --uri "file:///data/landing/trip data/" \\
         --dest file:///data/staging/yellow/ --glob "yellow_tripdata_*.parquet"
 
-Streams through pyarrow filesystems (constant memory, no local copy). Idempotent: the
-destination is deterministic (``--dest``, or ``--dest`` folder + the source's relative path),
-an existing destination of the same size is skipped, and on ``file://`` the data is written to
-a temporary name beside the destination and renamed into place, so a failed copy never leaves
-a partial file under the final name (object stores publish an object only when its upload
-completes). The JSON summary lists every file with ``copied`` or ``skipped``.
+Streams through pyarrow filesystems (constant memory, no local copy); in the cluster the S3
+source is read with credentials from web identity federation (:mod:`taxi_spark.aws`).
+Idempotent: the destination is deterministic (``--dest``, or ``--dest`` folder + the source's
+relative path), an existing destination of the same size is skipped, and on ``file://`` the
+data is written to a temporary name beside the destination and renamed into place, so a failed
+copy never leaves a partial file under the final name (object stores publish an object only
+when its upload completes). The JSON summary lists every file with ``copied`` or ``skipped``.
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ from taxi_spark.jobs import _cli
 
 CHUNK_BYTES = 8 * 1024 * 1024
 
-log = logmod.get_logger("taxi_spark.jobs.copy")
+log = logmod.get_logger("taxi_spark.jobs.copy_files")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _cli.new_parser("copy", __doc__, "source object or folder URI (file://, gs://, s3://)")
+    p = _cli.new_parser(
+        "copy_files", __doc__, "source object or folder URI (file://, gs://, s3://)"
+    )
     p.add_argument(
         "--dest",
         required=True,
@@ -68,7 +72,9 @@ def copy_file(src: uris.Location, dst: uris.Location) -> dict:
         log.info("copy_skipped", source=src.uri, dest=dst.uri, bytes=size)
         return {**record, "action": "skipped"}
     parent = dst.path.rsplit("/", 1)[0]
-    if parent:
+    if parent and dst.scheme == "file":
+        # Only local folders exist: on object stores a folder marker would need bucket
+        # metadata rights (storage.buckets.get) that object roles do not carry.
         dst_fs.create_dir(parent, recursive=True)
     atomic = dst.scheme == "file"
     suffix = hashlib.sha256(src.uri.encode()).hexdigest()[:12]
