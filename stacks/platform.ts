@@ -244,6 +244,7 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
             artifactsDestination: mlflow.artifactsDestination,
             serviceAccount: identities.kubernetesAccounts["fare-api"],
             monitoringNamespace: NAMESPACES.monitoring,
+            apiServerCidr: cfg.masterCidr,
             loadBalancer: lb,
         },
         { ...inCluster, dependsOn: [namespaces, identities] },

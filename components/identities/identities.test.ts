@@ -135,6 +135,6 @@ describe("components/identities", () => {
             readme.includes(grantsTable()),
             "regenerate the table in components/identities/README.md from grantsTable()",
         );
-        assert.equal(Object.keys(WORKLOAD_ACCESS).length, 8);
+        assert.equal(Object.keys(WORKLOAD_ACCESS).length, 9);
     });
 });

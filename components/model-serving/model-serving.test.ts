@@ -12,6 +12,7 @@ const ARGS: Omit<FareApiArgs, "loadBalancer"> = {
     artifactsDestination: "gs://acme-mlflow-artifacts/artifacts",
     serviceAccount: "fare-api",
     monitoringNamespace: "monitoring",
+    apiServerCidr: "172.16.0.0/28",
 };
 
 function build(overrides: Partial<FareApiArgs> = {}) {
@@ -122,7 +123,10 @@ describe("components/model-serving", () => {
                 ],
                 ports: [{ protocol: "TCP", port: 5000 }],
             },
-            { to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [{ protocol: "TCP", port: 443 }] },
+            {
+                to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["172.16.0.0/28"] } }],
+                ports: [{ protocol: "TCP", port: 443 }],
+            },
             {
                 to: [
                     { ipBlock: { cidr: "169.254.169.254/32" } },

@@ -23,7 +23,7 @@ import type { SharedLoadBalancer } from "../load-balancer/load-balancer";
 import {
     GKE_METADATA_EGRESS,
     GOOGLE_LB_RANGES,
-    INTERNET_HTTPS,
+    httpsExceptApiServer,
     allowPolicy,
     fromNamespace,
     tcp,
@@ -58,6 +58,11 @@ export interface FareApiArgs {
     serviceAccount: pulumi.Input<string>;
     /** Namespace Prometheus runs in (scrapes /metrics). Required. */
     monitoringNamespace: string;
+    /**
+     * The control plane's CIDR, excluded from the pods' HTTPS egress: the API never talks to
+     * the Kubernetes API. Required.
+     */
+    apiServerCidr: string;
     /** Registered model (default `fare-model`; the alias is always `champion`). */
     modelName?: string;
     /** Seconds between alias checks (default 30). */
@@ -313,8 +318,9 @@ export class FareApi extends pulumi.ComponentResource {
                         ],
                         ports: tcp(mlflowPort),
                     },
-                    // The artifact bucket: Google APIs on 443, with a token from the metadata server.
-                    INTERNET_HTTPS,
+                    // The artifact bucket: Google APIs on 443 (never the control plane), with a
+                    // token from the metadata server.
+                    httpsExceptApiServer(args.apiServerCidr),
                     GKE_METADATA_EGRESS,
                 ],
             },

@@ -91,6 +91,11 @@ export const WORKLOADS = {
     },
     mlflow: { what: "MLflow", namespace: N.mlflow, labels: name("mlflow", "tracking") },
     docs: { what: "docs app", namespace: N.docs, labels: name("docs-app", "web") },
+    fareApi: {
+        what: "fare API (model serving)",
+        namespace: N.serving,
+        labels: name("fare-api", "serving"),
+    },
     sparkController: {
         what: "Spark operator controller",
         namespace: N.sparkOperator,
@@ -280,6 +285,28 @@ export const NEEDED_FLOWS: Flow[] = [
         why: "site behind the shared Gateway",
     },
 
+    // Fare API (model serving)
+    {
+        from: w(W.fareApi),
+        to: w(W.mlflow),
+        port: 5000,
+        why: "the champion alias and its version (MLflow's in-cluster Service)",
+    },
+    {
+        from: w(W.fareApi),
+        to: x("google-apis"),
+        port: 443,
+        why: "model files from the MLflow artifact bucket (read-only)",
+    },
+    { from: w(W.fareApi), to: x("metadata-server"), port: 80, why: "Workload Identity tokens" },
+    {
+        from: x("lb-health-checkers"),
+        to: w(W.fareApi),
+        port: 8080,
+        why: "prediction API behind the shared Gateway and its health checks",
+    },
+    { from: w(W.prometheus), to: w(W.fareApi), port: 8080, why: "scrape fare API metrics" },
+
     // Spark operator
     {
         from: w(W.sparkController),
@@ -397,4 +424,22 @@ export const DENIED_FLOWS: Flow[] = [
         why: "Prometheus is not published",
     },
     { from: w(W.mlflow), to: w(W.airflow), port: 8080, why: "MLflow does not call Airflow" },
+    {
+        from: w(W.fareApi),
+        to: w(W.postgres),
+        port: 5432,
+        why: "the public fare API has no database",
+    },
+    {
+        from: w(W.fareApi),
+        to: w(W.airflow),
+        port: 8080,
+        why: "the public fare API is not a way into Airflow",
+    },
+    {
+        from: w(W.fareApi),
+        to: x("kubernetes-api"),
+        port: 443,
+        why: "the public fare API has no API access",
+    },
 ];
