@@ -110,9 +110,12 @@ def test_a_retry_of_the_same_run_registers_no_second_version(
     assert (again["model_version"], again["decision"]) == ("1", first["decision"])
     client = MlflowClient(platform.tracking_uri)
     assert [str(v.version) for v in client.search_model_versions("name = 'fare-model'")] == ["1"]
-    # another run id is another retrain
+    # another run id is not a retry of this one, but over the same rows and hyperparameters it
+    # has nothing new to judge (issue 21): version 1 stays, the registry does not grow
     code, other, _ = run_cli(retrain.main, [*argv[:-1], "scheduled__2025-03-01"], capsys)
-    assert (code, other["model_version"]) == (0, "2")
+    assert (code, other["model_version"], other["decision"]) == (0, "1", "unchanged")
+    assert "reused" not in other
+    assert [str(v.version) for v in client.search_model_versions("name = 'fare-model'")] == ["1"]
 
 
 def test_month_without_rows_exits_2(
