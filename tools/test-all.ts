@@ -11,7 +11,7 @@
  *   6. Python suites of every pipeline folder
  *   7. end to end: `npm start -- --once` with small data in a temporary state folder, then the
  *      warehouse, Airflow's runs, MLflow's registry and the docs app are checked
- *      (tools/local/e2e.test.ts, kept out of step 5 by .mocharc.json)
+ *      (tools/local/e2e.test.ts, kept out of step 5 by .mocharc.cjs)
  */
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";

@@ -17,7 +17,7 @@
  *     folder's store, it answers a prediction with the registry's champion version;
  *   - the docs app, started on the published folder, lists the dbt and validation sites.
  *
- * Not part of the mocha step (`.mocharc.json` ignores it): `npm test` runs it as its own
+ * Not part of the mocha step (`.mocharc.cjs` ignores it): `npm test` runs it as its own
  * "end-to-end" step, `tools/test-all.ts`. About 4-5 minutes on 2 cores.
  *   mocha --no-config --require tsx/cjs --extension ts --timeout 900000 tools/local/e2e.test.ts
  */
