@@ -144,14 +144,21 @@ async function runCommand(
     env: NodeJS.ProcessEnv,
     logFile: string,
     deadline: number,
+    input?: string,
 ): Promise<void> {
     const out = fs.openSync(logFile, "a");
     const child = spawn(bin, args, {
         env: tracker.env(env),
         detached: true,
-        stdio: ["ignore", out, out],
+        stdio: [input === undefined ? "ignore" : "pipe", out, out],
     });
     fs.closeSync(out);
+    if (input !== undefined) {
+        // Secrets go through stdin, never argv: a command line is readable by every user of
+        // the machine (/proc/<pid>/cmdline, ps) for as long as the process runs.
+        child.stdin!.on("error", () => undefined); // an early exit is reported below
+        child.stdin!.end(input);
+    }
     const pgid = child.pid!;
     tracker.add(pgid, `airflow ${args[0] ?? ""}`);
     const code = await new Promise<number | null>((resolve, reject) => {
@@ -218,9 +225,8 @@ async function ensureUser(
             "create",
             "--username",
             user.username,
-            // One argument: a password starting with "-" would otherwise be read as an option.
-            // Airflow masks `--password=…` in its CLI audit log; shown() masks it in our messages.
-            `--password=${user.password}`,
+            // No --password: the CLI then asks for it twice (getpass, which reads stdin when the
+            // process has no terminal), so the password never appears on a command line.
             "--role",
             user.role,
             "--firstname",
@@ -233,6 +239,7 @@ async function ensureUser(
         env,
         logFile,
         deadline,
+        `${user.password}\n${user.password}\n`,
     );
     const output = fs.readFileSync(logFile, "utf8").slice(before);
     // Reset when the password is not the one in the file, or its stored hash predates
@@ -241,10 +248,11 @@ async function ensureUser(
         await runCommand(
             tracker,
             bin,
-            ["users", "reset-password", "--username", user.username, `--password=${user.password}`],
+            ["users", "reset-password", "--username", user.username],
             env,
             logFile,
             deadline,
+            `${user.password}\n${user.password}\n`,
         );
     }
 }
@@ -274,6 +282,21 @@ function writeFabConfig(home: string): string {
     return file;
 }
 
+/**
+ * Metadata-DB connection pool of every local Airflow process: 5 kept, overflow unlimited.
+ *
+ * Airflow's default (5 + 10 overflow, 30 s pool timeout) deadlocks the api-server under a burst
+ * of trigger calls: FastAPI runs the synchronous route handlers in a thread pool of 40, each
+ * holding a pooled connection, while the audit-log dependency (`action_logging`) of the same
+ * requests runs on the event loop and waits for a connection of its own; with all 15 taken the
+ * loop blocks, no handler can finish, and every caller times out until the pool timeout frees
+ * one (the burst of tools/local/burst.ts: 140 first-try timeouts and 162 s). With unlimited
+ * overflow the extra requests open short-lived connections instead (bounded by the thread pool,
+ * far below PostgreSQL's max_connections) and the burst has no first-try failure. SQLite keeps
+ * SQLAlchemy's own pool (Airflow sets NullPool-like settings for it).
+ */
+export const LOCAL_DB_POOL = { size: 5, maxOverflow: -1, recycleSeconds: 1800 } as const;
+
 /** Environment for every Airflow process. */
 export function airflowEnv(o: {
     home: string;
@@ -296,6 +319,13 @@ export function airflowEnv(o: {
         AIRFLOW__CORE__FERNET_KEY: randomBytes(32).toString("base64url") + "=",
         AIRFLOW__CORE__EXECUTION_API_SERVER_URL: `${base}/execution/`,
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: o.databaseUrl,
+        ...(o.databaseUrl.startsWith("sqlite")
+            ? {}
+            : {
+                  AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE: String(LOCAL_DB_POOL.size),
+                  AIRFLOW__DATABASE__SQL_ALCHEMY_MAX_OVERFLOW: String(LOCAL_DB_POOL.maxOverflow),
+                  AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_RECYCLE: String(LOCAL_DB_POOL.recycleSeconds),
+              }),
         AIRFLOW__API__HOST: "127.0.0.1",
         AIRFLOW__API__PORT: String(o.port),
         AIRFLOW__API__BASE_URL: base,

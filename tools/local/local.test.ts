@@ -363,14 +363,17 @@ describe("tools/local-airflow: users", () => {
     });
     afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    /** A stand-in `airflow` that records its arguments and fails `users create`. */
-    function fakeAirflow(): { bin: string; calls: () => string[][] } {
+    /** A stand-in `airflow` that records its arguments and its stdin, and fails `users create`. */
+    function fakeAirflow(): { bin: string; calls: () => { argv: string[]; stdin: string }[] } {
         const bin = path.join(dir, "airflow");
         const record = path.join(dir, "calls.jsonl");
         fs.writeFileSync(
             bin,
             `#!/usr/bin/env node
-require("fs").appendFileSync(${JSON.stringify(record)}, JSON.stringify(process.argv.slice(2)) + "\\n");
+const fs = require("fs");
+let stdin = "";
+try { stdin = fs.readFileSync(0, "utf8"); } catch {}
+fs.appendFileSync(${JSON.stringify(record)}, JSON.stringify({ argv: process.argv.slice(2), stdin }) + "\\n");
 process.exit(process.argv[2] === "users" ? 2 : 0);
 `,
             { mode: 0o755 },
@@ -382,11 +385,11 @@ process.exit(process.argv[2] === "users" ? 2 : 0);
                     .readFileSync(record, "utf8")
                     .trim()
                     .split("\n")
-                    .map((l) => JSON.parse(l) as string[]),
+                    .map((l) => JSON.parse(l) as { argv: string[]; stdin: string }),
         };
     }
 
-    it("passes a password as one --password= argument and never shows it in an error", async () => {
+    it("passes a password on stdin (asked twice), never on a command line or in an error", async () => {
         const fake = fakeAirflow();
         const password = "-starts-with-a-dash";
         await assert.rejects(
@@ -399,20 +402,17 @@ process.exit(process.argv[2] === "users" ? 2 : 0);
                 log: () => undefined,
             }),
             (err: Error) => {
-                assert.match(
-                    err.message,
-                    /airflow users create .*--password=\*{8} .*exited with 2/,
-                );
+                assert.match(err.message, /airflow users create --username u .*exited with 2/);
                 assert.ok(!err.message.includes(password), "the password is not in the message");
                 return true;
             },
         );
-        const create = fake.calls().find((c) => c[0] === "users")!;
-        assert.ok(create.includes(`--password=${password}`), JSON.stringify(create));
+        const create = fake.calls().find((c) => c.argv[0] === "users")!;
         assert.ok(
-            !create.includes(password),
-            "never a separate argument an option parser could misread",
+            create.argv.every((a) => !a.includes(password) && !a.startsWith("--password")),
+            `no password on the command line: ${JSON.stringify(create.argv)}`,
         );
+        assert.equal(create.stdin, `${password}\n${password}\n`, "the CLI's two prompts");
         const stored = JSON.parse(fs.readFileSync(path.join(dir, "home", "api-user.json"), "utf8"));
         assert.deepEqual(stored, { username: "u", password });
         assert.equal(fs.statSync(path.join(dir, "home", "api-user.json")).mode & 0o777, 0o600);
