@@ -274,7 +274,8 @@ describe("functions/airflow-trigger against moto (Secrets Manager, SQS)", functi
             }),
         );
         assert.equal(received.Messages?.length, 1);
-        const message = received.Messages[0];
+        const message = received.Messages?.[0];
+        assert.ok(message);
         const record = JSON.parse(message.Body!) as {
             requestContext: { condition: string; approximateInvokeCount: number };
             requestPayload: unknown;
