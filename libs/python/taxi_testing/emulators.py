@@ -16,6 +16,7 @@ it never skips -- naming the command that prepares it. Test-only: no image copie
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import platform
@@ -135,6 +136,12 @@ def _wait(emulator: Emulator, path: str, timeout: float) -> None:
     )
 
 
+def _die_with_parent() -> None:
+    """In the child: SIGKILL when the test process dies, so an emulator never outlives it."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def _launch(  # noqa: PLR0913 - one private call site per emulator
     name: str,
     argv: list[str],
@@ -155,6 +162,7 @@ def _launch(  # noqa: PLR0913 - one private call site per emulator
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads started yet here
             env=env,
         )
     emulator = Emulator(name, f"http://127.0.0.1:{port}", port, version, log_file, proc)
@@ -233,3 +241,13 @@ def create_gcs_bucket(gcs: Emulator, bucket: str) -> None:
     except urllib.error.HTTPError as exc:
         if exc.code != 409:  # already exists
             raise EmulatorError(f"creating gs://{bucket}: HTTP {exc.code} {exc.read()!r}") from exc
+
+
+def create_s3_bucket(aws: Emulator, bucket: str) -> None:
+    """Create ``bucket`` on the AWS emulator (S3 CreateBucket; moto needs no signature)."""
+    req = urllib.request.Request(f"{aws.endpoint}/{bucket}", method="PUT")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            resp.read()
+    except urllib.error.HTTPError as exc:
+        raise EmulatorError(f"creating s3://{bucket}: HTTP {exc.code} {exc.read()!r}") from exc
