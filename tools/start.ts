@@ -365,9 +365,11 @@ async function main(opts: StartOptions): Promise<number> {
                 .join(", ")} (logs ${shown(path.join(af.home, "logs"))})`,
         );
         await mlflow.ready;
-        progress.info(`MLflow ${mlflow.url} (store ${shown(state.mlflow)})`);
+        progress.info(
+            `MLflow ${mlflow.url} (store ${shown(state.mlflow)}${emulated ? `, artifacts ${emulated.mlflowArtifacts}` : ""})`,
+        );
         await docs.ready;
-        progress.info(`docs app ${docs.url} (serving ${shown(state.docs)})`);
+        progress.info(`docs app ${docs.url} (serving ${emulated?.docsUri ?? shown(state.docs)})`);
         const admin = af.users[ADMIN]!;
         const api = new AirflowApi(af.baseUrl, admin.username, admin.password);
         await api.unpause(DAG_ID);
@@ -430,7 +432,7 @@ async function main(opts: StartOptions): Promise<number> {
             `the landing watcher did not start; see ${watcherService.logFile}:\n${tailFile(watcherService.logFile)}`,
         );
         progress.info(
-            `landing watcher on ${shown(state.landing)} → trigger function (log ${shown(watcherService.logFile)})`,
+            `landing watcher on ${emulated?.landingUri ?? shown(state.landing)} → trigger function (log ${shown(watcherService.logFile)})`,
         );
         // The fare API starts once a champion exists (now, when an earlier run left one).
         const fareApi = new LocalFareApi(registry, {
