@@ -11,6 +11,11 @@
  *   npm run test:python -- spark dbt     only these
  *   tsx tools/python-suites.ts --prepare [folders]   only create/refresh the environments
  *                                        (TypeScript tests that drive Airflow, dbt or MLflow use them)
+ *
+ * `--prepare` also makes the cloud emulators' environment `testing/emulators/.venv` from
+ * `testing/emulators/requirements.txt` (fake-gcs-server and moto's server, which the
+ * TypeScript and Python tests start on loopback: `tools/local/emulators.ts`,
+ * `libs/python/taxi_testing/emulators.py`); `runSuite` makes it too, before pytest.
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -53,8 +58,20 @@ function run(
     return r.status ?? 1;
 }
 
-/** Create or refresh `<folder>/.venv`; returns the venv's python. */
-export function ensureVenv(folder: string): string {
+/** The emulators' environment: `testing/emulators/.venv` from its `requirements.txt`. */
+export const EMULATOR_FOLDER = "testing/emulators";
+export const EMULATOR_REQUIREMENTS = "requirements.txt";
+
+/** Create or refresh `testing/emulators/.venv` (fake-gcs-server, moto); returns its python. */
+export function ensureEmulatorVenv(): string {
+    return ensureVenv(EMULATOR_FOLDER, EMULATOR_REQUIREMENTS);
+}
+
+/**
+ * Create or refresh `<folder>/.venv` from `<folder>/<requirements>` (default
+ * `requirements-dev.txt`); returns the venv's python.
+ */
+export function ensureVenv(folder: string, requirements = "requirements-dev.txt"): string {
     const dir = path.join(ROOT, folder);
     const venv = path.join(dir, ".venv");
     const python = path.join(venv, "bin", "python");
@@ -71,7 +88,7 @@ export function ensureVenv(folder: string): string {
     const have = fs.existsSync(stamp) ? fs.readFileSync(stamp, "utf8").trim() : "";
     if (want !== have) {
         console.log(
-            `[${folder}] installing requirements-dev.txt (cached in .venv until the requirements change)`,
+            `[${folder}] installing ${requirements} (cached in .venv until the requirements change)`,
         );
         const started = Date.now();
         const pip = [
@@ -83,9 +100,9 @@ export function ensureVenv(folder: string): string {
             "--progress-bar",
             "off",
         ];
-        if (run(pip[0]!, [...pip.slice(1), "-r", "requirements-dev.txt"], dir) !== 0) {
+        if (run(pip[0]!, [...pip.slice(1), "-r", requirements], dir) !== 0) {
             throw new Error(
-                `[${folder}] pip install -r requirements-dev.txt failed (see the pip output above)`,
+                `[${folder}] pip install -r ${requirements} failed (see the pip output above)`,
             );
         }
         fs.writeFileSync(stamp, `${want}\n`);
@@ -106,6 +123,8 @@ export function runSuite(folder: string): SuiteResult {
     const started = Date.now();
     const dir = path.join(ROOT, folder);
     const python = ensureVenv(folder);
+    // The suites start fake-gcs-server and moto from testing/emulators/.venv.
+    ensureEmulatorVenv();
     let ok = true;
     if (fs.existsSync(path.join(dir, ".venv", "bin", "ruff"))) {
         console.log(`[${folder}] ruff check`);
@@ -148,6 +167,7 @@ function main(): void {
     }
     if (prepareOnly) {
         for (const folder of folders) ensureVenv(folder);
+        ensureEmulatorVenv();
         return;
     }
     const results = folders.map(runSuite);

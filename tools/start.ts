@@ -46,6 +46,7 @@ import { RunRecord, stopLeftovers } from "./local/proctree";
 import { count, duration, Progress } from "./local/progress";
 import { lastJsonLine, prepareVenvs, runPython } from "./local/python";
 import { startDocsApp, startMlflow } from "./local/services";
+import { LANDING_BUCKET, startEmulatedStorage } from "./local/emulated-storage";
 import {
     copyFileAtomic,
     createState,
@@ -301,6 +302,12 @@ async function main(opts: StartOptions): Promise<number> {
                 (db.fallbackReason ? ` (${db.fallbackReason})` : ""),
         );
 
+        // --storage emulated: s3:// landing, gs:// docs and MLflow artifacts on emulators.
+        const emulated =
+            opts.storage === "emulated"
+                ? await startEmulatedStorage(registry, { stateDir: state.root, logDir: state.logs })
+                : undefined;
+        for (const line of emulated?.describe() ?? []) progress.info(line);
         t = begin(
             "services",
             `Airflow 3, MLflow, docs app on 127.0.0.1:${ports.airflow}-${ports.docs}`,
@@ -309,11 +316,15 @@ async function main(opts: StartOptions): Promise<number> {
             dir: state.mlflow,
             port: ports.mlflow,
             logFile: path.join(state.logs, "mlflow.log"),
+            ...(emulated
+                ? { artifactsDestination: emulated.mlflowArtifacts, env: emulated.clientEnv }
+                : {}),
         });
         const docs = await startDocsApp(registry, {
             docsDir: state.docs,
             port: ports.docs,
             logFile: path.join(state.logs, "docs-app.log"),
+            ...(emulated ? { env: emulated.docsAppEnv } : {}),
         });
         const airflowLog = path.join(state.logs, "local-airflow.log");
         airflow = await startLocalAirflow({
@@ -334,6 +345,7 @@ async function main(opts: StartOptions): Promise<number> {
             startupTimeoutMs: 600_000,
             env: {
                 ...localPipelineEnv(state, mlflow.url),
+                ...emulated?.pipelineEnv,
                 ...db.env,
                 AIRFLOW__CORE__EXECUTOR: "LocalExecutor",
                 AIRFLOW__CORE__PARALLELISM: "4",
@@ -353,9 +365,11 @@ async function main(opts: StartOptions): Promise<number> {
                 .join(", ")} (logs ${shown(path.join(af.home, "logs"))})`,
         );
         await mlflow.ready;
-        progress.info(`MLflow ${mlflow.url} (store ${shown(state.mlflow)})`);
+        progress.info(
+            `MLflow ${mlflow.url} (store ${shown(state.mlflow)}${emulated ? `, artifacts ${emulated.mlflowArtifacts}` : ""})`,
+        );
         await docs.ready;
-        progress.info(`docs app ${docs.url} (serving ${shown(state.docs)})`);
+        progress.info(`docs app ${docs.url} (serving ${emulated?.docsUri ?? shown(state.docs)})`);
         const admin = af.users[ADMIN]!;
         const api = new AirflowApi(af.baseUrl, admin.username, admin.password);
         await api.unpause(DAG_ID);
@@ -400,9 +414,13 @@ async function main(opts: StartOptions): Promise<number> {
                     AIRFLOW_CREDENTIALS_FILE: af.credentialsFile,
                     S3_KEY_PREFIX: LANDING_KEY_PREFIX,
                     S3_KEY_SUFFIX: ".parquet",
-                    LANDING_URI_BASE: `file://${state.landing}`,
                     LOG_LEVEL: "info",
-                    WATCH_LANDING_DIR: state.landing,
+                    ...(emulated
+                        ? { ...emulated.clientEnv, WATCH_S3_BUCKET: LANDING_BUCKET }
+                        : {
+                              LANDING_URI_BASE: `file://${state.landing}`,
+                              WATCH_LANDING_DIR: state.landing,
+                          }),
                     WATCH_INTERVAL_MS: "1000",
                 },
             },
@@ -414,7 +432,7 @@ async function main(opts: StartOptions): Promise<number> {
             `the landing watcher did not start; see ${watcherService.logFile}:\n${tailFile(watcherService.logFile)}`,
         );
         progress.info(
-            `landing watcher on ${shown(state.landing)} → trigger function (log ${shown(watcherService.logFile)})`,
+            `landing watcher on ${emulated?.landingUri ?? shown(state.landing)} → trigger function (log ${shown(watcherService.logFile)})`,
         );
         // The fare API starts once a champion exists (now, when an earlier run left one).
         const fareApi = new LocalFareApi(registry, {
@@ -422,6 +440,14 @@ async function main(opts: StartOptions): Promise<number> {
             mlflowUrl: mlflow.url,
             artifactsDir: path.join(state.mlflow, "artifacts"),
             logFile: path.join(state.logs, "fare-api.log"),
+            ...(emulated
+                ? {
+                      env: {
+                          ...emulated.clientEnv,
+                          MODEL_ARTIFACTS_DESTINATION: emulated.mlflowArtifacts,
+                      },
+                  }
+                : {}),
         });
         await syncFareApi(progress, fareApi);
         progress.done("services", t);
@@ -444,7 +470,7 @@ async function main(opts: StartOptions): Promise<number> {
             }
             const run = m.runs[0]!;
             progress.info(
-                `S3 event (bucket ${JSON.stringify(path.basename(state.landing))}, key ${JSON.stringify(m.key)}, ETag ${m.eTag}) → trigger function → run ${run.dagRunId}: ${run.outcome === "created" ? "created" : "exists (HTTP 409)"}`,
+                `S3 event (bucket ${JSON.stringify(emulated ? LANDING_BUCKET : path.basename(state.landing))}, key ${JSON.stringify(m.key)}, ETag ${m.eTag}) → trigger function → run ${run.dagRunId}: ${run.outcome === "created" ? "created" : "exists (HTTP 409)"}`,
             );
             let rerun = false;
             if (run.outcome === "exists") {
@@ -471,10 +497,12 @@ async function main(opts: StartOptions): Promise<number> {
         };
 
         for (const f of data.files) {
-            t = begin(`month ${f.month}`, `deliver ${f.name} to ${shown(state.landingPrefix)}`);
             const key = `${LANDING_KEY_PREFIX}${f.name}`;
+            const target = emulated ? `${emulated.landingUri}/${key}` : shown(state.landingPrefix);
+            t = begin(`month ${f.month}`, `deliver ${f.name} to ${target}`);
             const triggered = inbox.waitFor(key);
-            copyFileAtomic(f.path, path.join(state.landingPrefix, f.name));
+            if (emulated) await emulated.putLanding(key, f.path);
+            else copyFileAtomic(f.path, path.join(state.landingPrefix, f.name));
             const m = await withTimeout(
                 triggered,
                 120_000,
@@ -503,6 +531,7 @@ async function main(opts: StartOptions): Promise<number> {
             docsUrl: docs.url,
             airflow: af,
             fareApi,
+            ...(emulated ? { storage: emulated.describe(), docsUri: emulated.docsUri } : {}),
         });
         record(ok ? "succeeded" : "failed", summary);
         if (opts.once) {
@@ -608,6 +637,9 @@ async function summarise(
         files: GeneratedFile[];
         mlflowUrl: string;
         docsUrl: string;
+        /** `--storage emulated`: where each URI lives. */
+        storage?: string[];
+        docsUri?: string;
         airflow: LocalAirflow;
         fareApi: LocalFareApi;
     },
@@ -683,8 +715,9 @@ async function summarise(
                   : "no retraining ran"),
     );
     progress.plain(
-        `  docs          ${sites.length ? sites.join(", ") : "nothing published"} (files in ${shown(s.docs)})`,
+        `  docs          ${sites.length ? sites.join(", ") : "nothing published"} (${o.docsUri ? `objects in ${o.docsUri}` : `files in ${shown(s.docs)}`})`,
     );
+    if (o.storage) progress.plain(`  storage       ${o.storage.join("\n                ")}`);
     progress.plain(
         `  Airflow UI    ${o.airflow.baseUrl}  (user ${ADMIN}; password in ${shown(o.airflow.users[ADMIN]!.credentialsFile)})\n` +
             `  MLflow UI     ${o.mlflowUrl}\n` +

@@ -16,6 +16,11 @@ export type DocsLocation =
 
 export interface Config {
     docs: DocsLocation;
+    /**
+     * `GCS_API_ENDPOINT`: a GCS-compatible endpoint instead of https://storage.googleapis.com
+     * (an emulator: tests, `npm start -- --storage emulated`), used without credentials.
+     */
+    gcsApiEndpoint?: string;
     /** TCP port to listen on (default 8080). */
     port: number;
     /** Interface to bind (default 0.0.0.0). */
@@ -128,8 +133,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
                 `expected one of ${LOG_LEVELS.join(", ")} (default info).`,
         );
     }
+    if (get(env, "STORAGE_EMULATOR_HOST") !== undefined) {
+        // @google-cloud/storage takes this variable as its JSON API base URL verbatim (without
+        // /storage/v1) but downloads from it as the API endpoint: no value serves both.
+        throw new ConfigError(
+            "environment variable STORAGE_EMULATOR_HOST is set, which the Node GCS client " +
+                "misroutes; unset it and set GCS_API_ENDPOINT=http://<host>:<port> (the emulator's " +
+                "address) instead.",
+        );
+    }
+    const endpoint = get(env, "GCS_API_ENDPOINT");
+    if (endpoint !== undefined && !/^https?:\/\/[^/?#]+\/?$/.test(endpoint)) {
+        throw new ConfigError(
+            `environment variable GCS_API_ENDPOINT=${JSON.stringify(endpoint)} is not valid; ` +
+                "expected http(s)://<host>[:<port>] without a path (a GCS emulator).",
+        );
+    }
     return {
         docs: parseDocsUri(docsUri),
+        ...(endpoint !== undefined ? { gcsApiEndpoint: endpoint.replace(/\/$/, "") } : {}),
         port: integer(env, "PORT", 8080, 0, 65535),
         host: get(env, "HOST") ?? "0.0.0.0",
         logLevel: logLevel as LogLevel,

@@ -16,9 +16,9 @@ import type { Storage } from "./storage";
 import { FileStorage } from "./storage-file";
 import { openGcsStorage } from "./storage-gcs";
 
-export function openStorage(location: DocsLocation): Storage {
+export function openStorage(location: DocsLocation, gcsApiEndpoint?: string): Storage {
     return location.kind === "gcs"
-        ? openGcsStorage(location.bucket, location.prefix)
+        ? openGcsStorage(location.bucket, location.prefix, gcsApiEndpoint)
         : new FileStorage(location.root);
 }
 
@@ -30,7 +30,7 @@ export async function start(config: Config, logger: Logger): Promise<DocsServer>
         });
     }
     const server = new DocsServer({
-        storage: openStorage(config.docs),
+        storage: openStorage(config.docs, config.gcsApiEndpoint),
         logger,
         metrics: new Metrics({ defaultMetrics: true }),
         catalogTtlSeconds: config.catalogTtlSeconds,

@@ -27,11 +27,27 @@ export interface GcsFileLike {
     createReadStream(options?: CreateReadStreamOptions): Readable;
 }
 
-/** The part of `@google-cloud/storage`'s `Bucket` this backend uses. */
+/**
+ * The part of `@google-cloud/storage`'s `Bucket` this backend uses. With a `fields` projection
+ * (which the listing uses, to fetch only the fields it needs), `getFiles` returns the raw JSON
+ * items of the page, not `File` objects, although the client's type says `File[]`: hence
+ * {@link ListedItem} and {@link listedMetadata}.
+ */
 export interface GcsBucketLike {
     readonly name: string;
-    getFiles(query?: GetFilesOptions): Promise<[GcsFileLike[], object | null | undefined, unknown]>;
+    getFiles(query?: GetFilesOptions): Promise<[ListedItem[], object | null | undefined, unknown]>;
     file(name: string, options?: { generation?: number | string }): GcsFileLike;
+}
+
+/** A listed object: a `File` (no `fields`), or the JSON item itself (with `fields`). */
+export type ListedItem = GcsFileLike | FileMetadata;
+
+/** The metadata of a listed object, whichever shape the client returned. */
+export function listedMetadata(item: ListedItem): FileMetadata {
+    const file = item as Partial<GcsFileLike>;
+    return typeof file.getMetadata === "function" && file.metadata !== undefined
+        ? file.metadata
+        : (item as FileMetadata);
 }
 
 // Compile-time proof that the real client fits the shape the backend is tested with.
@@ -117,7 +133,7 @@ export class GcsStorage implements Storage {
             fields: "prefixes,nextPageToken",
         };
         while (query) {
-            let page: [GcsFileLike[], object | null | undefined, unknown];
+            let page: [ListedItem[], object | null | undefined, unknown];
             try {
                 page = await this.bucket.getFiles(query);
             } catch (err) {
@@ -145,14 +161,16 @@ export class GcsStorage implements Storage {
             fields: LIST_FIELDS,
         };
         while (query) {
-            let page: [GcsFileLike[], object | null | undefined, unknown];
+            let page: [ListedItem[], object | null | undefined, unknown];
             try {
                 page = await this.bucket.getFiles(query);
             } catch (err) {
                 throw this.wrap(err, `listing ${site}/`);
             }
-            for (const file of page[0]) {
-                const info = this.toInfo(file.metadata, file.name);
+            for (const item of page[0]) {
+                const metadata = listedMetadata(item);
+                if (typeof metadata.name !== "string") continue;
+                const info = this.toInfo(metadata, metadata.name);
                 // Skip "folder" placeholders and hidden entries, like the file backend does.
                 if (info === undefined) continue;
                 if (info.key.split("/").some((s) => s === "" || s.startsWith("."))) continue;
@@ -230,12 +248,21 @@ function nextQuery(
         : undefined;
 }
 
-/** The real backend: `@google-cloud/storage` with Application Default Credentials. */
-export function openGcsStorage(bucketName: string, prefix: string): GcsStorage {
+/**
+ * The real backend: `@google-cloud/storage` with Application Default Credentials.
+ * `apiEndpoint` (config `GCS_API_ENDPOINT`) replaces `https://storage.googleapis.com`: a GCS
+ * emulator in tests and `npm start -- --storage emulated`, unauthenticated; unset in the cluster.
+ */
+export function openGcsStorage(
+    bucketName: string,
+    prefix: string,
+    apiEndpoint?: string,
+): GcsStorage {
     const client = new GcsClient({
         // Idempotent reads only; keep retries short so a request fails fast with 503.
         retryOptions: { autoRetry: true, maxRetries: 2, totalTimeout: 15, maxRetryDelay: 4 },
         userAgent: "taxi-platform-docs-app",
+        ...(apiEndpoint !== undefined ? { apiEndpoint } : {}),
     });
     return new GcsStorage(asBucketLike(client.bucket(bucketName)), prefix);
 }

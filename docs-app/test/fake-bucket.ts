@@ -8,7 +8,7 @@ import type { CreateReadStreamOptions, FileMetadata, GetFilesOptions } from "@go
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 
-import type { GcsBucketLike, GcsFileLike } from "../src/storage-gcs";
+import type { GcsBucketLike, GcsFileLike, ListedItem } from "../src/storage-gcs";
 
 export function apiError(code: number, message: string): ApiError {
     const err = new ApiError(message);
@@ -64,7 +64,7 @@ export class FakeBucket implements GcsBucketLike {
         });
     }
 
-    getFiles(query: GetFilesOptions = {}): Promise<[GcsFileLike[], object | null, unknown]> {
+    getFiles(query: GetFilesOptions = {}): Promise<[ListedItem[], object | null, unknown]> {
         this.listCalls.push(query);
         if (this.failList) return Promise.reject(this.failList);
         const prefix = query.prefix ?? "";
@@ -88,7 +88,12 @@ export class FakeBucket implements GcsBucketLike {
             start + this.pageSize < all.length
                 ? { ...query, pageToken: String(start + this.pageSize) }
                 : null;
-        const files = page.flatMap((e) => ("item" in e ? [this.file(e.item)] : []));
+        // Like the client: with a `fields` projection the items are the raw JSON objects of the
+        // page (only the requested fields), otherwise `File` objects.
+        const files = page.flatMap((e): ListedItem[] => {
+            if (!("item" in e)) return [];
+            return query.fields ? [this.objects.get(e.item)!.metadata] : [this.file(e.item)];
+        });
         const pagePrefixes = page.flatMap((e) => ("prefix" in e ? [e.prefix] : []));
         return Promise.resolve([files, next, { prefixes: pagePrefixes, items: [] }]);
     }

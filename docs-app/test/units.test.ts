@@ -51,6 +51,23 @@ describe("config", () => {
         }
     });
 
+    it("takes a GCS emulator endpoint only as GCS_API_ENDPOINT", () => {
+        assert.equal(loadConfig({ DOCS_URI: "gs://acme-docs" }).gcsApiEndpoint, undefined);
+        assert.equal(
+            loadConfig({ DOCS_URI: "gs://acme-docs", GCS_API_ENDPOINT: "http://127.0.0.1:4443/" })
+                .gcsApiEndpoint,
+            "http://127.0.0.1:4443",
+        );
+        assert.throws(
+            () => loadConfig({ DOCS_URI: "gs://acme-docs", GCS_API_ENDPOINT: "127.0.0.1:4443" }),
+            /GCS_API_ENDPOINT="127.0.0.1:4443" is not valid/,
+        );
+        assert.throws(
+            () => loadConfig({ DOCS_URI: "gs://acme-docs", STORAGE_EMULATOR_HOST: "http://h:1" }),
+            /STORAGE_EMULATOR_HOST is set.*set GCS_API_ENDPOINT/,
+        );
+    });
+
     it("reads the environment with defaults and validates numbers and levels", () => {
         const cfg = loadConfig({ DOCS_URI: "file:///srv/docs" });
         assert.equal(cfg.port, 8080);

@@ -6,11 +6,10 @@ import * as path from "node:path";
 import { RUNTIME_PROVIDED, buildBundle, type BundleResult } from "./build";
 import { objectCreatedEvent } from "./src/events";
 import { FakeAirflow } from "./test/fake-airflow";
-import { fakeSecretsManager } from "./test/fake-secrets-manager";
+import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { startAwsEmulator } from "../../tools/local/emulators";
 
 const PORT = 28102;
-const SECRETS_PORT = 28103;
-const SECRET_ID = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:airflow-api-XyZ123";
 /** Where the repository's pinned SDK stands in for the runtime's `/var/runtime/node_modules`. */
 const RUNTIME_NODE_PATH = path.resolve(__dirname, "..", "..", "node_modules");
 const USER = { username: "bundle-fn", password: "bundle-Pa55word" };
@@ -83,10 +82,27 @@ describe("functions/airflow-trigger: the esbuild bundle", function () {
     });
 
     it("reads the secret through the runtime's SDK, caching it across invocations", async () => {
-        const state = { value: JSON.stringify(USER) as string | undefined, calls: [] as string[] };
-        const secrets = fakeSecretsManager(state, SECRET_ID);
-        await new Promise<void>((resolve) => secrets.listen(SECRETS_PORT, "127.0.0.1", resolve));
+        // Secrets Manager is moto's server on loopback (tools/local/emulators.ts).
+        const aws = await startAwsEmulator();
+        const admin = new SecretsManagerClient({
+            region: "eu-west-1",
+            endpoint: aws.endpoint,
+            credentials: { accessKeyId: "emulator", secretAccessKey: "emulator" },
+        });
         try {
+            const { ARN } = await admin.send(
+                new CreateSecretCommand({
+                    Name: "airflow-api",
+                    SecretString: JSON.stringify(USER),
+                }),
+            );
+            // moto logs one line per request; Secrets Manager calls are `POST /`.
+            const secretCalls = () =>
+                fs
+                    .readFileSync(aws.logFile, "utf8")
+                    .split("\n")
+                    .filter((l) => l.includes('"POST / HTTP')).length;
+            const before = secretCalls();
             const event = objectCreatedEvent([
                 {
                     bucket: "acme-landing",
@@ -105,15 +121,15 @@ describe("functions/airflow-trigger: the esbuild bundle", function () {
                     // As in Lambda: the runtime's modules on NODE_PATH, the role's session in env.
                     NODE_PATH: RUNTIME_NODE_PATH,
                     AWS_REGION: "eu-west-1",
-                    AWS_ACCESS_KEY_ID: "loopback-fake",
-                    AWS_SECRET_ACCESS_KEY: "loopback-fake",
-                    AWS_SESSION_TOKEN: "loopback-fake",
-                    AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${SECRETS_PORT}`,
+                    AWS_ACCESS_KEY_ID: "emulator",
+                    AWS_SECRET_ACCESS_KEY: "emulator",
+                    AWS_SESSION_TOKEN: "emulator",
+                    AWS_ENDPOINT_URL_SECRETS_MANAGER: aws.endpoint,
                     AWS_CONFIG_FILE: "/nonexistent",
                     AWS_SHARED_CREDENTIALS_FILE: "/nonexistent",
                     AIRFLOW_API_URL: airflow.url,
                     AIRFLOW_DAG_ID: "batch",
-                    AIRFLOW_CREDENTIALS_SECRET_ID: SECRET_ID,
+                    AIRFLOW_CREDENTIALS_SECRET_ID: ARN!,
                     S3_KEY_PREFIX: "trip data/",
                 },
                 event,
@@ -122,11 +138,11 @@ describe("functions/airflow-trigger: the esbuild bundle", function () {
             assert.equal(r.code, 0, r.stderr);
             const results = r.stdout.split("\n").filter((l) => l.startsWith("RESULT "));
             assert.equal(results.length, 2, "two invocations");
-            assert.deepEqual(state.calls, [`secretsmanager.GetSecretValue ${SECRET_ID}`]);
+            assert.equal(secretCalls() - before, 1, "one GetSecretValue for both invocations");
             assert.ok(!r.stdout.includes(USER.password));
         } finally {
-            secrets.closeAllConnections();
-            await new Promise((resolve) => secrets.close(resolve));
+            admin.destroy();
+            await aws.stop();
         }
     });
 

@@ -71,7 +71,11 @@ export async function servedVersion(url: string): Promise<string | undefined> {
 }
 
 /** The process environment of the local service (the component's env, with local values). */
-export function fareApiEnv(mlflowUrl: string, artifactsDir: string): Record<string, string> {
+export function fareApiEnv(
+    mlflowUrl: string,
+    artifactsDir: string,
+    extra: Record<string, string> = {},
+): Record<string, string> {
     return {
         PYTHONPATH: `src${path.delimiter}../libs/python`,
         PYTHONUNBUFFERED: "1",
@@ -82,6 +86,8 @@ export function fareApiEnv(mlflowUrl: string, artifactsDir: string): Record<stri
         OMP_NUM_THREADS: "1",
         MLFLOW_DISABLE_TELEMETRY: "true",
         DO_NOT_TRACK: "true",
+        // --storage emulated: MODEL_ARTIFACTS_DESTINATION gs://… and the emulator's endpoint.
+        ...extra,
     };
 }
 
@@ -97,6 +103,7 @@ export class LocalFareApi {
             mlflowUrl: string;
             artifactsDir: string;
             logFile: string;
+            env?: Record<string, string>;
         },
     ) {
         this.url = `http://127.0.0.1:${o.port}`;
@@ -133,7 +140,10 @@ export class LocalFareApi {
                 this.o.logFile,
                 {
                     cwd: path.join(REPO_ROOT, "ml"),
-                    env: { ...process.env, ...fareApiEnv(this.o.mlflowUrl, this.o.artifactsDir) },
+                    env: {
+                        ...process.env,
+                        ...fareApiEnv(this.o.mlflowUrl, this.o.artifactsDir, this.o.env),
+                    },
                 },
             );
             // /health is 200 only once a model is loaded.

@@ -46,6 +46,8 @@ describe("npm start: options", () => {
                 "--bad-fraction",
                 "0.001",
                 "--fail-fast",
+                "--storage",
+                "emulated",
             ],
             "/tmp/x",
         );
@@ -63,6 +65,7 @@ describe("npm start: options", () => {
                 badFraction: 0.001,
                 failFast: true,
                 reset: false,
+                storage: "emulated",
             },
         );
     });
@@ -77,6 +80,7 @@ describe("npm start: options", () => {
         [["--metadata-db", "mysql"], /--metadata-db must be auto, postgres or sqlite, got "mysql"/],
         [["--bad-fraction", "0.9"], /--bad-fraction needs a number between 0 and 0.5/],
         [["--state-dir", ""], /--state-dir needs a folder path/],
+        [["--storage", "gcs"], /--storage must be local or emulated, got "gcs"/],
     ];
     for (const [argv, message] of bad) {
         it(`rejects ${argv.join(" ")} naming the flag`, () => {

@@ -7,6 +7,8 @@ import * as path from "node:path";
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 
 export type MetadataDbChoice = "auto" | "postgres" | "sqlite";
+/** `local`: folders; `emulated`: the cluster's s3:// and gs:// URIs on loopback emulators. */
+export type StorageChoice = "local" | "emulated";
 
 export interface StartOptions {
     /** Run the months to completion, then stop everything and exit 0/1. */
@@ -29,6 +31,8 @@ export interface StartOptions {
     failFast: boolean;
     /** Delete the state folder and drop its metadata database first: start from scratch. */
     reset: boolean;
+    /** Landing, docs and MLflow artifacts in folders, or on S3/GCS emulators (emulated-storage.ts). */
+    storage: StorageChoice;
     help: boolean;
 }
 
@@ -42,6 +46,7 @@ export const DEFAULTS: Omit<StartOptions, "stateDir"> = {
     metadataDb: "auto",
     failFast: false,
     reset: false,
+    storage: "local",
     help: false,
 };
 
@@ -70,6 +75,12 @@ Options:
                        or PGHOST/PGPORT/PGUSER/PGPASSWORD); auto and postgres fail with a clear
                        message when none answers; sqlite runs anyway but does not take a burst
                        of trigger calls (default auto)
+  --storage local|emulated
+                       local (default): landing, docs and MLflow artifacts in folders of the
+                       state folder; emulated: the cluster's URIs on emulators started on
+                       127.0.0.1 (moto for s3://taxi-landing, fake-gcs-server for
+                       gs://taxi-docs and gs://taxi-mlflow/artifacts; the lake stays a folder:
+                       local Spark has no GCS connector)
   --fail-fast          a failed task fails its run at once instead of after Airflow's retries
   --reset              start from scratch: delete the state folder and drop its PostgreSQL
                        metadata database first (the Python environments are kept)
@@ -160,6 +171,16 @@ export function parseOptions(argv: string[], cwd = process.cwd()): StartOptions 
                     throw new OptionsError("--state-dir needs a folder path");
                 }
                 o.stateDir = path.resolve(cwd, v);
+                break;
+            }
+            case "--storage": {
+                const v = value();
+                if (v !== "local" && v !== "emulated") {
+                    throw new OptionsError(
+                        `--storage must be local or emulated, got ${JSON.stringify(v ?? "")}`,
+                    );
+                }
+                o.storage = v;
                 break;
             }
             case "--metadata-db": {

@@ -27,7 +27,14 @@ async function requireFreePort(port: number, what: string): Promise<void> {
 
 export async function startMlflow(
     registry: ProcessRegistry,
-    o: { dir: string; port: number; logFile: string },
+    o: {
+        dir: string;
+        port: number;
+        logFile: string;
+        /** Default `file://<dir>/artifacts`; `gs://…` with `--storage emulated`. */
+        artifactsDestination?: string;
+        env?: Record<string, string>;
+    },
 ): Promise<{ service: Service; url: string; ready: Promise<void> }> {
     await requireFreePort(o.port, "MLflow");
     const url = `http://127.0.0.1:${o.port}`;
@@ -39,7 +46,7 @@ export async function startMlflow(
             "--backend-store-uri",
             `sqlite:///${path.join(o.dir, "mlflow.db")}`,
             "--artifacts-destination",
-            `file://${path.join(o.dir, "artifacts")}`,
+            o.artifactsDestination ?? `file://${path.join(o.dir, "artifacts")}`,
             "--serve-artifacts",
             "--host",
             "127.0.0.1",
@@ -53,6 +60,7 @@ export async function startMlflow(
             cwd: o.dir,
             env: {
                 ...process.env,
+                ...o.env,
                 MLFLOW_DISABLE_TELEMETRY: "true",
                 DO_NOT_TRACK: "true",
                 // No server-side job execution: by default the server starts a job runner and
@@ -67,7 +75,13 @@ export async function startMlflow(
 
 export async function startDocsApp(
     registry: ProcessRegistry,
-    o: { docsDir: string; port: number; logFile: string },
+    o: {
+        docsDir: string;
+        port: number;
+        logFile: string;
+        /** Replaces `DOCS_URI=file://<docsDir>` (`--storage emulated`: gs:// and its endpoint). */
+        env?: Record<string, string>;
+    },
 ): Promise<{ service: Service; url: string; ready: Promise<void> }> {
     await requireFreePort(o.port, "docs app");
     const url = `http://127.0.0.1:${o.port}`;
@@ -85,6 +99,7 @@ export async function startDocsApp(
             env: {
                 ...process.env,
                 DOCS_URI: `file://${o.docsDir}`,
+                ...o.env,
                 HOST: "127.0.0.1",
                 PORT: String(o.port),
                 CATALOG_TTL_SECONDS: "2",

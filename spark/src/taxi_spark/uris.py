@@ -44,26 +44,45 @@ def parse(uri: str, *, arg: str = "--uri") -> Location:
     return Location(uri=loc.uri, scheme=loc.scheme, path=loc.fs_path)
 
 
+def _endpoint(url: str) -> dict[str, str]:
+    """``http://host:port`` as pyarrow's ``scheme`` and ``endpoint_override`` arguments."""
+    scheme, _, rest = url.partition("://")
+    if not rest:
+        return {"endpoint_override": url}
+    return {"scheme": scheme, "endpoint_override": rest.rstrip("/")}
+
+
 def filesystem(loc: Location) -> pafs.FileSystem:
-    """A pyarrow filesystem for ``loc``'s scheme."""
+    """A pyarrow filesystem for ``loc``'s scheme.
+
+    The clients' standard endpoint variables send the calls elsewhere (an emulator in tests and
+    ``npm start -- --storage emulated``; unset in the cluster): ``STORAGE_EMULATOR_HOST`` for
+    GCS (then without credentials, as Google's clients do) and ``AWS_ENDPOINT_URL_S3`` or
+    ``AWS_ENDPOINT_URL`` for S3 (pyarrow reads neither by itself).
+    """
     if loc.scheme == "file":
         return pafs.LocalFileSystem()
     if loc.scheme == "gs":
+        emulator = os.environ.get("STORAGE_EMULATOR_HOST")
+        if emulator:
+            return pafs.GcsFileSystem(anonymous=True, **_endpoint(emulator))
         return pafs.GcsFileSystem()
     from taxi_spark import aws
 
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if not region:
         region = pafs.resolve_s3_region(loc.path.split("/", 1)[0])
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    where = _endpoint(endpoint) if endpoint else {}
     creds = aws.federated_credentials()
     if creds is None:
-        return pafs.S3FileSystem(region=region)
+        return pafs.S3FileSystem(region=region, **where)
     return pafs.S3FileSystem(
         access_key=creds.access_key,
         secret_key=creds.secret_key,
         session_token=creds.session_token,
         region=region,
-        endpoint_override=os.environ.get("AWS_ENDPOINT_URL_S3") or None,
+        **where,
     )
 
 

@@ -1,0 +1,1 @@
+"""Test helpers shared by the Python suites (not part of any image)."""
