@@ -26,6 +26,8 @@ export interface Config {
     catalogTtlSeconds: number;
     /** Memory for hot object bodies (raw and gzip), in MiB (default 32; 0 disables). */
     cacheMb: number;
+    /** How long a found object's stat is reused, in milliseconds (default 1000; 0 disables). */
+    statCacheMs: number;
     /** After SIGTERM, keep serving (with /healthz failing) this long so the LB drains (default 5). */
     shutdownDelaySeconds: number;
     /** Then wait at most this long for in-flight requests before closing sockets (default 20). */
@@ -135,6 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         logLevel: logLevel as LogLevel,
         catalogTtlSeconds: integer(env, "CATALOG_TTL_SECONDS", 30, 0, 3600),
         cacheMb: integer(env, "CACHE_MB", 32, 0, 4096),
+        statCacheMs: integer(env, "STAT_CACHE_MS", 1000, 0, 60_000),
         shutdownDelaySeconds: integer(env, "SHUTDOWN_DELAY_SECONDS", 5, 0, 300),
         shutdownTimeoutSeconds: integer(env, "SHUTDOWN_TIMEOUT_SECONDS", 20, 0, 600),
     };
