@@ -20,10 +20,13 @@ import { FileStorage } from "./storage-file";
  * HTTP stack) is loaded only for a `gs://` root: about 8 MB of resident memory a `file://` run
  * does not need.
  */
-export async function openStorage(location: DocsLocation): Promise<Storage> {
-    if (location.kind === "file") return new FileStorage(location.root);
-    const { openGcsStorage } = await import("./storage-gcs.js");
-    return openGcsStorage(location.bucket, location.prefix);
+export function openStorage(location: DocsLocation): Promise<Storage> {
+    if (location.kind === "file") return Promise.resolve(new FileStorage(location.root));
+    // A CommonJS require, not import(): esbuild inlines it into the bundle as a lazily
+    // initialised module, and it resolves the .ts source under tsx's CommonJS hook (the tests).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { openGcsStorage } = require("./storage-gcs") as typeof import("./storage-gcs");
+    return Promise.resolve(openGcsStorage(location.bucket, location.prefix));
 }
 
 export async function start(config: Config, logger: Logger): Promise<DocsServer> {

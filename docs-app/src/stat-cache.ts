@@ -1,11 +1,11 @@
 /**
  * Found objects' stats (size, ETag, time, resolved version), reused for a short time so a hot
- * object is not stat-ed on every request: on the file backend a stat is a `realpath` and a
- * `stat` through libuv's thread pool (about a sixth of the CPU of serving the 2.66 MB dbt page
- * from memory), on GCS a metadata request over the network per page view.
+ * object is not stat-ed on every request: on GCS each stat is a metadata request over the
+ * network. (On the file backend a stat is a `realpath` and a `stat` through libuv's thread pool,
+ * cheap enough that the app leaves this off there by default: `STAT_CACHE_MS`.)
  *
- * What it changes: a republished object is served within `ttlMs` (default 1 s in the app,
- * `STAT_CACHE_MS`) instead of on the next request. Within that window the old version is served
+ * What it changes: a republished object is served within `ttlMs` (1 s by default on GCS)
+ * instead of on the next request. Within that window the old version is served
  * whole and consistently (its body is in the body cache under the old ETag, or read pinned to
  * the stat-ed version: a GCS generation, a file's size); a read that finds the object gone or
  * changed drops the entry ({@link forget}), so the next request stats again. Only found objects

@@ -1,5 +1,9 @@
 /** Pure functions: config parsing, request-target parsing, content negotiation, page escaping. */
 import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 
 import { ConfigError, loadConfig, parseDocsUri } from "../src/config";
 import { acceptsGzip, contentTypeFor } from "../src/content-types";
@@ -65,8 +69,10 @@ describe("config", () => {
         assert.equal(cfg.cacheMb, 32);
         assert.equal(loadConfig({ DOCS_URI: "file:///x", CACHE_MB: "0" }).cacheMb, 0);
         assert.throws(() => loadConfig({ DOCS_URI: "file:///x", CACHE_MB: "-1" }), /CACHE_MB/);
-        assert.equal(cfg.statCacheMs, 1000);
-        assert.equal(loadConfig({ DOCS_URI: "file:///x", STAT_CACHE_MS: "0" }).statCacheMs, 0);
+        assert.equal(cfg.statCacheMs, 0, "file://: off unless asked for");
+        assert.equal(loadConfig({ DOCS_URI: "gs://acme-docs" }).statCacheMs, 1000);
+        assert.equal(loadConfig({ DOCS_URI: "gs://acme-docs", STAT_CACHE_MS: "0" }).statCacheMs, 0);
+        assert.equal(loadConfig({ DOCS_URI: "file:///x", STAT_CACHE_MS: "500" }).statCacheMs, 500);
         assert.throws(
             () => loadConfig({ DOCS_URI: "file:///x", STAT_CACHE_MS: "1s" }),
             /STAT_CACHE_MS="1s" is not valid; expected a whole number from 0 to 60000/,
@@ -320,5 +326,39 @@ describe("catalog fast path (freshSites)", () => {
         assert.equal(catalog.freshSites(), undefined, "stale after the TTL");
         await catalog.sites();
         assert.equal(lists, 2);
+    });
+});
+
+describe("storage backends are loaded on demand", () => {
+    it("loads the GCS client only for a gs:// root (memory of file:// runs)", function () {
+        this.timeout(60_000);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "docs-lazy-"));
+        const probe = path.join(dir, "probe.js");
+        const main = path.resolve(__dirname, "..", "src", "main.ts");
+        fs.writeFileSync(
+            probe,
+            `const { openStorage } = require(${JSON.stringify(main)});
+            const location = process.argv[2] === "gcs"
+                ? { kind: "gcs", bucket: "acme-docs", prefix: "", uri: "gs://acme-docs" }
+                : { kind: "file", root: ${JSON.stringify(dir)}, uri: "file://x" };
+            openStorage(location).then((s) => {
+                const gcs = Object.keys(require.cache).some((k) => k.includes("@google-cloud/storage"));
+                console.log(JSON.stringify({ backend: s.backend, gcs }));
+            });`,
+        );
+        try {
+            const run = (kind: string) => {
+                const r = spawnSync(process.execPath, ["-r", "tsx/cjs", probe, kind], {
+                    encoding: "utf8",
+                    cwd: path.resolve(__dirname, "..", ".."),
+                });
+                assert.equal(r.status, 0, r.stderr);
+                return JSON.parse(r.stdout.trim().split("\n").pop()!) as unknown;
+            };
+            assert.deepEqual(run("file"), { backend: "file", gcs: false });
+            assert.deepEqual(run("gcs"), { backend: "gcs", gcs: true });
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });
