@@ -2,20 +2,23 @@
  * Docs app vs nginx, same files, same run: nginx with 1 worker (sendfile, gzip_static) and the
  * docs app as its production bundle (esbuild, like the image), each serving the same tree on
  * loopback, driven by wrk in interleaved rounds. Prints req/s and p99 per scenario and server
- * (medians over the rounds), the ratio to nginx, and each server's resident memory after the
- * load. Figures, not assertions; exits non-zero only if a run had socket errors or unexpected
+ * (medians over the rounds), the ratio to nginx, the server's CPU time per request (user +
+ * system from /proc, nginx: its worker) and nginx's CPU per request divided by the server's (the
+ * "pace" ratio, which unlike req/s does not depend on how much of the shared machine's CPU the
+ * server and wrk got), and each server's resident memory after the load. Figures, not assertions; exits non-zero only if a run had socket errors or unexpected
  * statuses.
  *
  *   tsx docs-app/bench/nginx.ts [--rounds 3] [--duration 10] [--connections 10]
- *                               [--baseline <git revision>] [--node-floor]
+ *                               [--baseline <git revision>] [--node-floor] [--port-base 28750]
  *
  * `--baseline main` also serves the tree with the docs app of that revision (its `docs-app/src`
  * taken with `git archive`), interleaved with the others, to compare before and after.
  * `--node-floor` adds, for the index scenario, a bare `node:http` server answering with the index
- * page's bytes from memory: what one Node process can do on this machine at all, for scale.
+ * page's bytes from memory and the app's response headers (a fresh request id each time): what
+ * one Node process can do with the same response at all, for scale.
  *
  * Prerequisites: nginx and wrk (Debian: `apt-get install -y nginx-light wrk`).
- * Ports 28750-28753 on 127.0.0.1.
+ * Ports <port-base> to <port-base>+3 on 127.0.0.1 (default 28750-28753).
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
@@ -27,8 +30,9 @@ import * as zlib from "node:zlib";
 import { build } from "esbuild";
 
 const REPO = path.resolve(__dirname, "..", "..");
-const PORTS = { nginx: 28750, app: 28751, baseline: 28752, floor: 28753 } as const;
-type ServerName = keyof typeof PORTS;
+type ServerName = "nginx" | "app" | "baseline" | "floor";
+/** Set in main() from `--port-base`. */
+let PORTS: Record<ServerName, number> = { nginx: 28750, app: 28751, baseline: 28752, floor: 28753 };
 
 function option(name: string): string | undefined {
     const i = process.argv.indexOf(`--${name}`);
@@ -188,17 +192,24 @@ http {
     return { name: "nginx", label: "nginx (sendfile)", proc, pid };
 }
 
-/** A bare node:http server answering every request with the same bytes (the Node ceiling). */
-function startNodeFloor(dir: string, file: string): Running {
+/**
+ * A bare node:http server answering every request with the same bytes and the same headers (the
+ * Node ceiling for this response).
+ */
+function startNodeFloor(dir: string, file: string, headers: Record<string, string>): Running {
     const script = path.join(dir, "floor.js");
     fs.writeFileSync(
         script,
         `const http = require("node:http");
+const { randomUUID } = require("node:crypto");
 const body = require("node:fs").readFileSync(process.argv[2]);
-http.createServer((req, res) => {
-    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8", "Content-Length": body.length });
+const headers = ${JSON.stringify(headers)};
+const server = http.createServer((req, res) => {
+    res.writeHead(200, { "X-Request-Id": randomUUID(), ...headers });
     res.end(body);
-}).listen(${PORTS.floor}, "127.0.0.1");
+});
+server.keepAliveTimeout = 620000;
+server.listen(${PORTS.floor}, "127.0.0.1");
 `,
     );
     const proc = spawn(process.execPath, [script, file], {
@@ -219,9 +230,33 @@ interface Sample {
     rps: number;
     p99ms: number;
     bad: number;
+    /** Server CPU time (user + system) per request, microseconds (NaN for warm-ups). */
+    cpuUs: number;
 }
 
-function wrk(port: number, s: Scenario, seconds: number, connections: number): Sample {
+const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+
+/** User + system CPU seconds `pid` has used so far (/proc/<pid>/stat, fields 14 and 15). */
+function cpuSeconds(pid: number): number {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+function measure(r: Running, s: Scenario, seconds: number, connections: number): Sample {
+    const pid = r.pid();
+    const before = cpuSeconds(pid);
+    const sample = wrk(PORTS[r.name], s, seconds, connections);
+    const used = cpuSeconds(pid) - before;
+    return { ...sample, cpuUs: (used * 1e6) / (sample.requests || NaN) };
+}
+
+function wrk(
+    port: number,
+    s: Scenario,
+    seconds: number,
+    connections: number,
+): Omit<Sample, "cpuUs"> & { requests: number } {
     const args = ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency"];
     for (const h of s.headers) args.push("-H", h);
     const out = execFileSync("wrk", [...args, `http://127.0.0.1:${port}${s.path}`], {
@@ -234,7 +269,8 @@ function wrk(port: number, s: Scenario, seconds: number, connections: number): S
     const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
     const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
     const errors = socket ? socket.slice(1).reduce((n, v) => n + Number(v), 0) : 0;
-    return { rps, p99ms, bad: non2xx + errors };
+    const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
+    return { rps, p99ms, bad: non2xx + errors, requests };
 }
 
 /** Resident and peak resident memory of `pid`, in MB. */
@@ -264,6 +300,9 @@ async function main(): Promise<void> {
     const duration = numberOption("duration", 10);
     const connections = numberOption("connections", 10);
     const baselineRev = option("baseline");
+    const portBase = numberOption("port-base", 28750);
+    if (portBase < 1024 || portBase > 65532) throw new Error("--port-base needs a port 1024-65532");
+    PORTS = { nginx: portBase, app: portBase + 1, baseline: portBase + 2, floor: portBase + 3 };
     const nginx = which("nginx");
     if (nginx === undefined || which("wrk") === undefined) {
         console.error(
@@ -292,12 +331,17 @@ async function main(): Promise<void> {
         }
         for (const r of running) await waitFor(PORTS[r.name], "/dbt/index.html");
         // nginx serves the app's own index page as a static file: the same bytes.
-        const index = Buffer.from(
-            await (await fetch(`http://127.0.0.1:${PORTS.app}/`)).arrayBuffer(),
-        );
+        const indexResponse = await fetch(`http://127.0.0.1:${PORTS.app}/`, {
+            headers: { "Accept-Encoding": "identity" },
+        });
+        const index = Buffer.from(await indexResponse.arrayBuffer());
         fs.writeFileSync(path.join(root, "index.html"), index);
         if (process.argv.includes("--node-floor")) {
-            running.push(startNodeFloor(dir, path.join(root, "index.html")));
+            const skip = new Set(["date", "connection", "keep-alive", "x-request-id"]);
+            const headers = Object.fromEntries(
+                [...indexResponse.headers].filter(([name]) => !skip.has(name)),
+            );
+            running.push(startNodeFloor(dir, path.join(root, "index.html"), headers));
             await waitFor(PORTS.floor, "/");
         }
         const scenarios: Scenario[] = [
@@ -328,7 +372,7 @@ async function main(): Promise<void> {
                     const key = `${s.name}\u0000${r.name}`;
                     samples.set(key, [
                         ...(samples.get(key) ?? []),
-                        wrk(PORTS[r.name], s, duration, connections),
+                        measure(r, s, duration, connections),
                     ]);
                 }
             }
@@ -336,11 +380,14 @@ async function main(): Promise<void> {
         const rows: string[][] = [];
         let bad = 0;
         for (const s of scenarios) {
-            const nginxRps = median(samples.get(`${s.name}\u0000nginx`)!.map((x) => x.rps));
+            const nginxSamples = samples.get(`${s.name}\u0000nginx`)!;
+            const nginxRps = median(nginxSamples.map((x) => x.rps));
+            const nginxCpu = median(nginxSamples.map((x) => x.cpuUs));
             for (const r of running) {
                 const list = samples.get(`${s.name}\u0000${r.name}`);
                 if (list === undefined) continue;
                 const rps = median(list.map((x) => x.rps));
+                const cpu = median(list.map((x) => x.cpuUs));
                 bad += list.reduce((n, x) => n + x.bad, 0);
                 rows.push([
                     s.name,
@@ -348,11 +395,25 @@ async function main(): Promise<void> {
                     rps.toFixed(0),
                     median(list.map((x) => x.p99ms)).toFixed(1),
                     (rps / nginxRps).toFixed(2),
+                    cpu.toFixed(0),
+                    (nginxCpu / cpu).toFixed(2),
                     list.map((x) => x.rps.toFixed(0)).join(" / "),
                 ]);
             }
         }
-        printTable(["scenario", "server", "req/s", "p99 ms", "x nginx", "req/s per round"], rows);
+        printTable(
+            [
+                "scenario",
+                "server",
+                "req/s",
+                "p99 ms",
+                "x nginx",
+                "CPU us/req",
+                "pace x nginx",
+                "req/s per round",
+            ],
+            rows,
+        );
         console.log("\nresident memory after the load (now / peak, MB):");
         for (const r of running) {
             const m = memory(r.pid());

@@ -84,6 +84,14 @@ class TtlCache<T> {
         return pending;
     }
 
+    /** The value of `key` if it is loaded and fresh, without starting a load. */
+    peek(key: string): T | undefined {
+        const slot = this.slots.get(key);
+        if (slot === undefined || slot.pending !== undefined || !("value" in slot))
+            return undefined;
+        return this.now() - slot.at < this.ttlMs ? slot.value : undefined;
+    }
+
     retainOnly(keys: Set<string>): void {
         for (const key of this.slots.keys()) if (!keys.has(key)) this.slots.delete(key);
     }
@@ -119,6 +127,23 @@ export class Catalog {
             this.options.onSites?.(names);
             return names;
         });
+    }
+
+    /**
+     * Every site's summary when the list and all summaries are loaded and fresh, synchronously
+     * (the index page's fast path: no storage call, no promise per site); else undefined, and
+     * {@link sites} loads what is missing.
+     */
+    freshSites(): SiteSummary[] | undefined {
+        const names = this.names.peek("");
+        if (names === undefined) return undefined;
+        const out: SiteSummary[] = [];
+        for (const name of names) {
+            const summary = this.summaries.peek(name);
+            if (summary === undefined) return undefined;
+            out.push(summary);
+        }
+        return out;
     }
 
     /** Every published site with its summary, in name order. */

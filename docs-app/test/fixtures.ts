@@ -118,7 +118,7 @@ export interface RunningServer {
 
 export async function startServer(
     storage: Storage,
-    options: { logLevel?: LogLevel; catalogTtlSeconds?: number } = {},
+    options: { logLevel?: LogLevel; catalogTtlSeconds?: number; statCacheMs?: number } = {},
 ): Promise<RunningServer> {
     const logs: Record<string, unknown>[] = [];
     const logger = createLogger({
@@ -130,6 +130,7 @@ export async function startServer(
         logger,
         metrics: new Metrics(),
         catalogTtlSeconds: options.catalogTtlSeconds ?? 30,
+        ...(options.statCacheMs !== undefined ? { statCacheMs: options.statCacheMs } : {}),
     });
     const address = await docs.listen(0, "127.0.0.1");
     return {

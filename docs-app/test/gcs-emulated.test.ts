@@ -66,7 +66,7 @@ describe("docs-app gs:// backend against fake-gcs-server", function () {
             GCS_API_ENDPOINT: gcs.endpoint,
         });
         assert.equal(config.gcsApiEndpoint, gcs.endpoint);
-        storage = openStorage(config.docs, config.gcsApiEndpoint);
+        storage = await openStorage(config.docs, config.gcsApiEndpoint);
         const started = Date.now();
         const names = Array.from(
             { length: MANY },

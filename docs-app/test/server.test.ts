@@ -10,6 +10,7 @@ import type { Readable } from "node:stream";
 import * as zlib from "node:zlib";
 
 import type { Storage } from "../src/storage";
+import { StorageError } from "../src/storage";
 import { FileStorage } from "../src/storage-file";
 import type { DocsTree, RunningServer } from "./fixtures";
 import {
@@ -557,6 +558,154 @@ describe("docs-app server (file backend, loopback)", () => {
             assert.equal(line.user_agent, "probe/1");
             assert.equal(typeof line.duration_ms, "number");
             assert.match(String(line.ts), /^\d{4}-\d\d-\d\dT/);
+        });
+    });
+
+    describe("stat cache and fast paths", () => {
+        let dir: string;
+        let stats: string[];
+        let reads: string[];
+        let failReads: number;
+        let local: RunningServer;
+        const page = "<p>Fares by zone.</p>".repeat(400);
+
+        /** The file backend, counting stats and reads; the next `failReads` reads fail. */
+        function counting(root: string): Storage {
+            const inner = new FileStorage(root);
+            return {
+                backend: "file",
+                uri: inner.uri,
+                listSites: () => inner.listSites(),
+                listObjects: (site) => inner.listObjects(site),
+                stat: (key) => {
+                    stats.push(key);
+                    return inner.stat(key);
+                },
+                read: (info) => {
+                    reads.push(info.key);
+                    if (failReads > 0) {
+                        failReads--;
+                        return Promise.reject(new StorageError("unavailable", "throttled"));
+                    }
+                    return inner.read(info);
+                },
+            };
+        }
+        function publish(rel: string, data: string, mtime: Date): void {
+            const file = path.join(dir, ...rel.split("/"));
+            fs.mkdirSync(path.dirname(file), { recursive: true });
+            fs.writeFileSync(file, data);
+            fs.utimesSync(file, mtime, mtime);
+        }
+
+        beforeEach(async () => {
+            dir = fs.mkdtempSync(path.join(tree.dir, "stat-"));
+            stats = [];
+            reads = [];
+            failReads = 0;
+            local = await startServer(counting(dir), { statCacheMs: 300 });
+        });
+        afterEach(async () => {
+            await local.close();
+            fs.rmSync(dir, { recursive: true, force: true });
+        });
+
+        it("stats a hot object once per TTL and serves a republished one, whole, after it", async () => {
+            publish("dbt/index.html", page, T_DBT);
+            const first = await request(local.port, "/dbt/index.html");
+            for (let i = 0; i < 4; i++) await request(local.port, "/dbt/index.html");
+            assert.deepEqual(stats, ["dbt/index.html"], "one stat for five requests");
+            assert.deepEqual(reads, ["dbt/index.html"], "one read, then the body cache");
+            publish("dbt/index.html", "<p>v2</p>", new Date(T_DBT.getTime() + 1000));
+            const within = await request(local.port, "/dbt/index.html");
+            assert.equal(
+                within.body.toString(),
+                page,
+                "the old version, consistently, within the TTL",
+            );
+            assert.equal(within.headers.etag, first.headers.etag);
+            await new Promise((resolve) => setTimeout(resolve, 350));
+            const after = await request(local.port, "/dbt/index.html");
+            assert.equal(after.body.toString(), "<p>v2</p>");
+            assert.notEqual(after.headers.etag, first.headers.etag);
+            assert.equal(stats.length, 2);
+        });
+
+        it("forgets the stat when the read fails, so the next request asks storage again", async () => {
+            publish("dbt/index.html", page, T_DBT);
+            failReads = 1;
+            const failed = await request(local.port, "/dbt/index.html");
+            assert.equal(failed.status, 503);
+            const ok = await request(local.port, "/dbt/index.html");
+            assert.equal(ok.status, 200);
+            assert.equal(ok.body.toString(), page);
+            assert.deepEqual(stats, ["dbt/index.html", "dbt/index.html"]);
+        });
+
+        it("keeps HEAD, If-None-Match and Range right on cached objects and the index", async () => {
+            publish("dbt/index.html", page, T_DBT);
+            for (const target of ["/dbt/index.html", "/"]) {
+                const full = await request(local.port, target); // warms every cache
+                const again = await request(local.port, target);
+                assert.equal(again.status, 200, target);
+                assert.deepEqual(again.body, full.body, target);
+                assert.notEqual(
+                    again.headers["x-request-id"],
+                    full.headers["x-request-id"],
+                    `${target}: one request id per response`,
+                );
+                const head = await request(local.port, target, { method: "HEAD" });
+                assert.equal(head.status, 200);
+                assert.equal(head.body.length, 0, `${target}: HEAD has no body`);
+                assert.equal(head.headers["content-length"], String(full.body.length), target);
+                assert.equal(head.headers.etag, full.headers.etag, target);
+                const inm = await request(local.port, target, {
+                    headers: { "if-none-match": `W/${String(full.headers.etag)}` },
+                });
+                assert.equal(inm.status, 304, target);
+                assert.equal(inm.body.length, 0);
+                assert.equal(inm.headers.etag, full.headers.etag);
+                assert.match(String(inm.headers["x-request-id"]), /^[0-9a-f-]{36}$/);
+                // No range support (Accept-Ranges: none): a Range request gets the whole body.
+                const range = await request(local.port, target, {
+                    headers: { range: "bytes=0-9" },
+                });
+                assert.equal(range.status, 200, target);
+                assert.equal(range.headers["content-range"], undefined);
+                assert.deepEqual(range.body, full.body, target);
+                // The object's first gzip response is compressed while it streams (chunked);
+                // the second comes from the cache, with its length.
+                for (let i = 0; i < 2; i++) {
+                    const gz = await request(local.port, target, {
+                        headers: { "accept-encoding": "gzip" },
+                    });
+                    assert.equal(gz.headers["content-encoding"], "gzip", target);
+                    assert.deepEqual(zlib.gunzipSync(gz.body), full.body, target);
+                    if (i === 1) {
+                        assert.equal(gz.headers["content-length"], String(gz.body.length), target);
+                    }
+                }
+            }
+            // The request id and HSTS go into the same writeHead as the rest: each header once.
+            const raw = await new Promise<string[]>((resolve, reject) => {
+                http.get(
+                    {
+                        host: "127.0.0.1",
+                        port: local.port,
+                        path: "/dbt/index.html",
+                        headers: { "x-forwarded-proto": "https" },
+                    },
+                    (res) => {
+                        res.resume();
+                        res.on("end", () => resolve(res.rawHeaders));
+                    },
+                ).on("error", reject);
+            });
+            const names = raw.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+            assert.equal(new Set(names).size, names.length, names.join(", "));
+            assert.ok(
+                names.includes("x-request-id") && names.includes("strict-transport-security"),
+            );
         });
     });
 

@@ -65,6 +65,37 @@ describe("docs-app server over GCS (fake bucket)", () => {
         assert.equal(reads.length, 2);
     });
 
+    it("with the stat cache (on by default for gs://), asks GCS for metadata once per TTL", async () => {
+        const local = await startServer(new GcsStorage(bucket, "docs"), {
+            catalogTtlSeconds: 0,
+            statCacheMs: 300,
+        });
+        try {
+            const stats: string[] = [];
+            const reads: string[] = [];
+            const original = bucket.file.bind(bucket);
+            bucket.file = (name, options) => {
+                (options?.generation !== undefined ? reads : stats).push(name);
+                return original(name, options);
+            };
+            const first = await request(local.port, "/dbt/index.html");
+            for (let i = 0; i < 4; i++) await request(local.port, "/dbt/index.html");
+            assert.deepEqual(stats, ["docs/dbt/index.html"], "one metadata request for five views");
+            assert.deepEqual(reads, ["docs/dbt/index.html"]);
+            bucket.put("docs/dbt/index.html", "<p>republished</p>", { contentType: "text/html" });
+            const within = await request(local.port, "/dbt/index.html");
+            assert.equal(within.body.toString(), page, "the stat-ed generation, whole");
+            assert.equal(within.headers.etag, first.headers.etag);
+            await new Promise((resolve) => setTimeout(resolve, 350));
+            const after = await request(local.port, "/dbt/index.html");
+            assert.equal(after.body.toString(), "<p>republished</p>");
+            assert.notEqual(after.headers.etag, first.headers.etag, "the new MD5");
+            assert.equal(stats.length, 2);
+        } finally {
+            await local.close();
+        }
+    });
+
     it("answers 503 with Retry-After when GCS is throttling or down", async () => {
         bucket.failStat = apiError(503, "Backend Error: internal detail 42");
         const r = await request(srv.port, "/dbt/index.html");

@@ -1,11 +1,18 @@
 /** Pure functions: config parsing, request-target parsing, content negotiation, page escaping. */
 import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 
 import { ConfigError, loadConfig, parseDocsUri } from "../src/config";
 import { acceptsGzip, contentTypeFor } from "../src/content-types";
 import { BodyCache } from "../src/body-cache";
 import { escapeHtml, renderIndex } from "../src/index-page";
+import { Catalog } from "../src/catalog";
 import { batchedWriter } from "../src/log";
+import { StatCache } from "../src/stat-cache";
+import type { ObjectInfo, Storage } from "../src/storage";
 import { encodePath, parseTarget } from "../src/paths";
 
 describe("config", () => {
@@ -79,6 +86,14 @@ describe("config", () => {
         assert.equal(cfg.cacheMb, 32);
         assert.equal(loadConfig({ DOCS_URI: "file:///x", CACHE_MB: "0" }).cacheMb, 0);
         assert.throws(() => loadConfig({ DOCS_URI: "file:///x", CACHE_MB: "-1" }), /CACHE_MB/);
+        assert.equal(cfg.statCacheMs, 0, "file://: off unless asked for");
+        assert.equal(loadConfig({ DOCS_URI: "gs://acme-docs" }).statCacheMs, 1000);
+        assert.equal(loadConfig({ DOCS_URI: "gs://acme-docs", STAT_CACHE_MS: "0" }).statCacheMs, 0);
+        assert.equal(loadConfig({ DOCS_URI: "file:///x", STAT_CACHE_MS: "500" }).statCacheMs, 500);
+        assert.throws(
+            () => loadConfig({ DOCS_URI: "file:///x", STAT_CACHE_MS: "1s" }),
+            /STAT_CACHE_MS="1s" is not valid; expected a whole number from 0 to 60000/,
+        );
         const custom = loadConfig({
             DOCS_URI: "gs://acme-docs",
             PORT: "28201",
@@ -253,5 +268,114 @@ describe("batched log writer", () => {
         assert.deepEqual(chunks.at(-1), "c\n");
         turns.at(-1)!();
         assert.equal(chunks.length, 3, "a flush with nothing pending writes nothing");
+    });
+});
+
+describe("stat cache", () => {
+    const info = (key: string, etag = "e1"): ObjectInfo => ({
+        key,
+        size: 1,
+        updated: new Date(0),
+        etag,
+    });
+
+    it("reuses a stat until its TTL ends, then asks again", () => {
+        let now = 1000;
+        const stats = new StatCache(500, 10, () => now);
+        stats.set("dbt/index.html", info("dbt/index.html"));
+        now += 499;
+        assert.equal(stats.get("dbt/index.html")?.etag, "e1");
+        now += 1;
+        assert.equal(stats.get("dbt/index.html"), undefined, "expired at the TTL");
+        assert.equal(stats.size, 0, "an expired entry is dropped when seen");
+    });
+
+    it("is bounded by entry count, dropping the oldest, and forgets on demand", () => {
+        const stats = new StatCache(60_000, 3, () => 0);
+        for (const k of ["a", "b", "c", "d"]) stats.set(k, info(k));
+        assert.equal(stats.size, 3);
+        assert.equal(stats.get("a"), undefined, "the oldest went");
+        stats.set("b", info("b", "e2")); // re-stored: now the newest
+        stats.set("e", info("e"));
+        assert.equal(stats.get("c"), undefined);
+        assert.equal(stats.get("b")?.etag, "e2");
+        stats.forget("b");
+        assert.equal(stats.get("b"), undefined);
+        const off = new StatCache(0);
+        off.set("a", info("a"));
+        assert.equal(off.get("a"), undefined, "TTL 0 keeps nothing");
+        assert.equal(off.enabled, false);
+    });
+});
+
+describe("catalog fast path (freshSites)", () => {
+    it("answers synchronously only while the list and every summary are loaded and fresh", async () => {
+        let now = 0;
+        let lists = 0;
+        const storage: Storage = {
+            backend: "file",
+            uri: "file:///x",
+            listSites: () => {
+                lists++;
+                return Promise.resolve(["dbt", "model"]);
+            },
+            // eslint-disable-next-line @typescript-eslint/require-await
+            listObjects: async function* (site: string) {
+                yield { key: `${site}/index.html`, size: 10, updated: new Date(0), etag: "e" };
+            },
+            stat: () => Promise.resolve(undefined),
+            read: () => Promise.reject(new Error("not used")),
+        };
+        const catalog = new Catalog(storage, { ttlSeconds: 30, now: () => now });
+        assert.equal(catalog.freshSites(), undefined, "nothing loaded yet");
+        const loaded = await catalog.sites();
+        const fresh = catalog.freshSites();
+        assert.deepEqual(
+            fresh?.map((s) => s.name),
+            ["dbt", "model"],
+        );
+        assert.ok(
+            fresh?.every((s, i) => s === loaded[i]),
+            "the same summary objects",
+        );
+        assert.equal(lists, 1, "no storage call for the fast path");
+        now += 30_000;
+        assert.equal(catalog.freshSites(), undefined, "stale after the TTL");
+        await catalog.sites();
+        assert.equal(lists, 2);
+    });
+});
+
+describe("storage backends are loaded on demand", () => {
+    it("loads the GCS client only for a gs:// root (memory of file:// runs)", function () {
+        this.timeout(60_000);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "docs-lazy-"));
+        const probe = path.join(dir, "probe.js");
+        const main = path.resolve(__dirname, "..", "src", "main.ts");
+        fs.writeFileSync(
+            probe,
+            `const { openStorage } = require(${JSON.stringify(main)});
+            const location = process.argv[2] === "gcs"
+                ? { kind: "gcs", bucket: "acme-docs", prefix: "", uri: "gs://acme-docs" }
+                : { kind: "file", root: ${JSON.stringify(dir)}, uri: "file://x" };
+            openStorage(location).then((s) => {
+                const gcs = Object.keys(require.cache).some((k) => k.includes("@google-cloud/storage"));
+                console.log(JSON.stringify({ backend: s.backend, gcs }));
+            });`,
+        );
+        try {
+            const run = (kind: string) => {
+                const r = spawnSync(process.execPath, ["-r", "tsx/cjs", probe, kind], {
+                    encoding: "utf8",
+                    cwd: path.resolve(__dirname, "..", ".."),
+                });
+                assert.equal(r.status, 0, r.stderr);
+                return JSON.parse(r.stdout.trim().split("\n").pop()!) as unknown;
+            };
+            assert.deepEqual(run("file"), { backend: "file", gcs: false });
+            assert.deepEqual(run("gcs"), { backend: "gcs", gcs: true });
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });

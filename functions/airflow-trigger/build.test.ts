@@ -73,6 +73,44 @@ describe("functions/airflow-trigger: the esbuild bundle", function () {
         assert.deepEqual([...RUNTIME_PROVIDED], bundle.externalImports);
     });
 
+    it("cold-starts without loading node:crypto or creating the stdout stream", async () => {
+        // What makes the cold require short: crypto (the run id hash) is loaded on the first run
+        // id, and log lines go to fd 1 with writeSync (src/log.ts), not through process.stdout.
+        // A script file, as Lambda requires index.js: `node -e` loads node:crypto by itself.
+        const probe = path.join(dir, "probe.js");
+        fs.writeFileSync(
+            probe,
+            `const before = new Set(process.moduleLoadList);
+            require(${JSON.stringify(bundle.file)});
+            const loaded = process.moduleLoadList.filter((m) => !before.has(m));
+            require("node:fs").writeSync(2, "LOADED " + JSON.stringify(loaded));`,
+        );
+        const r = await new Promise<{ code: number | null; out: string; err: string }>(
+            (resolve, reject) => {
+                const child = spawn(process.execPath, [probe], {
+                    env: {
+                        PATH: process.env.PATH ?? "",
+                        AIRFLOW_API_URL: airflow.url,
+                        AIRFLOW_DAG_ID: "batch",
+                        AIRFLOW_CREDENTIALS_SECRET_ID: "airflow-api",
+                    },
+                });
+                let out = "";
+                let err = "";
+                child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+                child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+                child.on("error", reject);
+                child.on("close", (code) => resolve({ code, out, err }));
+            },
+        );
+        fs.rmSync(probe);
+        assert.equal(r.code, 0, r.err);
+        assert.equal((JSON.parse(r.out) as { event: string }).event, "cold_start");
+        const loaded = JSON.parse(r.err.slice(r.err.indexOf("LOADED ") + 7)) as string[];
+        assert.ok(!loaded.includes("NativeModule crypto"), loaded.join(", "));
+        assert.ok(!loaded.includes("NativeModule stream"), loaded.join(", "));
+    });
+
     it("can still bundle the pinned SDK instead (bundleAwsSdk), without AWS SDK v2", async () => {
         const full = await buildBundle({ outdir: path.join(dir, "full"), bundleAwsSdk: true });
         assert.deepEqual(full.externalImports, []);

@@ -1,5 +1,8 @@
 import { strict as assert } from "node:assert";
-import { createLogger, REDACTED } from "./log";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { createLogger, fdSink, REDACTED } from "./log";
 
 describe("functions/airflow-trigger: JSON logs", () => {
     it("writes one JSON object per line with ts, level, logger, event and fields", () => {
@@ -40,5 +43,69 @@ describe("functions/airflow-trigger: JSON logs", () => {
         );
         assert.equal(line.credential_source, "secrets-manager");
         assert.deepEqual(line.error, { name: "Error", message: "boom" });
+    });
+});
+
+describe("functions/airflow-trigger: stdout sink (fdSink)", () => {
+    it("writes each line with a newline, in order, straight to the descriptor", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "trigger-log-"));
+        const file = path.join(dir, "out.log");
+        const fd = fs.openSync(file, "w");
+        try {
+            const fallback: (string | Uint8Array)[] = [];
+            const sink = fdSink(fd, fs.writeSync, (c) => fallback.push(c));
+            createLogger({ sink }).info("one", { n: 1 });
+            sink("two é");
+            assert.deepEqual(fallback, []);
+            const lines = fs.readFileSync(file, "utf8").split("\n");
+            assert.equal(lines.length, 3, "two lines and the final newline");
+            assert.equal((JSON.parse(lines[0]!) as { event: string }).event, "one");
+            assert.deepEqual(lines.slice(1), ["two é", ""]);
+        } finally {
+            fs.closeSync(fd);
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("falls back to the stream for this and every later line when a write throws (EAGAIN)", () => {
+        const direct: string[] = [];
+        const fallback: string[] = [];
+        let calls = 0;
+        const sink = fdSink(
+            1,
+            (_fd, text) => {
+                calls++;
+                if (calls === 2) {
+                    throw Object.assign(new Error("EAGAIN: resource temporarily unavailable"), {
+                        code: "EAGAIN",
+                    });
+                }
+                direct.push(text);
+                return Buffer.byteLength(text);
+            },
+            (c) => fallback.push(String(c)),
+        );
+        sink("a");
+        sink("b");
+        sink("c");
+        assert.deepEqual(direct, ["a\n"]);
+        assert.deepEqual(fallback, ["b\n", "c\n"], "b is not lost and c stays behind it");
+        assert.equal(calls, 2, "no direct write is tried after the first failure");
+    });
+
+    it("hands the unwritten rest of a short write to the fallback, bytes intact", () => {
+        const out: Buffer[] = [];
+        const sink = fdSink(
+            1,
+            (_fd, text) => {
+                // 6 of the line's bytes: "ab é" and the first byte of the second "é"
+                out.push(Buffer.from(text).subarray(0, 6));
+                return 6;
+            },
+            (c) => out.push(Buffer.from(c)),
+        );
+        sink("ab éé and more");
+        sink("next");
+        assert.equal(Buffer.concat(out).toString("utf8"), "ab éé and more\nnext\n");
     });
 });
