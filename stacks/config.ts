@@ -308,6 +308,16 @@ export const CONFIG_SPEC = {
         pattern: /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/,
         patternText: "a Kubernetes Secret name such as airflow-dags-git",
     }),
+    airflowConnections: list({
+        description:
+            "Airflow connection ids read from Google Secret Manager (e.g. dbt_cloud_default, databricks_default for datasets whose transform or load runs on dbt Cloud or Databricks, dags/datasets.yaml). The stack creates one empty secret airflow-<environment>-connections-<id> per id, readable by Airflow's service account alone; the operator adds the value (docs/operations.md#28-airflow-connections). Empty: no secrets backend.",
+        default: [],
+        item: {
+            text: "an Airflow connection id: lower-case letters, digits and _, starting with a letter, at most 63 characters (e.g. dbt_cloud_default)",
+            ok: (v) => /^[a-z][a-z0-9_]{0,62}$/.test(v),
+        },
+        maxItems: 20,
+    }),
     sparkGcsConnectorSha256: str({
         description:
             "sha256 of the GCS connector jar the spark image downloads (spark/Dockerfile). Empty: the spark image build fails closed, naming it.",
@@ -491,6 +501,16 @@ function crossChecks(stack: string, v: Record<string, unknown>): ConfigProblem[]
             seen: "nothing",
             expected: "the repository URL, because airflowDagSource is git",
             fix: setHint(stack, "airflowGitRepo"),
+        });
+    }
+    const connections = v.airflowConnections as string[];
+    const twice = connections.filter((id, i) => connections.indexOf(id) !== i);
+    if (twice.length > 0) {
+        problems.push({
+            key: "airflowConnections",
+            seen: showValue(connections),
+            expected: `each connection id once (${[...new Set(twice)].join(", ")} appears more than once)`,
+            fix: setHint(stack, "airflowConnections"),
         });
     }
     const seenDbs = new Set<string>(PLATFORM_DATABASES);

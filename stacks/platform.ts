@@ -372,6 +372,13 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
             triggerUser,
             triggerPassword,
             nodeSelector: { [POOL_LABEL]: "system" },
+            // Connections (dbt Cloud, Databricks, ...) from Secret Manager.
+            connections: {
+                project: cfg.gcpProject,
+                prefix: `airflow-${env}`,
+                ids: cfg.airflowConnections,
+                googleServiceAccount: identities.emails.airflow,
+            },
         },
         { ...inCluster, dependsOn: [namespaces, postgres, identities, sparkOperator] },
     );

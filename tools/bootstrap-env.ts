@@ -54,6 +54,8 @@ export const DEPLOY_ROLES = [
     "roles/certificatemanager.owner",
     "roles/storagetransfer.admin",
     "roles/serviceusage.serviceUsageConsumer",
+    // The empty secrets of Airflow's connections and their per-secret IAM (components/airflow).
+    "roles/secretmanager.admin",
 ] as const;
 
 /** Roles of the preview identity: read everything the stack manages, write nothing. */
@@ -78,6 +80,7 @@ export const APIS = [
     "sts.googleapis.com",
     "cloudkms.googleapis.com",
     "cloudresourcemanager.googleapis.com",
+    "secretmanager.googleapis.com",
     // Artifact Analysis scans every pushed image (the cluster's own vulnerability scanning is
     // off: VULNERABILITY_BASIC is no longer accepted, components/cluster).
     "containerscanning.googleapis.com",

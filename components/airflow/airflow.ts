@@ -21,6 +21,8 @@
  *   only (`rbac.ts`).
  * - The network rules of the Airflow pod and of the task pods it launches in the jobs namespace
  *   (`network.ts`).
+ * - Connections from Secret Manager: one empty secret per expected connection id, readable by
+ *   Airflow's Google service account alone, and the secrets backend env (`connections.ts`).
  * - Metrics to the statsd exporter; served through the shared load balancer with its base URL.
  */
 import * as pulumi from "@pulumi/pulumi";
@@ -31,6 +33,7 @@ import {
     resolveAirflowArgs,
     type AirflowArgs,
 } from "./config";
+import { connectionSecrets, secretsBackendEnv } from "./connections";
 import { coreEnv, pipelineEnvConfigMaps } from "./environment";
 import { migrationJob, migrationSelector } from "./migration";
 import { airflowNetworkPolicies, migrationNetworkPolicy } from "./network";
@@ -110,7 +113,26 @@ export class Airflow extends pulumi.ComponentResource {
             this,
         );
         this.migrationJobName = migration.name;
-        airflowWorkloads(name, args, { env, labels, selector, migration: migration.job }, this);
+        // Airflow reads its connections' secrets as soon as it starts: grants (and the
+        // backend's Kubernetes Secret) first. The migration Job needs no connection.
+        const secretGrants = connectionSecrets(
+            name,
+            args.connections,
+            { namespace: args.namespace, labels },
+            this,
+        );
+        airflowWorkloads(
+            name,
+            args,
+            {
+                env: [...env, ...secretsBackendEnv(args.connections)],
+                labels,
+                selector,
+                migration: migration.job,
+                dependsOn: secretGrants,
+            },
+            this,
+        );
         airflowNetworkPolicies(name, args, selector, this);
 
         this.registerOutputs({

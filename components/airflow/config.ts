@@ -6,6 +6,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { SharedLoadBalancer } from "../load-balancer/load-balancer";
 import { assertArgs } from "../shared/validation";
+import { connectionArgsProblems, type AirflowConnectionsArgs } from "./connections";
 import { PIPELINE_ENV_KEYS, type PipelineEnvKey } from "./pipeline-env";
 
 export const AIRFLOW_API_PORT = 8080;
@@ -93,6 +94,12 @@ export interface AirflowArgs {
     apiWorkers?: number;
     /** Node selector of the Airflow pod (default none). */
     nodeSelector?: Record<string, string>;
+    /**
+     * Connections Airflow reads from Secret Manager (`connections.ts`): empty secrets, a
+     * per-secret read grant for Airflow's Google service account, the secrets backend env.
+     * Default none (no backend).
+     */
+    connections?: AirflowConnectionsArgs;
 }
 
 const USER_NAME = /^[a-z][a-z0-9_.-]{2,63}$/;
@@ -129,6 +136,7 @@ export function resolveAirflowArgs(args: AirflowArgs) {
     const missing = PIPELINE_ENV_KEYS.filter((k) => !keys.includes(k));
     const extra = keys.filter((k) => !(PIPELINE_ENV_KEYS as readonly string[]).includes(k));
     assertArgs("Airflow", [
+        ...connectionArgsProblems(r.connections),
         (r.parallelism < 1 || r.parallelism > 32) &&
             `parallelism is ${r.parallelism}; must be 1 to 32 (the scheduler needs ${AIRFLOW_SIZING.schedulerMemoryMi(r.parallelism)} MiB at that many task slots)`,
         (r.apiWorkers < 1 || r.apiWorkers > 8) && `apiWorkers is ${r.apiWorkers}; must be 1 to 8`,

@@ -31,6 +31,8 @@ export function airflowWorkloads(
         labels: Record<string, string>;
         selector: Record<string, string>;
         migration: pulumi.Resource;
+        /** What must exist before the pods start (the connections' secret grants). */
+        dependsOn?: pulumi.Resource[];
     },
     parent: pulumi.Resource,
 ): void {
@@ -153,7 +155,7 @@ export function airflowWorkloads(
                 },
             },
         },
-        { parent, dependsOn: [inputs.migration] },
+        { parent, dependsOn: [inputs.migration, ...(inputs.dependsOn ?? [])] },
     );
     new k8s.core.v1.Service(
         `${name}-service`,

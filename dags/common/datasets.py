@@ -14,9 +14,21 @@ from pathlib import Path
 
 import yaml
 
+from common import engines
+from common.engines import IN_CLUSTER_ENGINE, Engine
+
 REGISTRY = Path(__file__).resolve().parent.parent / "datasets.yaml"
 _NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,30}$")
-_FIELDS = {"name", "file_prefix", "landing_prefix", "primary", "enabled", "description"}
+_FIELDS = {
+    "name",
+    "file_prefix",
+    "landing_prefix",
+    "primary",
+    "enabled",
+    "description",
+    "load",
+    "transform",
+}
 
 
 class RegistryError(ValueError):
@@ -31,6 +43,13 @@ class Dataset:
     description: str
     primary: bool = False
     enabled: bool = True
+    load: Engine = IN_CLUSTER_ENGINE  # engine of the load step (common/engines.py)
+    transform: Engine = IN_CLUSTER_ENGINE  # engine of the transform (dbt) step
+
+    @property
+    def connections(self) -> tuple[str, ...]:
+        """Airflow connection ids this dataset's remote steps use."""
+        return engines.connections((self.load, self.transform))
 
     @property
     def batch_dag_id(self) -> str:
@@ -74,6 +93,13 @@ def _entry(i: int, raw: object, source: str) -> Dataset:
         raise RegistryError(f"{where}: file_prefix is a file-name prefix and cannot contain '/'.")
     if not raw["landing_prefix"].endswith("/"):
         raise RegistryError(f"{where}: landing_prefix is a folder and must end with '/'.")
+    try:
+        steps = {
+            step: engines.parse_step(raw.get(step), dataset=name, step=step, source=source)
+            for step in ("load", "transform")
+        }
+    except engines.EngineError as exc:
+        raise RegistryError(str(exc)) from exc
     return Dataset(
         name=name,
         file_prefix=raw["file_prefix"],
@@ -81,6 +107,7 @@ def _entry(i: int, raw: object, source: str) -> Dataset:
         description=raw["description"].strip(),
         primary=raw.get("primary", False),
         enabled=raw.get("enabled", True),
+        **steps,
     )
 
 

@@ -15,6 +15,7 @@ from airflow.sdk import DAG, task
 
 from common import defaults, pipeline_env
 from common.datasets import Dataset
+from common.engine_tasks import RemoteStep, batch_steps
 from common.jobs import CHECK_TASK, Job, batch_jobs, full_refresh_jobs
 from common.runners import job_operator
 
@@ -42,14 +43,15 @@ def build_dag(
     *,
     dag_id: str,
     dataset: Dataset,
-    jobs: Sequence[Job],
+    jobs: Sequence[Job | RemoteStep],
     check: Callable[..., dict[str, Any]],
     doc_md: str,
     tags: Sequence[str],
     runtime: str | None = None,
     **dag_kwargs: Any,
 ) -> DAG:
-    """A linear DAG: ``check_conf`` then ``jobs`` in order, each through the runtime's runner."""
+    """A linear DAG: ``check_conf`` then ``jobs`` in order, each through the runtime's runner
+    (a :class:`~common.engine_tasks.RemoteStep` through its external engine)."""
     runtime = runtime or pipeline_env.runtime()
     with DAG(
         dag_id=dag_id,
@@ -64,7 +66,10 @@ def build_dag(
     ) as dag:
         previous = _check_conf_task(dag_id, check, dataset)
         for job in jobs:
-            op = job_operator(job, runtime=runtime, dag_id=dag_id)
+            if isinstance(job, RemoteStep):
+                op = job.operator(dag_id)
+            else:
+                op = job_operator(job, runtime=runtime, dag_id=dag_id)
             previous >> op
             previous = op
     return dag
@@ -78,7 +83,7 @@ def batch_dag(
     return build_dag(
         dag_id=dataset.batch_dag_id,
         dataset=dataset,
-        jobs=batch_jobs(dataset) if jobs is None else jobs,
+        jobs=batch_steps(dataset, batch_jobs(dataset) if jobs is None else jobs),
         check=conf.batch,
         doc_md=doc_md,
         tags=["batch"],

@@ -14,6 +14,8 @@
  *   (Workload Identity tokens; GKE documents both for clusters with network policies);
  * - `google-apis`: Google's public API front ends (142.250.0.0/15) and private.googleapis.com
  *   (199.36.153.8/30), 443;
+ * - `saas-apis`: SaaS APIs at arbitrary public addresses (dbt Cloud, Databricks workspaces), 443:
+ *   only an any-address HTTPS rule reaches them (checked with 0.0.0.0/0 as the destination);
  * - `lb-health-checkers`: Google's load-balancer proxies and health checkers, 35.191.0.0/16 and
  *   130.211.0.0/22 (sources only);
  * - `control-plane`: the API server calling in (admission webhooks), the master CIDR (source only).
@@ -25,6 +27,7 @@ export type ExternalClass =
     | "kubernetes-api"
     | "metadata-server"
     | "google-apis"
+    | "saas-apis"
     | "lb-health-checkers"
     | "control-plane";
 
@@ -190,7 +193,13 @@ export const NEEDED_FLOWS: Flow[] = [
         from: w(W.airflow, ["scheduler", "triggerer", "api-server"]),
         to: x("google-apis"),
         port: 443,
-        why: "remote task logs and the Storage Transfer trigger (Google APIs)",
+        why: "remote task logs, the Storage Transfer trigger, Secret Manager (Airflow connections, dags/common/secrets_backend.py)",
+    },
+    {
+        from: w(W.airflow, ["scheduler", "triggerer"]),
+        to: x("saas-apis"),
+        port: 443,
+        why: "external engines: dbt Cloud and Databricks runs started by the scheduler's task processes and polled by the triggerer (dags/common/engine_operators.py)",
     },
     {
         from: w(W.airflow, ["scheduler", "triggerer", "api-server"]),

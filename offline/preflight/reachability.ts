@@ -103,6 +103,15 @@ function externalTargets(c: ExternalClass, masterCidr: string, port: number): Ta
                     protocol: "TCP",
                 },
             ];
+        case "saas-apis":
+            return [
+                {
+                    label: "SaaS APIs (any public address)",
+                    endpoint: { cidr: "0.0.0.0/0" },
+                    port,
+                    protocol: "TCP",
+                },
+            ];
         case "lb-health-checkers":
             return [
                 {
