@@ -59,8 +59,8 @@ from taxi_spark import uris
 from taxi_spark.errors import ConfigError, SchemaError, TaxiSparkError, UriError
 from taxi_spark.jobs import _cli
 
-EXIT_NOT_YET = 3
-EXIT_UNAVAILABLE = 4
+EXIT_NOT_YET = jobcli.EXIT_NOT_YET
+EXIT_UNAVAILABLE = jobcli.EXIT_UNAVAILABLE
 MAGIC = b"PAR1"
 CHUNK_BYTES = 1024 * 1024
 MIB = 1024 * 1024
