@@ -148,7 +148,15 @@ export function resolveIdentity(
     return view;
 }
 
-/** Does `g` give `access`? (S3: the role may s3:GetObject on `<landing bucket>/<prefix>*`.) */
+/** AWS actions an S3 write needs next to s3:PutObject on the same keys. */
+const S3_WRITE_COMPANIONS = [
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
+    "s3:GetObject",
+];
+
+/** Does `g` give `access`? (S3: the role may s3:GetObject, for a write s3:PutObject, on
+ * `<landing bucket>/<prefix>*`.) */
 function gives(g: ResolvedGrant, a: Access, landingBucket: string): boolean {
     const need = `${a.kind}:${a.mode}`;
     switch (a.kind) {
@@ -157,7 +165,8 @@ function gives(g: ResolvedGrant, a: Access, landingBucket: string): boolean {
         case "bigquery":
             return g.scope === "dataset" && g.target === a.target && g.capabilities.includes(need);
         case "s3": {
-            if (g.scope !== "aws-role" || g.role !== "s3:GetObject") return false;
+            const action = a.mode === "write" ? "s3:PutObject" : "s3:GetObject";
+            if (g.scope !== "aws-role" || g.role !== action) return false;
             const resource = g.target.slice(g.target.indexOf(" ") + 1);
             const granted = resource.replace(/\*$/, "");
             const wanted = `arn:aws:s3:::${landingBucket}/${a.prefix}`;
@@ -212,9 +221,22 @@ export function checkMatrix(
                 );
                 continue;
             }
-            const key = `${job.serviceAccount}|${grantKey(grant)}`;
-            if (!used.has(key)) used.set(key, new Set());
-            used.get(key)!.add(`${access.kind}:${access.mode}`);
+            // An S3 write also uses what a write needs besides PutObject on the same keys:
+            // aborting and listing a multipart upload's parts, HeadObject (s3:GetObject).
+            const companions =
+                access.kind === "s3" && access.mode === "write"
+                    ? view.grants.filter(
+                          (g) =>
+                              g.scope === "aws-role" &&
+                              g.target === grant.target &&
+                              S3_WRITE_COMPANIONS.includes(g.role),
+                      )
+                    : [];
+            for (const g of [grant, ...companions]) {
+                const key = `${job.serviceAccount}|${grantKey(g)}`;
+                if (!used.has(key)) used.set(key, new Set());
+                used.get(key)!.add(`${access.kind}:${access.mode}`);
+            }
             report.rows.push({
                 job: id,
                 ksa: view.ksa,

@@ -294,6 +294,7 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
             // Storage Transfer keeps deleted job names: one name per creation on disposable stacks.
             uniqueName: cfg.disposable,
             landingReaderSubject: identities.googleAccounts.transfer.uniqueId,
+            landingWriterSubject: identities.googleAccounts.ingest.uniqueId,
         },
         { providers: [awsProvider, gcpProvider] },
     );
@@ -358,6 +359,11 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
                 S3_LANDING_BUCKET: trigger.bucketName,
                 TRANSFER_JOB_PREFIX: transfer.transferJobPrefix,
                 AWS_LANDING_ROLE_ARN: transfer.landingReaderRoleArn,
+                AWS_INGEST_ROLE_ARN: transfer.landingWriterRoleArn,
+                // The publisher's base URL and the "not yet" poke interval come from
+                // dags/datasets.yaml in the cloud; these override it (npm start, a mirror).
+                INGEST_SOURCE_URL: "",
+                INGEST_POKE_SECONDS: "",
             },
             statsd: {
                 host: monitoring.statsdHost,

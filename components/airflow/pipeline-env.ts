@@ -27,6 +27,9 @@ export const PIPELINE_ENV_KEYS = [
     "S3_LANDING_BUCKET",
     "TRANSFER_JOB_PREFIX",
     "AWS_LANDING_ROLE_ARN",
+    "AWS_INGEST_ROLE_ARN",
+    "INGEST_SOURCE_URL",
+    "INGEST_POKE_SECONDS",
 ] as const;
 
 export type PipelineEnvKey = (typeof PIPELINE_ENV_KEYS)[number];

@@ -46,6 +46,7 @@ describe("components/identities", () => {
             "dev-dbt",
             "dev-docs-app",
             "dev-fare-api",
+            "dev-ingest",
             "dev-ml",
             "dev-mlflow",
             "dev-postgres-backup",
@@ -64,6 +65,7 @@ describe("components/identities", () => {
                 "database/postgres-backup",
                 "docs/docs-app",
                 "jobs/dbt",
+                "jobs/ingest",
                 "jobs/ml",
                 "jobs/spark",
                 "jobs/transfer",
@@ -135,6 +137,6 @@ describe("components/identities", () => {
             readme.includes(grantsTable()),
             "regenerate the table in components/identities/README.md from grantsTable()",
         );
-        assert.equal(Object.keys(WORKLOAD_ACCESS).length, 9);
+        assert.equal(Object.keys(WORKLOAD_ACCESS).length, 10);
     });
 });

@@ -13,6 +13,7 @@ import { PART_OF } from "../shared/labels";
 export type Workload =
     | "airflow"
     | "transfer"
+    | "ingest"
     | "spark"
     | "dbt"
     | "ml"
@@ -47,6 +48,14 @@ export const WORKLOAD_ACCESS: Record<Workload, WorkloadAccess> = {
         buckets: { staging: "roles/storage.objectUser" },
         datasets: {},
         projectRoles: ["roles/storagetransfer.user"],
+    },
+    ingest: {
+        purpose:
+            "ingest download (TLC website → landing bucket): no Google data access; writes landing objects through the AWS landing-ingest role",
+        namespace: "jobs",
+        buckets: {},
+        datasets: {},
+        projectRoles: [],
     },
     spark: {
         purpose:

@@ -127,6 +127,49 @@ describe("components/s3-transfer", () => {
         assert.ok(!/s3:(Put|Delete)/.test(String(p.policy)), "read-only");
     });
 
+    it("adds the ingest role only when given its Google account: trusted for that account alone, write-only on the monthly files", async () => {
+        const INGEST_SUBJECT = "104242424242424242424";
+        const without = await build();
+        assert.equal(without.ofType("aws:iam/role:Role").length, 1);
+        const r = await build({ landingWriterSubject: INGEST_SUBJECT });
+        const role = r.get("aws:iam/role:Role", "dev-transfer-writer").inputs as Inputs;
+        assert.equal(role.name, "dev-landing-ingest");
+        assert.equal(role.maxSessionDuration, 3600);
+        assert.deepEqual(JSON.parse(role.assumeRolePolicy).Statement, [
+            {
+                Sid: "TaxiIngestJobIdentity",
+                Effect: "Allow",
+                Principal: { Federated: "accounts.google.com" },
+                Action: "sts:AssumeRoleWithWebIdentity",
+                Condition: { StringEquals: { "accounts.google.com:sub": INGEST_SUBJECT } },
+            },
+        ]);
+        const p = r.get("aws:iam/rolePolicy:RolePolicy", "dev-transfer-writer").inputs as Inputs;
+        assert.equal(p.role, "dev-landing-ingest");
+        const statements = JSON.parse(p.policy).Statement;
+        assert.deepEqual(statements, [
+            {
+                Sid: "WriteLandingObjects",
+                Effect: "Allow",
+                // What the download job calls: put_object / create_multipart_upload /
+                // upload_part / complete_multipart_upload (s3:PutObject), abort_multipart_upload,
+                // and head_object (s3:GetObject) for the unchanged check.
+                Action: [
+                    "s3:PutObject",
+                    "s3:AbortMultipartUpload",
+                    "s3:ListMultipartUploadParts",
+                    "s3:GetObject",
+                ],
+                Resource: [
+                    "arn:aws:s3:::acme-taxi-dev-landing/trip data/yellow_tripdata_*",
+                    "arn:aws:s3:::acme-taxi-dev-landing/trip data/green_tripdata_*",
+                ],
+            },
+        ]);
+        assert.ok(!/s3:(Delete|List(Bucket|AllMyBuckets)|PutBucket|\*)/.test(String(p.policy)));
+        assert.equal(r.ofType("aws:iam/accessKey:AccessKey").length, 0);
+    });
+
     it("copies each dataset's files under its own staging folder, with roleArn and no access keys, unscheduled", async () => {
         const r = await build();
         const green = r.get("gcp:storage/transferJob:TransferJob", "dev-transfer-job-green")

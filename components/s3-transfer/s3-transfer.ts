@@ -51,6 +51,13 @@ export interface S3TransferArgs {
      * monthly files (no listing).
      */
     landingReaderSubject?: pulumi.Input<string>;
+    /**
+     * Unique id of the Google service account the ingest DAGs' download runs as (the `ingest`
+     * workload identity). When given, a third AWS role (`<env>-landing-ingest`) trusts exactly
+     * that account and may only write the datasets' monthly files (PutObject, multipart upload
+     * and its abort; GetObject for the HeadObject of the sha256 check): no listing, no delete.
+     */
+    landingWriterSubject?: pulumi.Input<string>;
 }
 
 export interface TransferDataset {
@@ -142,6 +149,27 @@ export function objectReadPolicy(bucketArn: string, keyPrefixes: string[]) {
     };
 }
 
+/** The ingest download: write the datasets' monthly files (single or multipart uploads, and
+ * abort them), read their metadata for the unchanged check. No listing, no delete. */
+export function objectWritePolicy(bucketArn: string, keyPrefixes: string[]) {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Sid: "WriteLandingObjects",
+                Effect: "Allow",
+                Action: [
+                    "s3:PutObject",
+                    "s3:AbortMultipartUpload",
+                    "s3:ListMultipartUploadParts",
+                    "s3:GetObject",
+                ],
+                Resource: keyPrefixes.map((p) => `${bucketArn}/${p}*`),
+            },
+        ],
+    };
+}
+
 /** What the transfer service agent gets on the staging bucket. */
 export const SINK_ROLES = ["roles/storage.legacyBucketWriter", "roles/storage.objectViewer"];
 
@@ -157,6 +185,8 @@ export class S3Transfer extends pulumi.ComponentResource {
     public readonly jobs: Record<string, gcp.storage.TransferJob>;
     /** `AWS_LANDING_ROLE_ARN` of pipeline-env: the copy job's role ("" without a reader). */
     public readonly landingReaderRoleArn: pulumi.Output<string>;
+    /** `AWS_INGEST_ROLE_ARN` of pipeline-env: the ingest download's role ("" without one). */
+    public readonly landingWriterRoleArn: pulumi.Output<string>;
 
     /** Pass the AWS and GCP providers in `opts.providers`; children inherit them. */
     constructor(name: string, rawArgs: S3TransferArgs, opts: pulumi.ComponentResourceOptions = {}) {
@@ -283,6 +313,39 @@ export class S3Transfer extends pulumi.ComponentResource {
             this.landingReaderRoleArn = reader.arn;
         } else {
             this.landingReaderRoleArn = pulumi.output("");
+        }
+        if (args.landingWriterSubject !== undefined) {
+            const keyPrefixes = args.datasets.map((d) => `${d.landingPrefix}${d.filePrefix}`);
+            const writer = new aws.iam.Role(
+                `${name}-writer`,
+                {
+                    name: `${args.environment}-landing-ingest`,
+                    description:
+                        "Assumed by the ingest DAGs' download (GKE Workload Identity → Google ID token → STS): write landing objects",
+                    assumeRolePolicy: pulumi
+                        .output(args.landingWriterSubject)
+                        .apply((sub) =>
+                            JSON.stringify(federationTrustPolicy(sub, "TaxiIngestJobIdentity")),
+                        ),
+                    maxSessionDuration: 3600,
+                    tags: { ...platformLabels(args.environment), component: "s3-transfer" },
+                },
+                o,
+            );
+            new aws.iam.RolePolicy(
+                `${name}-writer`,
+                {
+                    role: writer.name,
+                    name: "write-landing-objects",
+                    policy: pulumi
+                        .output(args.sourceBucketArn)
+                        .apply((arn) => JSON.stringify(objectWritePolicy(arn, keyPrefixes))),
+                },
+                o,
+            );
+            this.landingWriterRoleArn = writer.arn;
+        } else {
+            this.landingWriterRoleArn = pulumi.output("");
         }
         this.role = role;
         this.roleArn = role.arn;

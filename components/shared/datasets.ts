@@ -32,6 +32,9 @@ const FIELDS = new Set([
     "primary",
     "enabled",
     "description",
+    // The ingest DAG's fields: validated by dags/common/datasets.py (the stack does not use them).
+    "source_url",
+    "ingest_from",
 ]);
 
 /** The batch DAG of a dataset (dags/common/datasets.py `batch_dag_id`). */

@@ -50,9 +50,10 @@ def final_args(arguments: list[str], optional_arguments: list[list[str]]) -> lis
     return out
 
 
-def run_value(key: str) -> str:
-    """Template for one value returned by the run's ``check_conf`` task ('' when None)."""
-    return f"{{{{ ti.xcom_pull(task_ids='{CHECK_TASK}')['{key}'] or '' }}}}"
+def run_value(key: str, task: str = CHECK_TASK) -> str:
+    """Template for one value returned by the run's first task (``check_conf``; the ingest
+    DAGs' ``plan``) ('' when None)."""
+    return f"{{{{ ti.xcom_pull(task_ids='{task}')['{key}'] or '' }}}}"
 
 
 RUN_ID = "{{ run_id }}"
@@ -124,7 +125,7 @@ ACCESS_KINDS = {
     "bigquery": ("read", "write"),  # a dataset (target: raw | marts)
     "bigquery-jobs": ("run",),  # run query/load jobs in the project
     "bigquery-read-session": ("run",),  # the BigQuery Storage Read API
-    "s3": ("read",),  # the AWS landing bucket (target: landing), through the AWS role
+    "s3": ("read", "write"),  # the AWS landing bucket (target: landing), through an AWS role
     "transfer-jobs": ("run",),  # run the Storage Transfer Service job
 }
 
@@ -163,7 +164,13 @@ def landing_read(dataset: Dataset) -> Access:
     return Access("s3", "read", "landing", f"{dataset.landing_prefix}{dataset.file_prefix}")
 
 
+def landing_write(dataset: Dataset) -> Access:
+    """The dataset's monthly files in the S3 landing bucket, written through the ingest role."""
+    return Access("s3", "write", "landing", f"{dataset.landing_prefix}{dataset.file_prefix}")
+
+
 TRANSFER_RUN = Access("transfer-jobs", "run")
+PLAN_TASK = "plan"
 
 
 @dataclass(frozen=True)
@@ -342,6 +349,46 @@ def batch_jobs(dataset: Dataset) -> tuple[Job, ...]:
     )
 
 
+def ingest_jobs(dataset: Dataset) -> tuple[Job, ...]:
+    """download (publisher → verify → landing bucket), for one month (the run's data interval).
+
+    The ``plan`` task (common.ingest) decides the month, the source URL and the landing URI; a
+    month that is not published yet (exit code 3) reschedules the task (common.ingest)."""
+    ingest = dataset.ingest
+    return (
+        Job(
+            "download",
+            "spark",
+            (
+                "--uri",
+                run_value("source_url", PLAN_TASK),
+                "--dest",
+                run_value("landing_uri", PLAN_TASK),
+                "--dataset",
+                dataset.name,
+                "--min-bytes",
+                str(ingest.min_bytes),
+                "--max-bytes",
+                str(ingest.max_bytes),
+                "--deadline",
+                "2700",
+                "--run-id",
+                RUN_ID,
+            ),
+            module=_spark_module("download"),
+            service_account="ingest",
+            resources=COPY_RESOURCES,
+            timeout=timedelta(hours=1),
+            accesses=(landing_write(dataset),),
+            doc=(
+                f"Download the {dataset.name} month from the publisher, verify it (Parquet, "
+                "columns, rows, size) and upload it to the landing bucket unless unchanged "
+                "(sha256). Not published yet: rescheduled."
+            ),
+        ),
+    )
+
+
 def full_refresh_jobs(dataset: Dataset) -> tuple[Job, ...]:
     """transfer → group schemas → initial load → dbt build (full) → train from scratch."""
     prefix = run_value("staging_prefix")
@@ -440,10 +487,13 @@ def access_matrix() -> list[dict]:
 
     rows = []
     for ds in datasets.enabled():
-        for dag_id, table in (
+        tables = [
             (ds.batch_dag_id, batch_jobs(ds)),
             (ds.full_refresh_dag_id, full_refresh_jobs(ds)),
-        ):
+        ]
+        if ds.ingest_from is not None:
+            tables.append((ds.ingest_dag_id, ingest_jobs(ds)))
+        for dag_id, table in tables:
             for job in table:
                 rows.append(
                     {

@@ -224,6 +224,26 @@ class SparkApplicationOperator(SparkKubernetesOperator):
         return super().execute(context)
 
 
+def failed_exit_code(operator: Any) -> int | None:
+    """The exit code of the ``base`` container of a failed Job's newest pod, or None (not a
+    Job, no pod, or the container did not terminate with a code)."""
+    if not isinstance(operator, JobOperator) or getattr(operator, "job", None) is None:
+        return None
+    name, namespace = operator.job.metadata.name, operator.job.metadata.namespace
+    try:
+        pods = operator.client.list_namespaced_pod(
+            namespace=namespace, label_selector=f"job-name={name}"
+        ).items
+    except ApiException:
+        return None
+    for pod in sorted(pods, key=lambda p: p.metadata.creation_timestamp or 0, reverse=True):
+        for status in (pod.status and pod.status.container_statuses) or []:
+            terminated = status.state and status.state.terminated
+            if status.name == "base" and terminated and terminated.exit_code:
+                return int(terminated.exit_code)
+    return None
+
+
 def operator_for(job: Job, manifest: dict[str, Any], **kwargs: Any):
     """The official operator (subclass) that runs ``manifest`` for ``job``."""
     cls = SparkApplicationOperator if job.kind == "spark" else JobOperator

@@ -36,6 +36,9 @@ PIPELINE_ENV_KEYS: tuple[str, ...] = (
     "S3_LANDING_BUCKET",
     "TRANSFER_JOB_PREFIX",
     "AWS_LANDING_ROLE_ARN",
+    "AWS_INGEST_ROLE_ARN",
+    "INGEST_SOURCE_URL",
+    "INGEST_POKE_SECONDS",
 )
 
 RUNTIMES = ("kubernetes", "local")

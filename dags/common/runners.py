@@ -49,6 +49,16 @@ LOCAL_RENDER_DEFAULTS = {
 _ENV_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 
+class JobFailedError(RuntimeError):
+    """The job ran and exited non-zero; ``exit_code`` is its code (the job CLI contract:
+    1 failed check, 2 bad input, 3 not available yet, 4 source unavailable), or None when the
+    runtime could not tell (e.g. the pod was never created)."""
+
+    def __init__(self, message: str, *, exit_code: int | None) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 def parse_summary(stdout_tail: str) -> Any:
     """The job's JSON summary (its last stdout line), or None when the line is not JSON."""
     line = stdout_tail.strip().rsplit("\n", 1)[-1] if stdout_tail.strip() else ""
@@ -236,9 +246,10 @@ class LocalJobOperator(_JobTask):
         if code != 0:
             last = "\n".join(stderr_tail)
             event(log, "job_failed", job=self.job.task_id, exit_code=code)
-            raise RuntimeError(
+            raise JobFailedError(
                 f"job {self.job.task_id} exited with code {code} "
-                f"(command: {' '.join(cmd)}; cwd: {cwd}). Last log lines:\n{last}"
+                f"(command: {' '.join(cmd)}; cwd: {cwd}). Last log lines:\n{last}",
+                exit_code=code,
             )
         summary = parse_summary("\n".join(stdout_tail))
         event(log, "job_finished", job=self.job.task_id, summary=summary is not None)
@@ -264,7 +275,17 @@ class KubernetesTask(_JobTask):
             self.job, self.final_arguments(), dag_id=self.job_dag_id, run_id=context["run_id"]
         )
         self._official = k8s_operators.operator_for(self.job, manifest, task_id=self.task_id)
-        return self._official.execute(context)
+        try:
+            return self._official.execute(context)
+        except Exception as exc:
+            code = k8s_operators.failed_exit_code(self._official)
+            if code is None:
+                raise
+            raise JobFailedError(
+                f"job {self.job.task_id} ({manifest['metadata']['name']}) exited with code "
+                f"{code}: {exc}",
+                exit_code=code,
+            ) from exc
 
     def on_kill(self) -> None:
         if self._official is not None:

@@ -41,8 +41,10 @@ DRIVER_ANNOTATIONS = {
     "prometheus.io/path": "/metrics",
 }
 # Job exit codes of the job CLI contract (libs/python/taxi_common/jobcli.py: 1 a failed check,
-# 2 bad input): deterministic, so the Job fails at once instead of retrying the pod.
-FAIL_JOB_EXIT_CODES = (1, 2)
+# 2 bad input, 3 not available yet, 4 source still failing after the job's own retries): the
+# Job fails at once instead of retrying the pod; the task decides (3: reschedule later, 4:
+# Airflow's retry with backoff).
+FAIL_JOB_EXIT_CODES = (1, 2, 3, 4)
 # Pod failures that count against the Job's backoff (crashes, OOM kills); node disruptions
 # (Spot preemption, drains: the DisruptionTarget condition) do not count.
 BACKOFF_LIMIT = 2

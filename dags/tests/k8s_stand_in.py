@@ -152,6 +152,9 @@ class Cluster:
     objects: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     create_job_pods: bool = True  # False: a Job whose pod never appears (quota, no nodes)
+    # Exit code of every Job pod's container; non-zero: the pod fails and, as with the
+    # templates' podFailurePolicy (FailJob on the job CLI's codes), so does its Job.
+    pod_exit_code: int = 0
 
     def put(self, resource: str, obj: dict[str, Any]) -> dict[str, Any]:
         meta = obj.setdefault("metadata", {})
@@ -230,15 +233,16 @@ class Cluster:
         status = pod["status"]
         if status["phase"] == "Succeeded":
             return
-        status["phase"] = "Succeeded"
+        code = self.pod_exit_code if "job-name" in pod["metadata"]["labels"] else 0
+        status["phase"] = "Succeeded" if code == 0 else "Failed"
         status["conditions"] = [{"type": "Ready", "status": "False"}]
         for cs in status["containerStatuses"]:
             cs["ready"] = False
             cs["started"] = False
             cs["state"] = {
                 "terminated": {
-                    "exitCode": 0,
-                    "reason": "Completed",
+                    "exitCode": code,
+                    "reason": "Completed" if code == 0 else "Error",
                     "startedAt": _now(),
                     "finishedAt": _now(),
                 }
@@ -260,6 +264,23 @@ class Cluster:
         if job["status"].get("succeeded") or job["status"].get("failed"):
             return
         t = _now()
+        if self.pod_exit_code:
+            job["status"] = {
+                "startTime": job["status"].get("startTime", t),
+                "failed": 1,
+                "active": 0,
+                "conditions": [
+                    {
+                        "type": kind,
+                        "status": "True",
+                        "reason": "PodFailurePolicy",
+                        "lastTransitionTime": t,
+                        "lastProbeTime": t,
+                    }
+                    for kind in ("FailureTarget", "Failed")
+                ],
+            }
+            return
         job["status"] = {
             "startTime": job["status"].get("startTime", t),
             "completionTime": t,

@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import DAGS_DIR
 
 DAG_IDS = {"batch", "full_refresh", "trigger_smoke"}
+SCHEDULED_DAG_IDS = {"ingest"}
 GRAPHS = {
     "batch": [
         "check_conf",
@@ -34,6 +35,7 @@ GRAPHS = {
         "train",
     ],
     "trigger_smoke": ["check_conf"],
+    "ingest": ["plan", "download"],
 }
 K8S_ENV = {
     "JOBS_NAMESPACE": "jobs",
@@ -56,7 +58,32 @@ def dagbag(request, monkeypatch):
 
 def test_no_import_errors_and_exactly_the_expected_dags(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == DAG_IDS
+    assert set(dagbag.dag_ids) == DAG_IDS | SCHEDULED_DAG_IDS
+
+
+def test_ingest_dag_is_monthly_with_catchup_and_paused_at_creation(dagbag):
+    from datetime import datetime, timezone
+
+    from airflow.sdk import CronDataIntervalTimetable
+
+    dag = dagbag.dags["ingest"]
+    assert dag.catchup is True
+    assert dag.is_paused_upon_creation is True
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    assert dag.timetable.expression == "0 6 1 * *"
+    assert dag.start_date == datetime(2024, 1, 1, 6, 0, tzinfo=timezone.utc)
+    assert dag.max_active_runs == 2
+    assert {"taxi-platform", "ingest", "dataset:yellow", f"runtime:{dagbag.runtime}"} <= set(
+        dag.tags
+    )
+    assert dag.doc_md.strip().startswith("###")
+    plan, download = dag.get_task("plan"), dag.get_task("download")
+    assert plan.retries == 0
+    assert download.retries == 2
+    assert download.execution_timeout is not None
+    expected = "LocalIngestDownload" if dagbag.runtime == "local" else "KubernetesIngestDownload"
+    assert type(download).__name__ == expected
+    assert download.job.account == "ingest"
 
 
 def test_policy(dagbag):
@@ -132,7 +159,7 @@ PROBE = textwrap.dedent(
     print(json.dumps({"events": events, "kubernetes": imported}))
     """
 )
-DAG_FILES = ["batch.py", "full_refresh.py", "trigger_smoke.py"]
+DAG_FILES = ["batch.py", "full_refresh.py", "trigger_smoke.py", "ingest.py"]
 
 
 @pytest.mark.parametrize("runtime", ["local", "kubernetes"])

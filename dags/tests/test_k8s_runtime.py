@@ -271,3 +271,19 @@ def test_a_retry_replaces_a_failed_spark_application(api):
     calls = _calls(api, "sparkapplications")
     assert calls[:2] == [("get", None), ("delete", None)]
     assert calls.count(("create", None)) == 1
+
+
+@pytest.mark.parametrize("code", [3, 1])
+def test_a_failed_job_surfaces_its_exit_code(api, code):
+    """The ingest download's "not yet" (3) and any other code reach the task as
+    JobFailedError.exit_code, read from the Job's pod (common.k8s_operators.failed_exit_code)."""
+    from common.runners import JobFailedError, KubernetesTask
+
+    api.cluster.pod_exit_code = code
+    job = jobs.ingest_jobs(YELLOW)[0]
+    task = KubernetesTask(task_id="download", job=job, dag_id="ingest")
+    task.arguments = ["--uri", "https://x/yellow_tripdata_2024-01.parquet", "--dest", "s3://b/k"]
+    with pytest.raises(JobFailedError) as info:
+        task.execute(_context("download", try_number=1))
+    assert info.value.exit_code == code
+    assert ("list", None) in _calls(api, "pods")

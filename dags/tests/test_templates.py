@@ -356,6 +356,10 @@ def test_jobs_ignore_node_disruptions_with_a_bounded_backoff(dag_id, job):
         "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
     }
     assert rules[1]["action"] == "FailJob"
-    assert rules[1]["onExitCodes"] == {"containerName": "base", "operator": "In", "values": [1, 2]}
+    assert rules[1]["onExitCodes"] == {
+        "containerName": "base",
+        "operator": "In",
+        "values": [1, 2, 3, 4],
+    }
     assert spec["template"]["spec"]["restartPolicy"] == "Never"  # required by podFailurePolicy
     assert spec["activeDeadlineSeconds"] == int(job.timeout.total_seconds())

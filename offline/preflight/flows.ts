@@ -18,7 +18,9 @@
  *   only an any-address HTTPS rule reaches them (checked with 0.0.0.0/0 as the destination);
  * - `lb-health-checkers`: Google's load-balancer proxies and health checkers, 35.191.0.0/16 and
  *   130.211.0.0/22 (sources only);
- * - `control-plane`: the API server calling in (admission webhooks), the master CIDR (source only).
+ * - `control-plane`: the API server calling in (admission webhooks), the master CIDR (source only);
+ * - `aws-public`: public AWS endpoints on the internet, 443: CloudFront (13.32.0.0/15, where the
+ *   TLC website serves its monthly files), S3 and STS in us-east-1 (52.216.0.0/15, 54.239.0.0/16).
  */
 import { NAMESPACES } from "../../components/namespaces/namespaces";
 
@@ -29,7 +31,8 @@ export type ExternalClass =
     | "google-apis"
     | "saas-apis"
     | "lb-health-checkers"
-    | "control-plane";
+    | "control-plane"
+    | "aws-public";
 
 export interface Workload {
     /** Name in reports. */
@@ -344,6 +347,12 @@ export const NEEDED_FLOWS: Flow[] = [
         why: "BigQuery, Cloud Storage, Storage Transfer",
     },
     { from: w(W.taskJobs), to: x("metadata-server"), port: 80, why: "Workload Identity tokens" },
+    {
+        from: w(W.taskJobs),
+        to: x("aws-public"),
+        port: 443,
+        why: "ingest download: the TLC website (CloudFront), AWS STS (web identity) and the S3 landing bucket; copy_to_staging reads S3",
+    },
     {
         from: w(W.sparkDriver),
         to: x("kubernetes-api"),

@@ -112,6 +112,27 @@ function externalTargets(c: ExternalClass, masterCidr: string, port: number): Ta
                     protocol: "TCP",
                 },
             ];
+        case "aws-public":
+            return [
+                {
+                    label: "CloudFront 13.32.0.0/15",
+                    endpoint: { cidr: "13.32.0.0/15" },
+                    port,
+                    protocol: "TCP",
+                },
+                {
+                    label: "S3 us-east-1 52.216.0.0/15",
+                    endpoint: { cidr: "52.216.0.0/15" },
+                    port,
+                    protocol: "TCP",
+                },
+                {
+                    label: "STS 54.239.0.0/16",
+                    endpoint: { cidr: "54.239.0.0/16" },
+                    port,
+                    protocol: "TCP",
+                },
+            ];
         case "lb-health-checkers":
             return [
                 {

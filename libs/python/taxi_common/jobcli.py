@@ -18,6 +18,8 @@ from typing import Any, Protocol
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
+EXIT_NOT_YET = 3  # the input is not available yet (e.g. a month not published): try later
+EXIT_UNAVAILABLE = 4  # a source kept failing past the job's own retries and deadline
 
 
 class _Log(Protocol):

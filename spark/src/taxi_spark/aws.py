@@ -101,10 +101,14 @@ def assume_role(role_arn: str, token: str, session_name: str) -> Credentials:
     )
 
 
-def federated_credentials(session_name: str = "taxi-copy") -> Credentials | None:
-    """Credentials of ``AWS_LANDING_ROLE_ARN`` through the pod's Google identity, or None when
-    the variable is unset (locally, or when the environment's default chain applies)."""
-    role_arn = (os.environ.get("AWS_LANDING_ROLE_ARN") or "").strip()
+def federated_credentials(
+    session_name: str = "taxi-copy", role_env: str = "AWS_LANDING_ROLE_ARN"
+) -> Credentials | None:
+    """Credentials of the role named by ``role_env`` (``AWS_LANDING_ROLE_ARN``: the copy job's
+    read-only role; ``AWS_INGEST_ROLE_ARN``: the ingest job's write-only role) through the pod's
+    Google identity, or None when the variable is unset (locally, or when the environment's
+    default chain applies)."""
+    role_arn = (os.environ.get(role_env) or "").strip()
     if not role_arn:
         return None
     return assume_role(role_arn, google_id_token(), session_name)

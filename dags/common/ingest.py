@@ -1,0 +1,177 @@
+"""The ingest DAGs: one per enabled dataset with ``ingest_from`` (``dags/datasets.yaml``).
+
+Monthly (``ingest.schedule``, a cron on the 1st), with catchup from ``ingest_from``, paused at
+creation. Each run covers one month, its data interval (``CronDataIntervalTimetable``: the run
+of the interval March 1 → April 1 fetches March), with two tasks:
+
+* ``plan``: the month, the publisher's URL (``source_url`` template; ``INGEST_SOURCE_URL``
+  overrides the base), the landing URI (``S3_LANDING_BUCKET`` + the key layout the S3 trigger
+  expects), and how long to wait for a month that is not published yet: until
+  ``publication_lag_days`` after the month ends, or the plan's time if later, plus
+  ``patience_days``;
+* ``download``: the download job (``taxi_spark.jobs.download``) through the runtime's runner. Its
+  exit code 3 (403/404: not published yet) reschedules the task (``AirflowRescheduleException``,
+  the sensor mechanism: no worker slot is held while waiting) every ``poke_minutes``
+  (``INGEST_POKE_SECONDS`` overrides) until that deadline, then fails the run naming the month
+  and the URL. Exit codes 1 and 2 (wrong content, bad input) fail without retries; 4 (publisher
+  still failing) is retried by Airflow with backoff.
+
+The upload itself is idempotent (sha256), so a re-run or a rescheduled try of a month that is
+already in the landing bucket changes nothing and starts no batch run.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from airflow.sdk import DAG, CronDataIntervalTimetable, task
+
+from common import defaults, pipeline_env
+from common.datasets import Dataset
+from common.jobs import PLAN_TASK, ingest_jobs
+from common.runners import JobFailedError, KubernetesTask, LocalJobOperator
+
+EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_NOT_YET = 1, 2, 3
+
+
+def month_of(interval_start: datetime) -> str:
+    return f"{interval_start.year:04d}-{interval_start.month:02d}"
+
+
+def expected_publication(month: str, lag_days: int) -> datetime:
+    """When the publisher is expected to have published ``month``: ``lag_days`` after it ends."""
+    year, mon = map(int, month.split("-"))
+    last = calendar.monthrange(year, mon)[1]
+    end = datetime(year, mon, last, tzinfo=timezone.utc) + timedelta(days=1)
+    return end + timedelta(days=lag_days)
+
+
+def poke_seconds(dataset: Dataset, env: pipeline_env.PipelineEnv) -> int:
+    raw = env.get("INGEST_POKE_SECONDS")
+    if raw is None:
+        return dataset.ingest.poke_minutes * 60
+    if not raw.isdigit() or int(raw) < 1:
+        raise pipeline_env.PipelineEnvError(
+            f"pipeline-env key INGEST_POKE_SECONDS={raw!r} must be a whole number of seconds "
+            ">= 1 (or unset: ingest.poke_minutes of datasets.yaml applies)."
+        )
+    return int(raw)
+
+
+def plan(
+    dataset: Dataset,
+    interval_start: datetime,
+    run_started: datetime,
+    env: pipeline_env.PipelineEnv,
+) -> dict[str, Any]:
+    """The run's values (JSON-able): what the download task downloads, where to, until when."""
+    month = month_of(interval_start)
+    landing = env.require("S3_LANDING_BUCKET", "as the ingest destination", "my-landing-bucket")
+    landing_uri = landing if "://" in landing else f"s3://{landing}"
+    expected = expected_publication(month, dataset.ingest.publication_lag_days)
+    wait_until = max(expected, run_started) + timedelta(days=dataset.ingest.patience_days)
+    return {
+        "dataset": dataset.name,
+        "month": month,
+        "source_url": dataset.source(month, env.get("INGEST_SOURCE_URL")),
+        "landing_uri": f"{landing_uri.rstrip('/')}/{dataset.landing_key(month)}",
+        "expected_publication": expected.isoformat(),
+        "wait_until": wait_until.isoformat(),
+        "poke_seconds": poke_seconds(dataset, env),
+    }
+
+
+class _RescheduleWhenNotYet:
+    """Mixin over a runner: exit code 3 → reschedule until the plan's ``wait_until``."""
+
+    def execute(self, context: Any) -> Any:
+        from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException
+
+        try:
+            return super().execute(context)  # type: ignore[misc]
+        except JobFailedError as exc:
+            values = context["ti"].xcom_pull(task_ids=PLAN_TASK)
+            if exc.exit_code in (EXIT_CHECK_FAILED, EXIT_USAGE):
+                raise AirflowFailException(
+                    f"{values['source_url']}: {exc} (a retry would download the same file)."
+                ) from exc
+            if exc.exit_code != EXIT_NOT_YET:
+                raise
+            now = datetime.now(timezone.utc)
+            wait_until = datetime.fromisoformat(values["wait_until"])
+            if now >= wait_until:
+                raise AirflowFailException(
+                    f"{values['dataset']} {values['month']} is still not published at "
+                    f"{values['source_url']} (403/404) on {now:%Y-%m-%d %H:%M} UTC; expected "
+                    f"from {values['expected_publication'][:10]}, waited until "
+                    f"{wait_until:%Y-%m-%d %H:%M}. Check the URL (source_url in "
+                    "dags/datasets.yaml), or raise ingest.patience_days and clear the task."
+                ) from exc
+            when = min(now + timedelta(seconds=int(values["poke_seconds"])), wait_until)
+            self.log.info(  # type: ignore[attr-defined]
+                "%s %s not published yet; asking again at %s (waiting until %s)",
+                values["dataset"],
+                values["month"],
+                when.isoformat(),
+                wait_until.isoformat(),
+            )
+            raise AirflowRescheduleException(when) from exc
+
+
+class LocalIngestDownload(_RescheduleWhenNotYet, LocalJobOperator):
+    """The download job as a local process; not yet → reschedule."""
+
+
+class KubernetesIngestDownload(_RescheduleWhenNotYet, KubernetesTask):
+    """The download Job on the cluster; not yet → reschedule."""
+
+
+def _plan_task(dag_id: str, dataset: Dataset):
+    @task(task_id=PLAN_TASK, retries=0, doc_md="The month, its URL, landing URI and deadline.")
+    def plan_month(data_interval_start=None, dag_run=None) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from common.log import event, get_logger
+
+        # The patience runs from the plan, the run's first task (dag.test() and backfills give
+        # the run a start date in the past); clearing plan restarts the wait.
+        started = datetime.now(timezone.utc)
+        try:
+            values = plan(dataset, data_interval_start, started, pipeline_env.read())
+        except pipeline_env.PipelineEnvError as exc:
+            raise AirflowFailException(f"{dag_id}: {exc}") from exc
+        event(get_logger(dag_id), "ingest_planned", run_id=dag_run.run_id, **values)
+        return values
+
+    return plan_month()
+
+
+def ingest_dag(dataset: Dataset, *, doc_md: str, runtime: str | None = None, **kw: Any) -> DAG:
+    """``plan`` → ``download`` for one month per run, monthly, with catchup."""
+    if dataset.ingest_start is None:
+        raise ValueError(f"dataset {dataset.name} has no ingest_from: no ingest DAG")
+    runtime = runtime or pipeline_env.runtime()
+    start: date = dataset.ingest_start
+    schedule = "0 0 1 * *" if dataset.ingest.schedule == "@monthly" else dataset.ingest.schedule
+    minute, hour = (int(x) for x in schedule.split()[:2])
+    cls = LocalIngestDownload if runtime == "local" else KubernetesIngestDownload
+    with DAG(
+        dag_id=dataset.ingest_dag_id,
+        schedule=CronDataIntervalTimetable(schedule, timezone="UTC"),
+        start_date=datetime(start.year, start.month, 1, hour, minute, tzinfo=timezone.utc),
+        catchup=True,
+        max_active_runs=dataset.ingest.max_active_runs,
+        is_paused_upon_creation=True,
+        default_args=defaults.DEFAULT_ARGS,
+        tags=[*defaults.TAGS, "ingest", f"dataset:{dataset.name}", f"runtime:{runtime}"],
+        doc_md=f"{doc_md}\n\n**Dataset** `{dataset.name}`: {dataset.description}",
+        **kw,
+    ) as dag:
+        planned = _plan_task(dataset.ingest_dag_id, dataset)
+        for job in ingest_jobs(dataset):
+            op = cls(task_id=job.task_id, job=job, dag_id=dataset.ingest_dag_id)
+            planned >> op
+            planned = op
+    return dag
