@@ -81,15 +81,8 @@ describe("npm start: options", () => {
         [["--bad-fraction", "0.9"], /--bad-fraction needs a number between 0 and 0.5/],
         [["--state-dir", ""], /--state-dir needs a folder path/],
         [["--storage", "gcs"], /--storage must be local or emulated, got "gcs"/],
-        [["--source", "ftp://mirror/tlc"], /--source needs an http\(s\):\/\/ base URL/],
-        [["--source", "not a url"], /--source needs an http\(s\):\/\/ base URL/],
     ];
 
-    it("reads --source as the ingest base URL (trailing slashes dropped); none by default", () => {
-        assert.equal(parseOptions([]).source, undefined);
-        const o = parseOptions(["--source", "https://d37ci6vzurychx.cloudfront.net/trip-data/"]);
-        assert.equal(o.source, "https://d37ci6vzurychx.cloudfront.net/trip-data");
-    });
     for (const [argv, message] of bad) {
         it(`rejects ${argv.join(" ")} naming the flag`, () => {
             assert.throws(

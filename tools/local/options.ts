@@ -33,11 +33,6 @@ export interface StartOptions {
     reset: boolean;
     /** Landing, docs and MLflow artifacts in folders, or on S3/GCS emulators (emulated-storage.ts). */
     storage: StorageChoice;
-    /**
-     * Base URL the ingest DAG downloads the monthly files from (`INGEST_SOURCE_URL`), e.g. a real
-     * mirror of the TLC site; undefined: the loopback TLC server (`tools/local/tlc-server.ts`).
-     */
-    source?: string;
     help: boolean;
 }
 
@@ -87,9 +82,6 @@ Options:
                        gs://taxi-docs and gs://taxi-mlflow/artifacts; the lake stays a folder:
                        local Spark has no GCS connector)
   --fail-fast          a failed task fails its run at once instead of after Airflow's retries
-  --source URL         base URL the ingest DAG downloads <file>_YYYY-MM.parquet from (e.g.
-                       https://d37ci6vzurychx.cloudfront.net/trip-data when the machine has
-                       internet); default: a loopback server that plays the TLC website
   --reset              start from scratch: delete the state folder and drop its PostgreSQL
                        metadata database first (the Python environments are kept)
   --help               this text
@@ -115,15 +107,6 @@ function integer(flag: string, raw: string | undefined, min: number, max: number
         throw new OptionsError(`${flag} ${n} is out of range: expected ${min}-${max}`);
     }
     return n;
-}
-
-function isHttpUrl(v: string | undefined): boolean {
-    if (v === undefined) return false;
-    try {
-        return /^https?:$/.test(new URL(v).protocol);
-    } catch {
-        return false;
-    }
 }
 
 export function parseOptions(argv: string[], cwd = process.cwd()): StartOptions {
@@ -198,16 +181,6 @@ export function parseOptions(argv: string[], cwd = process.cwd()): StartOptions 
                     );
                 }
                 o.storage = v;
-                break;
-            }
-            case "--source": {
-                const v = value();
-                if (!isHttpUrl(v)) {
-                    throw new OptionsError(
-                        `--source needs an http(s):// base URL of the monthly files, got ${JSON.stringify(v ?? "")}`,
-                    );
-                }
-                o.source = v!.replace(/\/+$/, "");
                 break;
             }
             case "--metadata-db": {
