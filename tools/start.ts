@@ -46,6 +46,7 @@ import { RunRecord, stopLeftovers } from "./local/proctree";
 import { count, duration, Progress } from "./local/progress";
 import { lastJsonLine, prepareVenvs, runPython } from "./local/python";
 import { startDocsApp, startMlflow } from "./local/services";
+import { startSparkConnect } from "./local/spark-connect";
 import {
     copyFileAtomic,
     createState,
@@ -149,6 +150,7 @@ async function main(opts: StartOptions): Promise<number> {
         mlflow: opts.portBase + 1,
         docs: opts.portBase + 2,
         fareApi: opts.portBase + 3,
+        sparkConnect: opts.portBase + 4,
     };
     let wiped: boolean;
     let runRecord: RunRecord;
@@ -315,6 +317,14 @@ async function main(opts: StartOptions): Promise<number> {
             port: ports.docs,
             logFile: path.join(state.logs, "docs-app.log"),
         });
+        // One local Spark for every Spark task (its JVM starts while Airflow does).
+        const spark = opts.sparkConnect
+            ? await startSparkConnect(registry, {
+                  port: ports.sparkConnect,
+                  logFile: path.join(state.logs, "spark-connect.log"),
+                  env: localPipelineEnv(state, mlflow.url),
+              })
+            : undefined;
         const airflowLog = path.join(state.logs, "local-airflow.log");
         airflow = await startLocalAirflow({
             home: state.airflowHome,
@@ -334,6 +344,7 @@ async function main(opts: StartOptions): Promise<number> {
             startupTimeoutMs: 600_000,
             env: {
                 ...localPipelineEnv(state, mlflow.url),
+                ...spark?.env,
                 ...db.env,
                 AIRFLOW__CORE__EXECUTOR: "LocalExecutor",
                 AIRFLOW__CORE__PARALLELISM: "4",
@@ -356,6 +367,8 @@ async function main(opts: StartOptions): Promise<number> {
         progress.info(`MLflow ${mlflow.url} (store ${shown(state.mlflow)})`);
         await docs.ready;
         progress.info(`docs app ${docs.url} (serving ${shown(state.docs)})`);
+        await spark?.ready;
+        if (spark) progress.info(`Spark Connect ${spark.url} (the Spark tasks' local Spark)`);
         const admin = af.users[ADMIN]!;
         const api = new AirflowApi(af.baseUrl, admin.username, admin.password);
         await api.unpause(DAG_ID);

@@ -85,6 +85,30 @@ def test_spark_remote_must_be_a_connect_url(url):
         session.remote_url("local", {"SPARK_REMOTE": url})
 
 
+@pytest.mark.parametrize(
+    ("url", "address"),
+    [
+        ("sc://localhost:28951", ("localhost", 28951)),
+        ("sc://127.0.0.1:28951/;user_id=x", ("127.0.0.1", 28951)),
+        ("sc://localhost", ("localhost", 15002)),
+        ("sc://[::1]:28951", ("::1", 28951)),
+    ],
+)
+def test_connect_address(url, address):
+    assert session.connect_address(url) == address
+
+
+def test_no_server_listening_fails_fast_and_says_what_to_do(monkeypatch):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("SPARK_REMOTE", f"sc://localhost:{port}")
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match=r"no Spark Connect server listens at .*connect_server"):
+        session._require_listening(f"sc://localhost:{port}", timeout=1)
+    assert time.monotonic() - started < 10
+
+
 def test_a_client_cannot_set_server_settings(monkeypatch):
     monkeypatch.setenv("SPARK_REMOTE", "sc://localhost:1")
     with pytest.raises(ConfigError, match=r"spark\.driver\.memory cannot be set by a Spark"):

@@ -27,6 +27,7 @@ describe("npm start: options", () => {
         assert.equal(o.rows, 20_000);
         assert.equal(o.stateDir, path.join(REPO_ROOT, ".local"));
         assert.equal(o.metadataDb, "auto");
+        assert.equal(o.sparkConnect, true);
     });
 
     it("reads every flag, in both --flag value and --flag=value form", () => {
@@ -46,6 +47,7 @@ describe("npm start: options", () => {
                 "--bad-fraction",
                 "0.001",
                 "--fail-fast",
+                "--no-spark-connect",
             ],
             "/tmp/x",
         );
@@ -63,6 +65,7 @@ describe("npm start: options", () => {
                 badFraction: 0.001,
                 failFast: true,
                 reset: false,
+                sparkConnect: false,
             },
         );
     });

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import socket
 import time
 
 from taxi_spark.errors import ConfigError
@@ -119,6 +120,7 @@ def _connect(app_name: str, url: str, extra: dict[str, str]):
             "set them on the server (python -m taxi_spark.connect_server --conf KEY=VALUE) or "
             "unset SPARK_REMOTE."
         )
+    _require_listening(url)
     conf = {
         **SESSION_CONF,
         "spark.sql.shuffle.partitions": os.environ.get("SPARK_SHUFFLE_PARTITIONS", "4"),
@@ -139,6 +141,36 @@ def _connect(app_name: str, url: str, extra: dict[str, str]):
     # Release the server-side session (its cached DataFrames, temp views) when the job ends.
     atexit.register(_stop_quietly, spark)
     return spark
+
+
+def connect_address(url: str) -> tuple[str, int]:
+    """``(host, port)`` of ``sc://host[:port][/;params]`` (Spark Connect's default port 15002)."""
+    hostport = url.removeprefix("sc://").split("/", 1)[0]
+    host, sep, port = hostport.rpartition(":")
+    if not sep:
+        return hostport, 15002
+    if not port.isdigit():
+        raise ConfigError(f"SPARK_REMOTE={url!r}: port {port!r} is not a number.")
+    return host.strip("[]"), int(port)
+
+
+def _require_listening(url: str, timeout: float = 10.0) -> None:
+    """Fail at once when nothing listens at ``url``: the Connect client would retry for
+    minutes before saying so."""
+    host, port = connect_address(url)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=2):
+                return
+        except OSError as exc:
+            if time.monotonic() >= deadline:
+                raise ConfigError(
+                    f"no Spark Connect server listens at SPARK_REMOTE={url} ({exc}). Start one "
+                    "with `python -m taxi_spark.connect_server --port PORT` (npm start does), "
+                    "or unset SPARK_REMOTE to start a local Spark in the job."
+                ) from exc
+            time.sleep(0.5)
 
 
 def _stop_quietly(spark) -> None:
