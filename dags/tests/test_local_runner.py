@@ -47,7 +47,7 @@ def test_spark_job_without_spark_remote_runs_spark_submit():
 
 @pytest.mark.parametrize("task_id", ["validate", "load"])
 def test_spark_job_with_spark_remote_is_a_connect_client(task_id):
-    url = "sc://localhost:28960"
+    url = "sc://localhost:28986"
     argv, cwd, env = _invocation(
         task_id, ["--uri", STAGED], SPARK_REMOTE=url, SPARK_CONNECT_AUTHENTICATE_TOKEN=TOKEN
     )
@@ -71,7 +71,7 @@ def test_spark_job_with_spark_remote_is_a_connect_client(task_id):
 @pytest.mark.parametrize("task_id", ["dbt_build", "retrain", "publish_docs"])
 def test_other_components_never_get_the_connect_address_or_token(task_id):
     _, _, env = _invocation(
-        task_id, [], SPARK_REMOTE="sc://localhost:28960", SPARK_CONNECT_AUTHENTICATE_TOKEN=TOKEN
+        task_id, [], SPARK_REMOTE="sc://localhost:28986", SPARK_CONNECT_AUTHENTICATE_TOKEN=TOKEN
     )
     assert "SPARK_REMOTE" not in env
     assert "SPARK_CONNECT_AUTHENTICATE_TOKEN" not in env
@@ -85,7 +85,7 @@ def test_the_client_command_line_runs_the_real_job_file(tmp_path):
     argv, cwd, env = _invocation(
         "validate",
         ["--uri", "file://" + str(tmp_path / "yellow_tripdata_2024-01.parquet")],
-        SPARK_REMOTE="sc://localhost:28961",
+        SPARK_REMOTE="sc://localhost:28985",
         DOCS_URI="file://" + str(tmp_path / "docs"),
     )
     (tmp_path / "yellow_tripdata_2024-01.parquet").write_bytes(b"")
@@ -93,4 +93,4 @@ def test_the_client_command_line_runs_the_real_job_file(tmp_path):
         argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=180, check=False
     )
     assert proc.returncode == 2, proc.stderr[-2000:]
-    assert "no Spark Connect server listens at SPARK_REMOTE=sc://localhost:28961" in proc.stderr
+    assert "no Spark Connect server listens at SPARK_REMOTE=sc://localhost:28985" in proc.stderr

@@ -28,7 +28,7 @@ from taxi_spark.errors import ConfigError
 SRC = Path(__file__).resolve().parents[1] / "src"
 LIBS = Path(__file__).resolve().parents[2] / "libs" / "python"
 # Loopback ports of this suite (keep within the range the test machine assigns).
-SERVER_PORT = int(os.environ.get("TAXI_TEST_CONNECT_PORT", "28951"))
+SERVER_PORT = int(os.environ.get("TAXI_TEST_CONNECT_PORT", "28980"))
 TAKEN_PORT = SERVER_PORT + 1
 
 
@@ -88,10 +88,10 @@ def test_spark_remote_must_be_a_connect_url(url):
 @pytest.mark.parametrize(
     ("url", "address"),
     [
-        ("sc://localhost:28951", ("localhost", 28951)),
-        ("sc://127.0.0.1:28951/;user_id=x", ("127.0.0.1", 28951)),
+        ("sc://localhost:28980", ("localhost", 28980)),
+        ("sc://127.0.0.1:28980/;user_id=x", ("127.0.0.1", 28980)),
         ("sc://localhost", ("localhost", 15002)),
-        ("sc://[::1]:28951", ("::1", 28951)),
+        ("sc://[::1]:28980", ("::1", 28980)),
     ],
 )
 def test_connect_address(url, address):
@@ -152,7 +152,8 @@ def server(tmp_path_factory):
             stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 300
-    while '"connect_server_ready"' not in log.read_text():
+    # Ready, then warmed up (a Parquet round trip on the server's own session).
+    while '"connect_server_warmed"' not in log.read_text():
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             pytest.fail(f"the Connect server did not start:\n{log.read_text()[-3000:]}")
