@@ -47,6 +47,7 @@ import { count, duration, Progress } from "./local/progress";
 import { lastJsonLine, prepareVenvs, runPython } from "./local/python";
 import { startDocsApp, startMlflow } from "./local/services";
 import { LANDING_BUCKET, startEmulatedStorage } from "./local/emulated-storage";
+import { startSparkConnect } from "./local/spark-connect";
 import {
     copyFileAtomic,
     createState,
@@ -150,6 +151,7 @@ async function main(opts: StartOptions): Promise<number> {
         mlflow: opts.portBase + 1,
         docs: opts.portBase + 2,
         fareApi: opts.portBase + 3,
+        sparkConnect: opts.portBase + 4,
     };
     let wiped: boolean;
     let runRecord: RunRecord;
@@ -326,6 +328,17 @@ async function main(opts: StartOptions): Promise<number> {
             logFile: path.join(state.logs, "docs-app.log"),
             ...(emulated ? { env: emulated.docsAppEnv } : {}),
         });
+        // One local Spark for every Spark task (its JVM starts while Airflow does).
+        // Not with --storage emulated: the copy task's s3:// read would then run in the
+        // server's JVM, which has no emulator endpoint (that mode keeps a JVM per task).
+        const spark =
+            opts.sparkConnect && !emulated
+                ? await startSparkConnect(registry, {
+                      port: ports.sparkConnect,
+                      logFile: path.join(state.logs, "spark-connect.log"),
+                      env: localPipelineEnv(state, mlflow.url),
+                  })
+                : undefined;
         const airflowLog = path.join(state.logs, "local-airflow.log");
         airflow = await startLocalAirflow({
             home: state.airflowHome,
@@ -346,6 +359,7 @@ async function main(opts: StartOptions): Promise<number> {
             env: {
                 ...localPipelineEnv(state, mlflow.url),
                 ...emulated?.pipelineEnv,
+                ...spark?.env,
                 ...db.env,
                 AIRFLOW__CORE__EXECUTOR: "LocalExecutor",
                 AIRFLOW__CORE__PARALLELISM: "4",
@@ -370,6 +384,8 @@ async function main(opts: StartOptions): Promise<number> {
         );
         await docs.ready;
         progress.info(`docs app ${docs.url} (serving ${emulated?.docsUri ?? shown(state.docs)})`);
+        await spark?.ready;
+        if (spark) progress.info(`Spark Connect ${spark.url} (the Spark tasks' local Spark)`);
         const admin = af.users[ADMIN]!;
         const api = new AirflowApi(af.baseUrl, admin.username, admin.password);
         await api.unpause(DAG_ID);

@@ -12,7 +12,11 @@ executes, and runs what that object says:
   ``mainApplicationFile`` + ``arguments`` through ``spark-submit``, with the environment the pod
   would get (the pipeline-env values, here local URIs from the Airflow process, and the
   template's env). Image paths (``/opt/taxi-<component>``) map to the repository folders and
-  ``python3`` to the component's ``.venv``.
+  ``python3`` to the component's ``.venv``. When the Airflow process has ``SPARK_REMOTE``
+  (``npm start`` runs a Spark Connect server, ``python -m taxi_spark.connect_server``), a
+  SparkApplication's main file runs with the spark ``.venv`` python instead of ``spark-submit``
+  and is a client of that server (:func:`taxi_spark.session.build`): the same job code, no JVM
+  started per task. Jobs of other components never get ``SPARK_REMOTE`` or its token.
 
 Both take the job's arguments as Airflow templates, so the rendered command of a run is visible
 in the UI's "Rendered Template" view either way.
@@ -47,6 +51,8 @@ LOCAL_RENDER_DEFAULTS = {
     "IMAGE_ML": "local/taxi-ml",
 }
 _ENV_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+# The local Spark Connect server's address and token: for the Spark component's jobs only.
+SPARK_CONNECT_ENV = ("SPARK_REMOTE", "SPARK_CONNECT_AUTHENTICATE_TOKEN")
 
 
 class JobFailedError(RuntimeError):
@@ -136,7 +142,19 @@ def local_invocation(
     python = folder / ".venv" / "bin" / "python"
     libs = str(root / "libs" / "python")
     env = local_environment(base_env)
-    if manifest["kind"] == "SparkApplication":
+    if job.component != "spark":
+        for key in SPARK_CONNECT_ENV:
+            env.pop(key, None)
+    if manifest["kind"] == "SparkApplication" and env.get("SPARK_REMOTE"):
+        # A client of the local Spark Connect server: the main file as a script, as
+        # spark-submit would run it (its folder first on sys.path), without a JVM of its own.
+        spec = manifest["spec"]
+        env.update(_container_env(spec["driver"].get("env"), root))
+        env["PYTHONPATH"] = os.pathsep.join([str(folder / "src"), libs])
+        main = map_image_path(spec["mainApplicationFile"].removeprefix("local://"), root)
+        argv = [str(python), main, *[str(a) for a in spec.get("arguments") or []]]
+        cwd = folder
+    elif manifest["kind"] == "SparkApplication":
         spec = manifest["spec"]
         env.update(_container_env(spec["driver"].get("env"), root))
         env["PYTHONPATH"] = os.pathsep.join([str(folder / "src"), libs])

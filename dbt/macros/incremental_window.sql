@@ -5,7 +5,11 @@
     Incremental runs pick the window from --vars, in this order:
       pickup_date_from / pickup_date_to  explicit inclusive range (to defaults to from);
       source_month ("YYYY-MM")           the dates present in raw for that monthly file, i.e.
-                                         exactly the partitions the Spark load overwrote;
+                                         exactly the partitions the Spark load overwrote
+                                         (`taxi_dbt.runner` passes it to dbt as the
+                                         environment variable TAXI_SOURCE_MONTH, which this
+                                         macro reads too: changing --vars would cost dbt a
+                                         full re-parse of the project per month);
       (none)                             from `lookback_days` before the newest date already
                                          in the model, so late partitions are picked up.
     The dates are looked up at run time and rendered as literals, so BigQuery prunes the raw
@@ -18,7 +22,8 @@
     {%- else -%}
         {%- set date_from = var('pickup_date_from', none) -%}
         {%- set date_to = var('pickup_date_to', none) -%}
-        {%- set month = var('source_month', none) -%}
+        {#- the runner passes source_month as TAXI_SOURCE_MONTH: a new month keeps dbt's partial parse -#}
+        {%- set month = var('source_month', none) or env_var('TAXI_SOURCE_MONTH', '') or none -%}
         {%- if date_from -%}
             {{ column }} between {{ taxi.date_literal(date_from, 'pickup_date_from') }}
                 and {{ taxi.date_literal(date_to or date_from, 'pickup_date_to') }}

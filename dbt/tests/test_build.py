@@ -212,6 +212,22 @@ def test_rebuilds_are_idempotent(built: Built):
     assert runs[2].summary["models"] == {"success": 2}
 
 
+def test_a_new_month_keeps_dbts_partial_parse(built: Built):
+    """The DAG's call for one month, then for another: the second reuses dbt's partial parse
+    (--vars unchanged; the month reaches the macro through TAXI_SOURCE_MONTH) and the macro
+    sees the new month when models run."""
+    first = run_module(
+        "taxi_dbt.runner", ["build", "--vars", '{"source_month": "2024-01"}'], built.env
+    )
+    assert first.code == 0, describe(first)
+    second = run_module(
+        "taxi_dbt.runner", ["build", "--vars", '{"source_month": "1999-01"}'], built.env
+    )
+    assert second.code == 0, describe(second)
+    assert "Unable to do partial parsing" not in second.stdout
+    assert "source_month=1999-01: no raw rows for that month" in second.stdout
+
+
 def test_a_failing_data_test_fails_the_run(built: Built, tmp_path):
     """A trip in a zone the seed does not know breaks the relationships test: exit 1."""
     assert built.first.code == 0, describe(built.first)

@@ -50,3 +50,14 @@ def test_docs_command_generates_the_static_page():
 def test_selection_is_refused_where_dbt_would_ignore_it():
     with pytest.raises(ConfigError, match="do not apply to 'docs'"):
         plan(["docs", "--full-refresh"])
+
+
+def test_source_month_goes_to_dbt_as_an_environment_variable():
+    """A new month must not change dbt's --vars (that discards the partial parse)."""
+    rest, env = runner.run_time_env({"source_month": "2024-01"})
+    assert rest is None
+    assert env == {"TAXI_SOURCE_MONTH": "2024-01"}
+    rest, env = runner.run_time_env({"source_month": "2024-01", "lookback_days": 3})
+    assert rest == {"lookback_days": 3}
+    assert runner.run_time_env(None) == (None, {"TAXI_SOURCE_MONTH": None})
+    assert runner.run_time_env({}) == (None, {"TAXI_SOURCE_MONTH": None})

@@ -213,8 +213,13 @@ describe("npm start -- --once: the pipeline end to end on this machine", functio
         // `npm start` has returned (its process closed), so its stop has finished: from here on
         // nothing it started may be alive, whatever session it moved to.
         assert.match(output, /✓ stopped/);
-        // Airflow, MLflow, the docs app and the fare API (PORT_BASE + 3).
-        for (let p = PORT_BASE; p <= DOCS_PORT; p++) {
+        assert.match(
+            output,
+            new RegExp(`Spark Connect sc://localhost:${PORT_BASE + 4} `),
+            "the Spark Connect server was started",
+        );
+        // Airflow, MLflow, the docs app, the fare API (PORT_BASE + 3), Spark Connect (+ 4).
+        for (let p = PORT_BASE; p <= PORT_BASE + 4; p++) {
             assert.equal(await portInUse(p), false, `something still listens on ${p}`);
         }
         assert.ok(tree!.seen.size > 10, `the process tree was watched (${tree!.seen.size} seen)`);
@@ -251,6 +256,27 @@ print(json.dumps([{"run_id": r, "state": s} for r, s in cur.fetchall()]))`,
                   libpqEnv(),
               );
         assert.deepEqual(runs, expected);
+    });
+
+    it("ran the Spark tasks as clients of the Spark Connect server (no JVM of their own)", () => {
+        const logs: string[] = [];
+        const walk = (dir: string): void => {
+            for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+                const p = path.join(dir, e.name);
+                if (e.isDirectory()) walk(p);
+                else if (/task_id=(validate|load)\b/.test(p)) logs.push(p);
+            }
+        };
+        walk(path.join(state.airflowHome, "logs"));
+        for (const task of ["validate", "load"]) {
+            const mine = logs.filter((p) => p.includes(`task_id=${task}`));
+            assert.ok(mine.length >= MONTHS.length, `${task}: a log per run (${mine.join(", ")})`);
+            for (const p of mine) {
+                const text = fs.readFileSync(p, "utf8");
+                assert.match(text, /spark_session_ready[^\n]*mode\\?": ?\\?"connect/, p);
+                assert.doesNotMatch(text, /spark-submit/, `${p}: ran through spark-submit`);
+            }
+        }
     });
 
     it("loaded generated − quarantined rows per month, quarantining exactly the injected defects", () => {

@@ -18,6 +18,7 @@ import { DEFAULTS, monthList, OptionsError, parseOptions, REPO_ROOT } from "./op
 import { duration } from "./progress";
 import { copyFileAtomic, createState, removeState, STATE_MARKER, stateLayout } from "./state";
 import { describeTask, promotion } from "./summaries";
+import { parseDuration, parseStartOutput } from "./bench-start";
 
 describe("npm start: options", () => {
     it("defaults to three months of 20,000 rows in .local/", () => {
@@ -27,6 +28,7 @@ describe("npm start: options", () => {
         assert.equal(o.rows, 20_000);
         assert.equal(o.stateDir, path.join(REPO_ROOT, ".local"));
         assert.equal(o.metadataDb, "auto");
+        assert.equal(o.sparkConnect, true);
     });
 
     it("reads every flag, in both --flag value and --flag=value form", () => {
@@ -48,6 +50,7 @@ describe("npm start: options", () => {
                 "--fail-fast",
                 "--storage",
                 "emulated",
+                "--no-spark-connect",
             ],
             "/tmp/x",
         );
@@ -66,6 +69,7 @@ describe("npm start: options", () => {
                 failFast: true,
                 reset: false,
                 storage: "emulated",
+                sparkConnect: false,
             },
         );
     });
@@ -421,5 +425,31 @@ process.exit(process.argv[2] === "users" ? 2 : 0);
         const stored = JSON.parse(fs.readFileSync(path.join(dir, "home", "api-user.json"), "utf8"));
         assert.deepEqual(stored, { username: "u", password });
         assert.equal(fs.statSync(path.join(dir, "home", "api-user.json")).mode & 0o777, 0o600);
+    });
+});
+
+describe("bench-start: reading npm start's output", () => {
+    it("reads durations as npm start prints them", () => {
+        assert.equal(parseDuration("8.1 s"), 8.1);
+        assert.equal(parseDuration("44 s"), 44);
+        assert.equal(parseDuration("1 min 28 s"), 88);
+        assert.equal(parseDuration("soon"), undefined);
+    });
+
+    it("finds the services start and each month's task times", () => {
+        const out = [
+            "[01:44] ✓ services (1 min 37 s)",
+            "[03:46] ✓ 2022-12 · validate (1 min 28 s)  100,000 rows",
+            "[04:31] ✓ 2022-12 · load (44 s)  100,000 rows read",
+            "[08:29] ✓ 2023-01 · validate (50 s)",
+            "[08:29] ✗ 2023-01 · load (3.0 s)",
+            "All runs succeeded.",
+        ].join("\n");
+        assert.deepEqual(parseStartOutput(out, 12), {
+            ok: true,
+            wall: 12,
+            services: 97,
+            tasks: { validate: { "2022-12": 88, "2023-01": 50 }, load: { "2022-12": 44 } },
+        });
     });
 });

@@ -23,8 +23,11 @@ export interface StartOptions {
     badFraction: number;
     /** Where everything the run keeps lives (default `<repo>/.local`). */
     stateDir: string;
-    /** Airflow api-server on this port, MLflow on +1, the docs app on +2 (127.0.0.1). */
+    /** Airflow api-server on this port, MLflow on +1, the docs app on +2, the fare API on +3,
+     * the Spark Connect server on +4 (127.0.0.1). */
     portBase: number;
+    /** Spark tasks as clients of one local Spark Connect server (false: a JVM per task). */
+    sparkConnect: boolean;
     /** Airflow metadata DB: local PostgreSQL when reachable (`auto`), or forced. */
     metadataDb: MetadataDbChoice;
     /** Mark a failed task failed for good instead of waiting for Airflow's retries. */
@@ -43,6 +46,7 @@ export const DEFAULTS: Omit<StartOptions, "stateDir"> = {
     rows: 20_000,
     badFraction: 0.002,
     portBase: 28500,
+    sparkConnect: true,
     metadataDb: "auto",
     failFast: false,
     reset: false,
@@ -68,7 +72,8 @@ Options:
                        (default ${DEFAULTS.badFraction}; above 0.004 validation fails by design)
   --state-dir DIR      where the warehouse, landing folder, MLflow store, Airflow home and
                        logs are kept between runs (default .local/ in the repository)
-  --port-base N        Airflow on N, MLflow on N+1, docs app on N+2, fare API on N+3
+  --port-base N        Airflow on N, MLflow on N+1, docs app on N+2, fare API on N+3,
+                       Spark Connect server on N+4
                        (default ${DEFAULTS.portBase})
   --metadata-db auto|postgres|sqlite
                        Airflow metadata DB: the local PostgreSQL (127.0.0.1:5432, user postgres,
@@ -81,6 +86,10 @@ Options:
                        127.0.0.1 (moto for s3://taxi-landing, fake-gcs-server for
                        gs://taxi-docs and gs://taxi-mlflow/artifacts; the lake stays a folder:
                        local Spark has no GCS connector)
+  --no-spark-connect   each Spark task starts a local Spark of its own (a JVM per task, as
+                       before issue 26) instead of being a client of one long-lived local
+                       Spark Connect server (the default; --storage emulated keeps a JVM per
+                       task)
   --fail-fast          a failed task fails its run at once instead of after Airflow's retries
   --reset              start from scratch: delete the state folder and drop its PostgreSQL
                        metadata database first (the Python environments are kept)
@@ -126,6 +135,9 @@ export function parseOptions(argv: string[], cwd = process.cwd()): StartOptions 
                 break;
             case "--reset":
                 o.reset = true;
+                break;
+            case "--no-spark-connect":
+                o.sparkConnect = false;
                 break;
             case "--help":
             case "-h":

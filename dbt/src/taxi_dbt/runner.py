@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -79,6 +80,27 @@ def _parse_vars(text: str | None) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise ConfigError(f"--vars must be a JSON object, got {type(value).__name__}.")
     return value
+
+
+# Vars that matter only when models run (a macro reads them at execution), passed to dbt as
+# environment variables instead of --vars: dbt throws its partial parse away whenever --vars
+# change, so a var that changes with every run (the DAG's month) cost a full parse of the
+# project per task (issue 26). The macros read `var(name, env_var(ENV))`, so --vars given to
+# dbt directly still work.
+RUN_TIME_VARS = {"source_month": "TAXI_SOURCE_MONTH"}
+
+
+def run_time_env(
+    dbt_vars: dict[str, Any] | None,
+) -> tuple[dict[str, Any] | None, dict[str, str | None]]:
+    """``(the vars left for --vars, the environment that carries the run-time vars)``; an
+    environment value None means "unset it" (a run without that var)."""
+    rest = dict(dbt_vars or {})
+    env: dict[str, str | None] = {}
+    for name, env_name in RUN_TIME_VARS.items():
+        value = rest.pop(name, None)
+        env[env_name] = None if value is None else str(value)
+    return (rest or None) if dbt_vars is not None else None, env
 
 
 def plan(args: argparse.Namespace, dbt_vars: dict[str, Any] | None) -> list[tuple[str, list[str]]]:
@@ -172,7 +194,12 @@ def main(argv: list[str] | None = None) -> int:
     logmod.configure(args.log_level)
     started = time.monotonic()
     try:
-        dbt_vars = _parse_vars(args.vars)
+        dbt_vars, env = run_time_env(_parse_vars(args.vars))
+        for key, value in env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         cfg = config.load(target=args.target)
         steps = plan(args, dbt_vars)
     except TaxiDbtError as exc:

@@ -7,7 +7,8 @@ success percentage (share of expectations that passed) with the file's ``thresho
 
 Fixed costs: Great Expectations is imported only when a validation runs, and :func:`preload`
 starts that import in a background thread so it overlaps the Spark session start (the JVM
-launches in its own process while Python imports). The GX context is ephemeral (in memory, no
+launches in its own process while Python imports) and the read: :func:`validate` reads and
+caches the data before it waits for the import. The GX context is ephemeral (in memory, no
 project files written and re-read); only the data docs site is written, to a temporary folder.
 Each run logs how long each phase took (``timings`` in ``validation_finished``).
 """
@@ -159,8 +160,8 @@ class ValidationReport:
     rows: int
     failed: list[dict[str, Any]] = field(default_factory=list)
     docs_uri: str | None = None
-    #: Seconds per phase: gx_import (waited for), context, count (read + persist), checks
-    #: (expectations and data docs build), publish.
+    #: Seconds per phase: count (read + persist), gx_import (left to wait for after the
+    #: read), context, checks (expectations and data docs build), publish.
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -191,53 +192,23 @@ def validate(
         timings[phase] = round(now - started, 3)
         started = now
 
-    import great_expectations as gx
-    from great_expectations.core.run_identifier import RunIdentifier
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    lap("gx_import")
     threshold = spec.threshold_pct if threshold_pct is None else threshold_pct
-    with tempfile.TemporaryDirectory(prefix="gx-") as project:
-        site = Path(project) / "data_docs"
-        # Ephemeral: nothing of the GX project is written to disk and read back; only the data
-        # docs site, which we publish.
-        context = gx.get_context(mode="ephemeral")
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        context.update_data_docs_site(
-            site_name="local_site",
-            site_config={
-                "class_name": "SiteBuilder",
-                "store_backend": {
-                    "class_name": "TupleFilesystemStoreBackend",
-                    "base_directory": str(site),
-                },
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            },
-        )
-        # persist=False: the DataFrame is persisted here, around the run, not by GX as well.
-        source = context.data_sources.add_spark(name="spark", persist=False)
-        asset = source.add_dataframe_asset(name=name)
-        batch_definition = asset.add_batch_definition_whole_dataframe("whole_file")
-        suite = gx.ExpectationSuite(name=spec.name)
-        for i, entry in enumerate(spec.expectations):
-            suite.add_expectation(_expectation(entry, i, spec.source))
-        suite = context.suites.add(suite)
-        definition = context.validation_definitions.add(
-            gx.ValidationDefinition(name=f"{spec.name}-{name}", data=batch_definition, suite=suite)
-        )
-        checkpoint = context.checkpoints.add(
-            gx.Checkpoint(
-                name=f"{spec.name}-checkpoint",
-                validation_definitions=[definition],
-                actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
-                result_format={"result_format": "BASIC"},
-            )
-        )
-        lap("context")
-        df = df.persist()
-        try:
-            rows = df.count()
-            lap("count")
+    # Read and cache the data first: with :func:`preload` Great Expectations imports in the
+    # background meanwhile (with a Spark Connect server the session is ready at once, so the
+    # read is what the import can overlap).
+    df = df.persist()
+    try:
+        rows = df.count()
+        lap("count")
+        import great_expectations as gx
+        from great_expectations.core.run_identifier import RunIdentifier
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        lap("gx_import")
+        with tempfile.TemporaryDirectory(prefix="gx-") as project:
+            site = Path(project) / "data_docs"
+            checkpoint = _checkpoint(gx, ProgressBarsConfig, spec, name, site)
+            lap("context")
             log.info(
                 "validation_started",
                 suite=spec.name,
@@ -247,37 +218,13 @@ def validate(
             )
             run_id = RunIdentifier(run_name=run_name or name)
             result = checkpoint.run(batch_parameters={"dataframe": df}, run_id=run_id)
-        finally:
-            df.unpersist()
-        lap("checks")
-        (run_result,) = result.run_results.values()
-        stats = run_result.statistics
-        failed = [
-            {
-                "expectation": r.expectation_config.type,
-                "kwargs": {
-                    k: v
-                    for k, v in r.expectation_config.kwargs.items()
-                    if k in ("column", "column_A", "column_B", "mostly")
-                },
-                "unexpected_percent": r.result.get("unexpected_percent"),
-                "observed_value": r.result.get("observed_value"),
-            }
-            for r in run_result.results
-            if not r.success
-        ]
-        report = ValidationReport(
-            suite=spec.name,
-            success_percent=float(stats["success_percent"] or 0.0),
-            threshold_pct=threshold,
-            evaluated=int(stats["evaluated_expectations"]),
-            successful=int(stats["successful_expectations"]),
-            rows=rows,
-            failed=failed,
-        )
-        if docs_uri:
-            report.docs_uri = publish_docs(site, docs_uri, name)
-        lap("publish")
+            lap("checks")
+            report = _report(result, spec, threshold, rows)
+            if docs_uri:
+                report.docs_uri = publish_docs(site, docs_uri, name)
+            lap("publish")
+    finally:
+        df.unpersist()
     report.timings = timings
     log.info(
         "validation_finished",
@@ -286,11 +233,76 @@ def validate(
         success_percent=round(report.success_percent, 2),
         threshold_pct=threshold,
         passed=report.passed,
-        failed=[f["expectation"] + ":" + str(f["kwargs"].get("column", "")) for f in failed],
+        failed=[f["expectation"] + ":" + str(f["kwargs"].get("column", "")) for f in report.failed],
         docs_uri=report.docs_uri,
         timings=timings,
     )
     return report
+
+
+def _checkpoint(gx, progress_bars, spec: SuiteSpec, name: str, site: Path):
+    """An ephemeral GX context (nothing of the project written to disk and read back; only
+    the data docs site, which we publish) and the checkpoint of ``spec`` on ``name``."""
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = progress_bars(globally=False)
+    context.update_data_docs_site(
+        site_name="local_site",
+        site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(site),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    # persist=False: the DataFrame is persisted by validate(), around the run, not by GX too.
+    source = context.data_sources.add_spark(name="spark", persist=False)
+    asset = source.add_dataframe_asset(name=name)
+    batch_definition = asset.add_batch_definition_whole_dataframe("whole_file")
+    suite = gx.ExpectationSuite(name=spec.name)
+    for i, entry in enumerate(spec.expectations):
+        suite.add_expectation(_expectation(entry, i, spec.source))
+    suite = context.suites.add(suite)
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=f"{spec.name}-{name}", data=batch_definition, suite=suite)
+    )
+    return context.checkpoints.add(
+        gx.Checkpoint(
+            name=f"{spec.name}-checkpoint",
+            validation_definitions=[definition],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
+            result_format={"result_format": "BASIC"},
+        )
+    )
+
+
+def _report(result, spec: SuiteSpec, threshold: float, rows: int) -> ValidationReport:
+    (run_result,) = result.run_results.values()
+    stats = run_result.statistics
+    failed = [
+        {
+            "expectation": r.expectation_config.type,
+            "kwargs": {
+                k: v
+                for k, v in r.expectation_config.kwargs.items()
+                if k in ("column", "column_A", "column_B", "mostly")
+            },
+            "unexpected_percent": r.result.get("unexpected_percent"),
+            "observed_value": r.result.get("observed_value"),
+        }
+        for r in run_result.results
+        if not r.success
+    ]
+    return ValidationReport(
+        suite=spec.name,
+        success_percent=float(stats["success_percent"] or 0.0),
+        threshold_pct=threshold,
+        evaluated=int(stats["evaluated_expectations"]),
+        successful=int(stats["successful_expectations"]),
+        rows=rows,
+        failed=failed,
+    )
 
 
 def publish_docs(site_dir: Path, docs_uri: str, name: str) -> str:

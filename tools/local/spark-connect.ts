@@ -1,0 +1,93 @@
+/**
+ * The local Spark Connect server `npm start` runs next to Airflow (issue 26: one long-lived
+ * local Spark instead of a JVM per task): `python -m taxi_spark.connect_server` from spark/.venv
+ * on 127.0.0.1, a tracked service of the {@link ProcessRegistry} (stopped with everything else,
+ * its JVM included, since the JVM inherits the registry's marker).
+ *
+ * The Spark tasks reach it through two variables in the local Airflow's environment, which the
+ * local runner passes to the Spark component's jobs only (dags/common/runners.py):
+ * `SPARK_REMOTE=sc://localhost:PORT` and `SPARK_CONNECT_AUTHENTICATE_TOKEN`, a random token made
+ * for this run (kept in memory and in the environment of these processes, never written to the
+ * state folder), which the server requires from every client, so other users of the machine
+ * cannot run Spark code as this user through the port.
+ */
+import { randomBytes } from "node:crypto";
+import * as path from "node:path";
+import { REPO_ROOT } from "./options";
+import {
+    portInUse,
+    sleep,
+    tailFile,
+    tcpAnswers,
+    type ProcessRegistry,
+    type Service,
+} from "./processes";
+import { venvBin } from "./python";
+
+export interface SparkConnect {
+    service: Service;
+    /** `sc://localhost:PORT` */
+    url: string;
+    /** What the local Airflow (hence the Spark jobs) needs in its environment. */
+    env: Record<string, string>;
+    /** Resolves once the server accepts connections; rejects (with its log) if it exits. */
+    ready: Promise<void>;
+}
+
+/** The environment of the Spark tasks for the server at `port` with `token`. */
+export function sparkConnectEnv(port: number, token: string): Record<string, string> {
+    return { SPARK_REMOTE: `sc://localhost:${port}`, SPARK_CONNECT_AUTHENTICATE_TOKEN: token };
+}
+
+export async function startSparkConnect(
+    registry: ProcessRegistry,
+    o: { port: number; logFile: string; env?: Record<string, string> },
+): Promise<SparkConnect> {
+    if (await portInUse(o.port)) {
+        throw new Error(
+            `127.0.0.1:${o.port} (Spark Connect server) is already in use: another \`npm start\` or test run? Stop it, or pass --port-base with a free range`,
+        );
+    }
+    const token = randomBytes(24).toString("hex");
+    const spark = path.join(REPO_ROOT, "spark");
+    const service = registry.start(
+        "Spark Connect server",
+        venvBin("spark", "python"),
+        ["-m", "taxi_spark.connect_server", "--host", "127.0.0.1", "--port", String(o.port)],
+        o.logFile,
+        {
+            cwd: spark,
+            env: {
+                ...process.env,
+                ...o.env,
+                PYTHONPATH: [path.join(spark, "src"), path.join(REPO_ROOT, "libs", "python")].join(
+                    path.delimiter,
+                ),
+                PYTHONUNBUFFERED: "1",
+                SPARK_LOCAL_IP: "127.0.0.1",
+                SPARK_CONNECT_AUTHENTICATE_TOKEN: token,
+            },
+        },
+    );
+    const ready = waitForTcp(service, o.port, 300_000);
+    ready.catch(() => undefined); // awaited later, after the other services started
+    return { service, url: `sc://localhost:${o.port}`, env: sparkConnectEnv(o.port, token), ready };
+}
+
+/** Wait until 127.0.0.1:port accepts connections, failing early (with the log) on exit. */
+async function waitForTcp(service: Service, port: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+        if (!service.running()) {
+            const code = service.child.exitCode ?? service.child.signalCode;
+            throw new Error(
+                `${service.name} exited (${code}${code === 2 ? ": bad argument or port taken" : ""}) before listening on 127.0.0.1:${port}; see ${service.logFile}:\n${tailFile(service.logFile)}`,
+            );
+        }
+        if (await tcpAnswers("127.0.0.1", port, 1000)) return;
+        await sleep(500);
+    }
+    throw new Error(
+        `${service.name} did not listen on 127.0.0.1:${port} in ${Math.round(timeoutMs / 1000)} s; see ${service.logFile}:\n${tailFile(service.logFile)}`,
+    );
+}
