@@ -37,6 +37,46 @@ export class AirflowApiError extends Error {
     }
 }
 
+/** Waits between the tries of a call whose answer did not come (timeout, refused, 502-504). */
+export const RETRY_WAITS_MS = [2_000, 5_000, 10_000];
+
+function transient(err: unknown): boolean {
+    const e = err as Error & { cause?: { code?: string } };
+    return (
+        e?.name === "TimeoutError" ||
+        e?.name === "AbortError" ||
+        (e instanceof TypeError && /fetch failed/.test(e.message))
+    );
+}
+
+/**
+ * `send` again after a timeout, a network error or a 502/503/504: an api-server on a busy
+ * machine (a shared 2-core CI runner) sometimes answers a call after its 15-30 s limit, and a
+ * local run must not fail on that before any task ran. The last error is thrown as it came,
+ * with the call named.
+ */
+async function withRetries(call: string, send: () => Promise<Response>): Promise<Response> {
+    for (let attempt = 0; ; attempt++) {
+        const wait = RETRY_WAITS_MS[attempt];
+        try {
+            const res = await send();
+            if (wait === undefined || ![502, 503, 504].includes(res.status)) return res;
+            await res.body?.cancel();
+        } catch (err) {
+            if (wait === undefined || !transient(err)) {
+                if (transient(err)) {
+                    throw new AirflowApiError(
+                        `${call}: no answer from Airflow after ${attempt + 1} tries (${(err as Error).message})`,
+                        0,
+                    );
+                }
+                throw err;
+            }
+        }
+        await new Promise((r) => setTimeout(r, wait));
+    }
+}
+
 export class AirflowApi {
     private token: string | undefined;
 
@@ -47,12 +87,14 @@ export class AirflowApi {
     ) {}
 
     private async login(): Promise<string> {
-        const res = await fetch(`${this.baseUrl}/auth/token`, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({ username: this.username, password: this.password }),
-            signal: AbortSignal.timeout(15_000),
-        });
+        const res = await withRetries(`POST /auth/token`, () =>
+            fetch(`${this.baseUrl}/auth/token`, {
+                method: "POST",
+                headers: { "content-type": "application/json" },
+                body: JSON.stringify({ username: this.username, password: this.password }),
+                signal: AbortSignal.timeout(15_000),
+            }),
+        );
         if (res.status !== 200 && res.status !== 201) {
             throw new AirflowApiError(
                 `POST /auth/token as ${this.username} answered ${res.status}: ${(await res.text()).slice(0, 300)}`,
@@ -65,16 +107,21 @@ export class AirflowApi {
     async request<T>(method: string, path: string, body?: unknown): Promise<T> {
         for (let attempt = 0; attempt < 2; attempt++) {
             this.token ??= await this.login();
-            const res = await fetch(`${this.baseUrl}${path}`, {
-                method,
-                headers: {
-                    authorization: `Bearer ${this.token}`,
-                    ...(body === undefined ? {} : { "content-type": "application/json" }),
-                    accept: "application/json",
-                },
-                body: body === undefined ? undefined : JSON.stringify(body),
-                signal: AbortSignal.timeout(30_000),
-            });
+            const send = () =>
+                fetch(`${this.baseUrl}${path}`, {
+                    method,
+                    headers: {
+                        authorization: `Bearer ${this.token}`,
+                        ...(body === undefined ? {} : { "content-type": "application/json" }),
+                        accept: "application/json",
+                    },
+                    body: body === undefined ? undefined : JSON.stringify(body),
+                    signal: AbortSignal.timeout(30_000),
+                });
+            // Reads and state changes (PATCH) are safe to send again; a POST (clear a run) is
+            // sent once, as a second clear of a run already started again would reset it.
+            const res =
+                method === "POST" ? await send() : await withRetries(`${method} ${path}`, send);
             if (res.status === 401 && attempt === 0) {
                 this.token = undefined;
                 continue;
