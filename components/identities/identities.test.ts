@@ -43,6 +43,7 @@ describe("components/identities", () => {
             .map((a) => String(a.inputs.accountId));
         assert.deepEqual(accounts.sort(), [
             "dev-airflow",
+            "dev-alertmanager",
             "dev-dbt",
             "dev-docs-app",
             "dev-fare-api",
@@ -68,6 +69,7 @@ describe("components/identities", () => {
                 "jobs/spark",
                 "jobs/transfer",
                 "mlflow/mlflow",
+                "monitoring/alertmanager",
                 "serving/fare-api",
             ].map((ksa) => `roles/iam.workloadIdentityUser ${pool}[${ksa}]`),
         );
@@ -135,6 +137,6 @@ describe("components/identities", () => {
             readme.includes(grantsTable()),
             "regenerate the table in components/identities/README.md from grantsTable()",
         );
-        assert.equal(Object.keys(WORKLOAD_ACCESS).length, 9);
+        assert.equal(Object.keys(WORKLOAD_ACCESS).length, 10);
     });
 });
