@@ -176,7 +176,7 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
     // AWS: outgoing email (SES) for run reports and alerts, sent by web identity from GKE.
     const mailIdentity = cfg.mailIdentity || cfg.domain;
     const mail = new AwsMail(
-        env,
+        `${env}-mail`,
         {
             environment: env,
             identity: mailIdentity,
