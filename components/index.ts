@@ -3,6 +3,7 @@
  * `index.ts`. `stacks/` imports from here; a component's internal files are not part of it.
  */
 export * from "./airflow";
+export * from "./aws-mail";
 export * from "./aws-trigger";
 export * from "./cluster";
 export * from "./data-lake";

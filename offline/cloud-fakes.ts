@@ -167,5 +167,14 @@ function awsArnFakes(): Outputs {
         "aws:lambda/function:Function": (name, inputs) => ({
             arn: `arn:aws:lambda:${region}:${account}:function:${named(inputs, "name", name)}`,
         }),
+        "aws:sns/topic:Topic": (name, inputs) => ({
+            arn: `arn:aws:sns:${region}:${account}:${named(inputs, "name", name)}`,
+        }),
+        "aws:sesv2/configurationSet:ConfigurationSet": (name, inputs) => ({
+            arn: `arn:aws:ses:${region}:${account}:configuration-set/${named(inputs, "configurationSetName", name)}`,
+        }),
+        "aws:sesv2/emailIdentity:EmailIdentity": (name, inputs) => ({
+            arn: `arn:aws:ses:${region}:${account}:identity/${named(inputs, "emailIdentity", name)}`,
+        }),
     };
 }

@@ -241,6 +241,31 @@ describe("stack config (stacks/config.ts)", () => {
         }
     });
 
+    it("run report recipients: empty by default, validated addresses, a sender of the identity", () => {
+        const dflt = parseWith({});
+        assert.deepEqual(dflt.reportRecipients, [], "no email unless recipients are configured");
+        const cfg = parseWith({
+            reportRecipients: '["data-team@example.com","oncall@example.org"]',
+            mailIdentity: "example.com",
+            reportSender: "reports@example.com",
+        });
+        assert.deepEqual(cfg.reportRecipients, ["data-team@example.com", "oncall@example.org"]);
+        for (const bad of ["data-team", "a@b", "two@example.com,three@example.com"]) {
+            assert.match(
+                problemOf({ reportRecipients: JSON.stringify([bad]) }),
+                /taxi-platform:reportRecipients: got .* at index 0; expected each item an email address/,
+            );
+        }
+        assert.match(
+            problemOf({ mailIdentity: "example.com", reportSender: "reports@other.org" }),
+            /taxi-platform:reportSender: got "reports@other.org".*not an address of the verified domain example.com/,
+        );
+        assert.match(
+            problemOf({ mailIdentity: "ops@example.com", reportSender: "x@example.com" }),
+            /taxi-platform:reportSender: .*must be the verified address ops@example.com/,
+        );
+    });
+
     it("reports every problem at once in one message", () => {
         const message = problemOf({
             jobsPoolSpot: "maybe",

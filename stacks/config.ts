@@ -14,6 +14,7 @@ import {
     authorizedNetworkProblem,
     cidrsOverlap,
     databaseNameProblem,
+    mailProblems,
     ownerRoleProblem,
     parseCidr,
     showName,
@@ -130,6 +131,31 @@ export const CONFIG_SPEC = {
                 ) || /^domain:([a-z0-9-]+\.)+[a-z]{2,}$/.test(v),
         },
         maxItems: 50,
+    }),
+    reportRecipients: list({
+        description:
+            "Who gets the run report of every batch run and the platform's alerts by email (addresses). Empty: nothing is mailed (a run_report_not_mailed log line says so); the reports are still published in the docs app.",
+        default: [],
+        item: {
+            text: "an email address such as data-team@example.com",
+            ok: (v) => /^[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+\.)+[A-Za-z]{2,63}$/.test(v),
+        },
+        maxItems: 50,
+    }),
+    mailIdentity: str({
+        description:
+            "Amazon SES sending identity verified for the platform's email: a domain you control (DKIM records in the mailDkimTokens output) or one address (SES sends it a verification link). Empty: the domain key's value.",
+        default: "",
+        pattern:
+            /^(([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}|[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+\.)+[A-Za-z]{2,63})$/,
+        patternText: "a DNS domain such as example.com or an email address",
+    }),
+    reportSender: str({
+        description:
+            "From address of run reports and alerts: an address of mailIdentity (the role may send only from it). Empty: reports@<mailIdentity or domain>.",
+        default: "",
+        pattern: /^([A-Za-z0-9._%+-]+@([A-Za-z0-9-]+\.)+[A-Za-z]{2,63})?$/,
+        patternText: "an email address such as reports@example.com",
     }),
     ciPreviewServiceAccount: str({
         description:
@@ -493,6 +519,18 @@ function crossChecks(stack: string, v: Record<string, unknown>): ConfigProblem[]
             expected:
                 "false while deletionProtection is true (a protected stack cannot be destroyed and re-created)",
             fix: setHint(stack, "disposable"),
+        });
+    }
+    const identity = (v.mailIdentity as string) || (v.domain as string);
+    const sender =
+        (v.reportSender as string) || (identity.includes("@") ? identity : `reports@${identity}`);
+    const senderProblem = mailProblems(identity, sender).find((p) => p.startsWith("sender"));
+    if (senderProblem) {
+        problems.push({
+            key: "reportSender",
+            seen: showValue(sender),
+            expected: senderProblem.replace(/^sender \S+ /, "an address that "),
+            fix: setHint(stack, "reportSender"),
         });
     }
     if (v.airflowDagSource === "git" && v.airflowGitRepo === "") {

@@ -10,6 +10,7 @@ import * as random from "@pulumi/random";
 import { bundleForDeploy } from "../functions/airflow-trigger/build";
 import {
     Airflow,
+    AwsMail,
     AwsTrigger,
     batchDagId,
     type DagSource,
@@ -172,6 +173,33 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
         },
         { ...inCluster, dependsOn: [namespaces, identities] },
     );
+    // AWS: outgoing email (SES) for run reports and alerts, sent by web identity from GKE.
+    const mailIdentity = cfg.mailIdentity || cfg.domain;
+    const mail = new AwsMail(
+        `${env}-mail`,
+        {
+            environment: env,
+            identity: mailIdentity,
+            sender:
+                cfg.reportSender ||
+                (mailIdentity.includes("@") ? mailIdentity : `reports@${mailIdentity}`),
+            // The dag-processor sends the run reports (DAG callbacks) as the Airflow account;
+            // Alertmanager's relay sends the alerts as its own.
+            senderSubjects: [
+                identities.googleAccounts.airflow.uniqueId,
+                identities.googleAccounts.alertmanager.uniqueId,
+            ],
+        },
+        { providers: [awsProvider] },
+    );
+    const mailSettings = {
+        REPORT_RECIPIENTS: cfg.reportRecipients.join(","),
+        REPORT_SENDER: mail.sender,
+        REPORT_TRANSPORT: "ses",
+        REPORT_SES_ROLE_ARN: mail.senderRoleArn,
+        REPORT_SES_REGION: awsProvider.region.apply((r) => r ?? cfg.awsRegion),
+        REPORT_SES_CONFIGURATION_SET: mail.configurationSetName,
+    };
     const monitoring = new Monitoring(
         env,
         {
@@ -187,6 +215,7 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
                 postgresExporter: upstream.postgresExporter,
                 kubeStateMetrics: upstream.kubeStateMetrics,
                 prometheus: upstream.prometheus,
+                alertmanager: upstream.alertmanager,
                 grafana: upstream.grafana,
             },
             scrapePorts: [8090, 8080],
@@ -198,6 +227,12 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
             retentionDays: cfg.prometheusRetentionDays,
             diskGi: cfg.prometheusDiskGi,
             loadBalancer: lb,
+            nodesCidr: cfg.nodesCidr,
+            alerting: {
+                relayImage: images.airflow,
+                serviceAccount: identities.kubernetesAccounts.alertmanager,
+                relayEnv: mailSettings,
+            },
         },
         { ...inCluster, dependsOn: [namespaces, postgres] },
     );
@@ -385,6 +420,11 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
                 ids: cfg.airflowConnections,
                 googleServiceAccount: identities.emails.airflow,
             },
+            runReport: {
+                ...mailSettings,
+                REPORT_AIRFLOW_URL: lb.urlFor("airflow"),
+                REPORT_DOCS_URL: lb.urlFor("docs"),
+            },
         },
         { ...inCluster, dependsOn: [namespaces, postgres, identities, sparkOperator] },
     );
@@ -417,6 +457,14 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
         },
         mlflowInternalUrl: mlflow.internalUrl,
         landingBucket: trigger.bucketName,
+        /** Outgoing email: the SES sender role, configuration set, events topic and DKIM tokens. */
+        mail: {
+            sender: mail.sender,
+            senderRoleArn: mail.senderRoleArn,
+            configurationSet: mail.configurationSetName,
+            eventsTopic: mail.eventsTopicArn,
+            dkimTokens: mail.dkimTokens,
+        },
         /** Dataset → its S3 → GCS transfer job (run by that dataset's full-refresh DAG). */
         transferJobs: transfer.transferJobNames,
         postgres: { host: postgres.host, reconcileJob: postgres.reconcileJobName },

@@ -45,6 +45,7 @@ import { ProcessRegistry, tailFile, waitPortsFree, type Service } from "./local/
 import { RunRecord, stopLeftovers } from "./local/proctree";
 import { count, duration, Progress } from "./local/progress";
 import { lastJsonLine, prepareVenvs, runPython } from "./local/python";
+import { mailSummary, reportEnv, reportFor, startSmtpSink } from "./local/mail";
 import { startDocsApp, startMlflow } from "./local/services";
 import { LANDING_BUCKET, startEmulatedStorage } from "./local/emulated-storage";
 import { startSparkConnect } from "./local/spark-connect";
@@ -152,7 +153,9 @@ async function main(opts: StartOptions): Promise<number> {
         docs: opts.portBase + 2,
         fareApi: opts.portBase + 3,
         sparkConnect: opts.portBase + 4,
+        smtp: opts.portBase + 6,
     };
+    const mailDir = path.join(state.root, "mail");
     let wiped: boolean;
     let runRecord: RunRecord;
     try {
@@ -339,6 +342,13 @@ async function main(opts: StartOptions): Promise<number> {
                       env: localPipelineEnv(state, mlflow.url),
                   })
                 : undefined;
+        const mail = await startSmtpSink(registry, {
+            dir: mailDir,
+            port: ports.smtp,
+            logFile: path.join(state.logs, "smtp-sink.log"),
+        });
+        await mail.ready;
+        progress.info(`SMTP sink 127.0.0.1:${ports.smtp}: run reports saved in ${shown(mailDir)}`);
         const airflowLog = path.join(state.logs, "local-airflow.log");
         airflow = await startLocalAirflow({
             home: state.airflowHome,
@@ -361,6 +371,11 @@ async function main(opts: StartOptions): Promise<number> {
                 ...emulated?.pipelineEnv,
                 ...spark?.env,
                 ...db.env,
+                ...reportEnv({
+                    smtpPort: ports.smtp,
+                    airflowUrl: `http://127.0.0.1:${ports.airflow}`,
+                    docsUrl: docs.url,
+                }),
                 AIRFLOW__CORE__EXECUTOR: "LocalExecutor",
                 AIRFLOW__CORE__PARALLELISM: "4",
                 AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION: "False",
@@ -526,6 +541,13 @@ async function main(opts: StartOptions): Promise<number> {
             );
             const mr = await deliver(m, f.month, f.name);
             runs.push(mr);
+            // The dag-processor mails the run report once the run has ended.
+            const eml = await reportFor(mailDir, mr.result.runId, 120_000);
+            progress.info(
+                eml
+                    ? `run report of ${f.month} mailed: ${shown(eml)}`
+                    : `no run report mail for ${f.month} within 2 min (see ${shown(path.join(state.logs, "smtp-sink.log"))} and the dag-processor log)`,
+            );
             if (mr.result.state !== "success") {
                 reportFailure(progress, mr, t);
                 break;
@@ -734,6 +756,7 @@ async function summarise(
         `  docs          ${sites.length ? sites.join(", ") : "nothing published"} (${o.docsUri ? `objects in ${o.docsUri}` : `files in ${shown(s.docs)}`})`,
     );
     if (o.storage) progress.plain(`  storage       ${o.storage.join("\n                ")}`);
+    progress.plain(`  run reports   ${mailSummary(path.join(s.root, "mail"), shown)}`);
     progress.plain(
         `  Airflow UI    ${o.airflow.baseUrl}  (user ${ADMIN}; password in ${shown(o.airflow.users[ADMIN]!.credentialsFile)})\n` +
             `  MLflow UI     ${o.mlflowUrl}\n` +

@@ -100,6 +100,12 @@ export interface AirflowArgs {
      * Default none (no backend).
      */
     connections?: AirflowConnectionsArgs;
+    /**
+     * The run report's settings (`REPORT_*` variables of `dags/common/notify.py`) for the
+     * Airflow processes; the dag-processor runs the DAG callbacks that send it. Keys must start
+     * with `REPORT_` (default none: reports are published, not mailed).
+     */
+    runReport?: Record<string, pulumi.Input<string>>;
 }
 
 const USER_NAME = /^[a-z][a-z0-9_.-]{2,63}$/;
@@ -130,6 +136,7 @@ export function resolveAirflowArgs(args: AirflowArgs) {
         parallelism: args.parallelism ?? 8,
         apiWorkers: args.apiWorkers ?? 2,
         nodeSelector: args.nodeSelector ?? {},
+        runReport: args.runReport ?? {},
     };
     const git = r.dagSource.kind === "git" ? r.dagSource : undefined;
     const keys = Object.keys(r.pipelineEnv).sort();
@@ -147,6 +154,12 @@ export function resolveAirflowArgs(args: AirflowArgs) {
         r.adminUser === r.triggerUser &&
             "adminUser and triggerUser are the same: the trigger must not run as admin",
         missing.length > 0 && `pipelineEnv is missing ${missing.join(", ")}`,
+        ...Object.keys(r.runReport)
+            .filter((k) => !/^REPORT_[A-Z0-9_]+$/.test(k))
+            .map(
+                (k) =>
+                    `runReport key ${JSON.stringify(k)} must start with REPORT_ (dags/common/notify.py)`,
+            ),
         extra.length > 0 &&
             `pipelineEnv has keys outside the contract: ${extra.join(", ")} (add them to components/airflow/pipeline-env.ts and dags/common/pipeline_env.py first)`,
         git !== undefined &&

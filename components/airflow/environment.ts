@@ -85,6 +85,10 @@ export function coreEnv(args: ResolvedAirflowArgs, url: pulumi.Input<string>): E
         { name: "AIRFLOW__METRICS__STATSD_PORT", value: String(args.statsd.port) },
         { name: "AIRFLOW__METRICS__STATSD_PREFIX", value: "airflow" },
         { name: "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK", value: "True" },
+        // The run report (dags/common/notify.py): recipients, sender, SES role and links.
+        ...Object.entries(args.runReport)
+            .sort(([a], [b]) => (a < b ? -1 : 1))
+            .map(([name, value]) => ({ name, value })),
         {
             name: "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT",
             value: String(SCHEDULER_HEALTH_PORT),

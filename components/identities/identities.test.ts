@@ -43,6 +43,7 @@ describe("components/identities", () => {
             .map((a) => String(a.inputs.accountId));
         assert.deepEqual(accounts.sort(), [
             "dev-airflow",
+            "dev-alertmanager",
             "dev-dbt",
             "dev-docs-app",
             "dev-fare-api",
@@ -70,6 +71,7 @@ describe("components/identities", () => {
                 "jobs/spark",
                 "jobs/transfer",
                 "mlflow/mlflow",
+                "monitoring/alertmanager",
                 "serving/fare-api",
             ].map((ksa) => `roles/iam.workloadIdentityUser ${pool}[${ksa}]`),
         );

@@ -20,7 +20,8 @@ export type Workload =
     | "mlflow"
     | "docs-app"
     | "fare-api"
-    | "postgres-backup";
+    | "postgres-backup"
+    | "alertmanager";
 
 export interface WorkloadAccess {
     /** Why the workload needs a cloud identity. */
@@ -109,6 +110,14 @@ export const WORKLOAD_ACCESS: Record<Workload, WorkloadAccess> = {
         purpose: "daily Postgres dumps: upload only (cannot read, overwrite or delete backups)",
         namespace: "database",
         buckets: { backups: "roles/storage.objectCreator" },
+        datasets: {},
+        projectRoles: [],
+    },
+    alertmanager: {
+        purpose:
+            "Alertmanager's alert relay: mail alerts through the SES sender role (AWS web identity only, no Google Cloud access)",
+        namespace: "monitoring",
+        buckets: {},
         datasets: {},
         projectRoles: [],
     },

@@ -19,10 +19,18 @@ export const EXPORTER_PORTS = {
     kubeStateTelemetry: 8081,
 } as const;
 export const PROMETHEUS_PORT = 9090;
+export const ALERTMANAGER_PORT = 9093;
+/** The alert relay listens on the Alertmanager pod's loopback only. */
+export const ALERT_RELAY_PORT = 9095;
 export const GRAFANA_PORT = 3000;
 /** The upstream images this component runs. */
 export type MonitoringImage =
-    "statsdExporter" | "postgresExporter" | "kubeStateMetrics" | "prometheus" | "grafana";
+    | "statsdExporter"
+    | "postgresExporter"
+    | "kubeStateMetrics"
+    | "prometheus"
+    | "alertmanager"
+    | "grafana";
 
 /** Pod annotations that opt a pod into scraping (the Spark templates set them on drivers). */
 export const SCRAPE_ANNOTATIONS = {
@@ -67,6 +75,25 @@ export interface MonitoringArgs {
     storageClass?: string;
     /** Shared load balancer Grafana is served through. Required. */
     loadBalancer: SharedLoadBalancer;
+    /**
+     * The contact point of the alerting rules: Alertmanager, whose webhook receiver is the alert
+     * relay (`python -m common.alert_relay` of the Airflow image, a second container of its pod)
+     * mailing through the run report's path. Required.
+     */
+    alerting: AlertingArgs;
+    /**
+     * The nodes' subnet (kubelet volume statistics on 10250, for the volume alert). Required.
+     */
+    nodesCidr: string;
+}
+
+export interface AlertingArgs {
+    /** Image that carries dags/common (the Airflow image). */
+    relayImage: pulumi.Input<string>;
+    /** Kubernetes service account of the Alertmanager pod (Workload Identity: the relay sends as it). */
+    serviceAccount: pulumi.Input<string>;
+    /** The relay's `REPORT_*` settings (recipients, sender, SES role, region, configuration set). */
+    relayEnv: Record<string, pulumi.Input<string>>;
 }
 
 export function resolveMonitoringArgs(args: MonitoringArgs) {
@@ -78,6 +105,7 @@ export function resolveMonitoringArgs(args: MonitoringArgs) {
             postgresExporter: UPSTREAM_IMAGES.postgresExporter,
             kubeStateMetrics: UPSTREAM_IMAGES.kubeStateMetrics,
             prometheus: UPSTREAM_IMAGES.prometheus,
+            alertmanager: UPSTREAM_IMAGES.alertmanager,
             grafana: UPSTREAM_IMAGES.grafana,
             ...args.images,
         } as Record<MonitoringImage, pulumi.Input<string>>,
@@ -88,6 +116,9 @@ export function resolveMonitoringArgs(args: MonitoringArgs) {
     assertArgs("Monitoring", [
         r.retentionDays < 1 && `retentionDays is ${r.retentionDays}; must be at least 1`,
         r.diskGi < 5 && `diskGi is ${r.diskGi}; must be at least 5`,
+        ...Object.keys(r.alerting?.relayEnv ?? {})
+            .filter((k) => !/^REPORT_[A-Z0-9_]+$/.test(k))
+            .map((k) => `alerting.relayEnv key ${JSON.stringify(k)} must start with REPORT_`),
         r.scrapeNamespaces.length === 0 &&
             "scrapeNamespaces is empty: list the namespaces of pods that opt into scraping",
     ]);

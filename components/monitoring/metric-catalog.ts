@@ -478,7 +478,7 @@ export const POSTGRES_EXPORTER_METRICS: readonly MetricInfo[] = [
     { name: "pg_locks_count", type: "gauge" },
 ];
 
-/** kube-state-metrics v2 (default resources: nodes, pods, deployments, jobs, PVCs, namespaces). */
+/** kube-state-metrics v2 (the resources of `KSM_RESOURCES`, cronjobs included). */
 export const KUBE_STATE_METRICS: readonly MetricInfo[] = [
     { name: "kube_node_info", type: "gauge" },
     { name: "kube_node_status_allocatable", type: "gauge" },
@@ -508,6 +508,21 @@ export const KUBE_STATE_METRICS: readonly MetricInfo[] = [
     { name: "kube_persistentvolumeclaim_status_phase", type: "gauge" },
     { name: "kube_persistentvolumeclaim_resource_requests_storage_bytes", type: "gauge" },
     { name: "kube_persistentvolume_status_phase", type: "gauge" },
+    { name: "kube_cronjob_info", type: "gauge" },
+    { name: "kube_cronjob_status_last_successful_time", type: "gauge" },
+    { name: "kube_cronjob_status_last_schedule_time", type: "gauge" },
+    { name: "kube_cronjob_status_active", type: "gauge" },
+];
+
+/**
+ * The kubelets' volume statistics (`/metrics` of each node's kubelet, read through the
+ * `nodes/metrics` subresource): used, capacity and free bytes of every mounted PVC, labelled
+ * `namespace` and `persistentvolumeclaim`.
+ */
+export const KUBELET_METRICS: readonly MetricInfo[] = [
+    { name: "kubelet_volume_stats_used_bytes", type: "gauge" },
+    { name: "kubelet_volume_stats_capacity_bytes", type: "gauge" },
+    { name: "kubelet_volume_stats_available_bytes", type: "gauge" },
 ];
 
 /**
@@ -561,6 +576,7 @@ export const METRIC_SOURCES: Readonly<Record<string, readonly MetricInfo[]>> = {
     "spark-operator": SPARK_OPERATOR_METRICS,
     "postgres-exporter": POSTGRES_EXPORTER_METRICS,
     "kube-state-metrics": KUBE_STATE_METRICS,
+    kubelet: KUBELET_METRICS,
     prometheus: PROMETHEUS_SELF_METRICS,
     "fare API": FARE_API_METRICS,
 };

@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import YAML from "yaml";
 import { evaluateOnCluster } from "../../testing/cluster-fixture";
 import { validateRecorded, type K8sObject } from "../../testing/k8s-validate";
+import { alertRulesText } from "./alerts/rules";
 import { loadDashboards } from "./content";
 import { KSM_RESOURCES, Monitoring, resolveMonitoringArgs, type MonitoringArgs } from ".";
 
@@ -19,6 +20,16 @@ function build(overrides: Partial<MonitoringArgs> = {}) {
                 apiServerCidr: "172.16.0.0/28",
                 retentionDays: 30,
                 loadBalancer: lb,
+                nodesCidr: "10.10.0.0/20",
+                alerting: {
+                    relayImage: "registry.example/taxi-airflow@sha256:abc",
+                    serviceAccount: "alertmanager",
+                    relayEnv: {
+                        REPORT_RECIPIENTS: "oncall@example.com",
+                        REPORT_SENDER: "reports@example.com",
+                        REPORT_TRANSPORT: "ses",
+                    },
+                },
                 ...overrides,
             },
             { providers: [provider] },
@@ -28,6 +39,83 @@ function build(overrides: Partial<MonitoringArgs> = {}) {
 }
 
 describe("components/monitoring", () => {
+    it("loads the alerting rules into Prometheus and sends alerts to Alertmanager, whose receiver is the relay on loopback", async () => {
+        const r = await build();
+        const cms = r.ofType("kubernetes:core/v1:ConfigMap");
+        const byName = (n: string) => cms.find((c) => (c.inputs.metadata as any).name === n)!;
+        const rules = (byName("prometheus-rules").inputs as any).data["rules.yaml"];
+        assert.equal(rules, alertRulesText());
+        const prom = YAML.parse((byName("prometheus-config").inputs as any).data["prometheus.yml"]);
+        assert.deepEqual(prom.rule_files, ["/etc/prometheus/rules/rules.yaml"]);
+        assert.deepEqual(prom.alerting.alertmanagers[0].static_configs[0].targets, [
+            "alertmanager.monitoring.svc:9093",
+        ]);
+        const kubelet = prom.scrape_configs.find((j: any) => j.job_name === "kubelet");
+        assert.equal(kubelet.kubernetes_sd_configs[0].role, "node");
+        const ss = r
+            .ofType("kubernetes:apps/v1:StatefulSet")
+            .find((x) => (x.inputs.metadata as any).name === "prometheus")!;
+        const promPod = (ss.inputs as any).spec.template.spec;
+        assert.ok(promPod.volumes.some((v: any) => v.configMap?.name === "prometheus-rules"));
+        assert.ok(
+            promPod.containers[0].volumeMounts.some(
+                (m: any) => m.mountPath === "/etc/prometheus/rules",
+            ),
+        );
+        const am = YAML.parse(
+            (byName("alertmanager-config").inputs as any).data["alertmanager.yml"],
+        );
+        assert.deepEqual(am.receivers, [
+            {
+                name: "email-relay",
+                webhook_configs: [
+                    { url: "http://127.0.0.1:9095/alerts", send_resolved: true, max_alerts: 50 },
+                ],
+            },
+        ]);
+        const dep = r
+            .ofType("kubernetes:apps/v1:Deployment")
+            .find((d) => (d.inputs.metadata as any).name === "alertmanager")!;
+        const pod = (dep.inputs as any).spec.template.spec;
+        assert.equal(pod.serviceAccountName, "alertmanager");
+        assert.equal(pod.automountServiceAccountToken, false);
+        assert.deepEqual(
+            pod.containers.map((c: any) => c.name),
+            ["alertmanager", "alert-relay"],
+        );
+        const relay = pod.containers[1];
+        assert.deepEqual(relay.command, ["python", "-m", "common.alert_relay"]);
+        assert.deepEqual(relay.args, ["--host", "127.0.0.1", "--port", "9095"]);
+        assert.ok(relay.env.some((e: any) => e.name === "REPORT_TRANSPORT" && e.value === "ses"));
+        // Nothing in the relay's environment is a credential: no AWS key, no password.
+        for (const e of relay.env) assert.doesNotMatch(e.name, /KEY|SECRET|PASSWORD|TOKEN/);
+    });
+
+    it("lets Prometheus read only node discovery and nodes/metrics cluster-wide (never nodes/proxy)", async () => {
+        const r = await build();
+        const role = r
+            .ofType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
+            .find((x) => (x.inputs.metadata as any).name === "taxi-prometheus-kubelet")!;
+        assert.deepEqual((role.inputs as any).rules, [
+            { apiGroups: [""], resources: ["nodes"], verbs: ["get", "list", "watch"] },
+            { apiGroups: [""], resources: ["nodes/metrics"], verbs: ["get"] },
+        ]);
+    });
+
+    it("rejects relay settings that are not REPORT_* variables", async () => {
+        await assert.rejects(
+            () =>
+                build({
+                    alerting: {
+                        relayImage: "x",
+                        serviceAccount: "a",
+                        relayEnv: { AWS_SECRET_ACCESS_KEY: "x" },
+                    },
+                }),
+            /alerting.relayEnv key "AWS_SECRET_ACCESS_KEY" must start with REPORT_/,
+        );
+    });
+
     it("runs ONE exporter Deployment with exactly statsd-exporter, postgres-exporter and kube-state-metrics, behind one Service", async () => {
         const r = await build();
         const deployments = r.ofType("kubernetes:apps/v1:Deployment");
@@ -69,7 +157,9 @@ describe("components/monitoring", () => {
 
     it("gives kube-state-metrics read-only access (list, watch) to the listed kinds and no Secrets", async () => {
         const r = await build();
-        const role = r.ofType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole");
+        const role = r
+            .ofType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
+            .filter((x) => (x.inputs.metadata as any).name === "taxi-kube-state-metrics");
         assert.equal(role.length, 1);
         const rules = (role[0]!.inputs as any).rules;
         for (const rule of rules) assert.deepEqual(rule.verbs, ["list", "watch"]);
@@ -84,9 +174,16 @@ describe("components/monitoring", () => {
         const cfg = YAML.parse(cm.data["prometheus.yml"]);
         assert.deepEqual(
             cfg.scrape_configs.map((s: any) => s.job_name),
-            ["prometheus", "airflow", "postgres", "kube-state-metrics", "annotated-pods"],
+            [
+                "prometheus",
+                "airflow",
+                "postgres",
+                "kube-state-metrics",
+                "kubelet",
+                "annotated-pods",
+            ],
         );
-        const pods = cfg.scrape_configs[4];
+        const pods = cfg.scrape_configs[5];
         assert.deepEqual(pods.kubernetes_sd_configs[0].namespaces.names, ["jobs"]);
         assert.equal(
             pods.relabel_configs[0].source_labels[0],

@@ -2,7 +2,9 @@
  * Monitoring: ONE metrics-exporter Deployment (statsd-exporter for Airflow, postgres-exporter,
  * kube-state-metrics) behind one Service, Prometheus scraping it, itself and the pods that opt in
  * by annotation (Spark drivers' JMX agent), and Grafana provisioned with Prometheus and the
- * dashboards in `dashboards/`, served through the shared load balancer.
+ * dashboards in `dashboards/`, served through the shared load balancer. The alerting rules of
+ * `alerts/rules.yaml` are loaded into Prometheus, which sends firing alerts to Alertmanager,
+ * whose only receiver is the alert relay (email through the run report's SES path).
  *
  * Files: `config.ts` (ports, args, defaults, validation), `exporter.ts`, `prometheus.ts`,
  * `grafana.ts`, `network.ts`; `content.ts` loads the dashboards and the statsd mapping.
@@ -15,6 +17,7 @@ import {
     resolveMonitoringArgs,
     type MonitoringArgs,
 } from "./config";
+import { alertmanagerServer } from "./alertmanager";
 import { metricsExporter } from "./exporter";
 import { GRAFANA_ADMIN_USER, grafanaServer } from "./grafana";
 import { monitoringNetworkPolicies } from "./network";
@@ -40,9 +43,11 @@ export class Monitoring extends pulumi.ComponentResource {
             exp: appLabels("metrics-exporter", "metrics"),
             prom: appLabels("prometheus", "metrics"),
             grafana: appLabels("grafana", "dashboards"),
+            am: appLabels("alertmanager", "alerting"),
         };
         metricsExporter(name, args, labels.exp, this);
         prometheusServer(name, args, labels.prom, this);
+        alertmanagerServer(name, args, labels.am, this);
         const grafana = grafanaServer(name, args, labels.grafana, this);
         this.grafanaUrl = grafana.url;
         this.grafanaAdminPassword = grafana.adminPassword;

@@ -5,13 +5,16 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import {
+    GKE_METADATA_EGRESS,
     GOOGLE_LB_RANGES,
     allowPolicy,
     apiServerEgress,
     fromNamespace,
+    httpsExceptApiServer,
     tcp,
 } from "../shared/network-policy";
 import {
+    ALERTMANAGER_PORT,
     EXPORTER_PORTS,
     GRAFANA_PORT,
     PROMETHEUS_PORT,
@@ -19,16 +22,19 @@ import {
     type ResolvedMonitoringArgs,
 } from "./config";
 
+/** The kubelet's authenticated port (metrics). */
+export const KUBELET_PORT = 10250;
+
 /** The exporter's, Prometheus's and Grafana's network policies. */
 export function monitoringNetworkPolicies(
     name: string,
     args: ResolvedMonitoringArgs,
-    labels: { exp: AppLabels; prom: AppLabels; grafana: AppLabels },
+    labels: { exp: AppLabels; prom: AppLabels; grafana: AppLabels; am: AppLabels },
     parent: pulumi.Resource,
 ): void {
     const o = { parent };
     const ns = args.namespace;
-    const { exp, prom, grafana } = labels;
+    const { exp, prom, grafana, am } = labels;
     const apiServer = apiServerEgress(args.apiServerCidr);
     const postgres = {
         to: [fromNamespace(args.databaseNamespace, { "app.kubernetes.io/name": "postgres" })],
@@ -79,7 +85,30 @@ export function monitoringNetworkPolicies(
                     ports: tcp(...args.scrapePorts),
                 })),
                 apiServer,
+                // Alerts to Alertmanager; the kubelets' volume statistics.
+                {
+                    to: [{ podSelector: { matchLabels: am.selector } }],
+                    ports: tcp(ALERTMANAGER_PORT),
+                },
+                { to: [{ ipBlock: { cidr: args.nodesCidr } }], ports: tcp(KUBELET_PORT) },
             ],
+        },
+        o,
+    );
+    // Alertmanager: alerts from Prometheus; its relay container mails through SES (AWS over
+    // HTTPS, never the control plane) with Workload Identity tokens.
+    allowPolicy(
+        `${name}-netpol-alertmanager`,
+        { name: "alertmanager", namespace: ns },
+        {
+            podSelector: am.selector,
+            ingress: [
+                {
+                    from: [{ podSelector: { matchLabels: prom.selector } }],
+                    ports: tcp(ALERTMANAGER_PORT),
+                },
+            ],
+            egress: [httpsExceptApiServer(args.apiServerCidr), GKE_METADATA_EGRESS],
         },
         o,
     );

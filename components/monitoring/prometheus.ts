@@ -9,7 +9,9 @@ import type * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { allowPolicy, fromNamespace, tcp } from "../shared/network-policy";
 import { container, httpProbe, resources, restrictedPodSecurity } from "../shared/workload";
+import { alertRulesText } from "./alerts/rules";
 import {
+    ALERTMANAGER_PORT,
     EXPORTER_PORTS,
     NOBODY,
     PROMETHEUS_PORT,
@@ -19,8 +21,13 @@ import {
     type ResolvedMonitoringArgs,
 } from "./config";
 
-/** Prometheus configuration: itself, the three exporters, and annotated pods. */
+const RULES_DIR = "/etc/prometheus/rules";
+const RULES_FILE = "rules.yaml";
+
+/** Prometheus configuration: itself, the three exporters, the kubelets and annotated pods;
+ * the alerting rules and Alertmanager. */
 export function prometheusConfig(namespace: string, scrapeNamespaces: string[]) {
+    const token = "/var/run/secrets/kubernetes.io/serviceaccount";
     const exporter = (job: string, port: number) => ({
         job_name: job,
         static_configs: [{ targets: [`metrics-exporter.${namespace}.svc:${port}`] }],
@@ -28,6 +35,17 @@ export function prometheusConfig(namespace: string, scrapeNamespaces: string[]) 
     const a = (key: string) => `__meta_kubernetes_pod_annotation_${key.replace(/[./]/g, "_")}`;
     return {
         global: { scrape_interval: "30s", evaluation_interval: "30s" },
+        // The alerting rules (alerts/rules.yaml, ConfigMap prometheus-rules) and their contact point.
+        rule_files: [`${RULES_DIR}/${RULES_FILE}`],
+        alerting: {
+            alertmanagers: [
+                {
+                    static_configs: [
+                        { targets: [`alertmanager.${namespace}.svc:${ALERTMANAGER_PORT}`] },
+                    ],
+                },
+            ],
+        },
         scrape_configs: [
             {
                 job_name: "prometheus",
@@ -38,6 +56,23 @@ export function prometheusConfig(namespace: string, scrapeNamespaces: string[]) 
             {
                 ...exporter("kube-state-metrics", EXPORTER_PORTS.kubeStateMetrics),
                 honor_labels: true,
+            },
+            {
+                // Volume statistics of every kubelet (the volume alert), read with the
+                // nodes/metrics subresource; GKE's kubelet serving certificates are not signed by
+                // the cluster CA, so the name is not verified (the nodes' subnet only, see network.ts).
+                job_name: "kubelet",
+                scheme: "https",
+                kubernetes_sd_configs: [{ role: "node" }],
+                authorization: { credentials_file: `${token}/token` },
+                tls_config: { ca_file: `${token}/ca.crt`, insecure_skip_verify: true },
+                metric_relabel_configs: [
+                    {
+                        source_labels: ["__name__"],
+                        action: "keep",
+                        regex: "kubelet_volume_stats_(used|capacity|available)_bytes",
+                    },
+                ],
             },
             {
                 job_name: "annotated-pods",
@@ -95,6 +130,32 @@ export function prometheusServer(
         },
         o,
     );
+    // The kubelets' volume statistics: node discovery and the nodes/metrics subresource only
+    // (not nodes/proxy, which would reach every kubelet API).
+    new k8s.rbac.v1.ClusterRole(
+        `${name}-prometheus-kubelet`,
+        {
+            metadata: { name: "taxi-prometheus-kubelet", labels: prom.labels },
+            rules: [
+                { apiGroups: [""], resources: ["nodes"], verbs: ["get", "list", "watch"] },
+                { apiGroups: [""], resources: ["nodes/metrics"], verbs: ["get"] },
+            ],
+        },
+        o,
+    );
+    new k8s.rbac.v1.ClusterRoleBinding(
+        `${name}-prometheus-kubelet`,
+        {
+            metadata: { name: "taxi-prometheus-kubelet", labels: prom.labels },
+            roleRef: {
+                apiGroup: "rbac.authorization.k8s.io",
+                kind: "ClusterRole",
+                name: "taxi-prometheus-kubelet",
+            },
+            subjects: [{ kind: "ServiceAccount", name: "prometheus", namespace: ns }],
+        },
+        o,
+    );
     // Pod discovery in the listed namespaces only: a Role per namespace, no cluster-wide read.
     for (const target of args.scrapeNamespaces) {
         new k8s.rbac.v1.Role(
@@ -142,6 +203,15 @@ export function prometheusServer(
         );
     }
     const promConfig = stringify(prometheusConfig(ns, args.scrapeNamespaces));
+    const rules = alertRulesText();
+    new k8s.core.v1.ConfigMap(
+        `${name}-prometheus-rules`,
+        {
+            metadata: { name: "prometheus-rules", namespace: ns, labels: prom.labels },
+            data: { [RULES_FILE]: rules },
+        },
+        o,
+    );
     new k8s.core.v1.ConfigMap(
         `${name}-prometheus-config`,
         {
@@ -161,7 +231,10 @@ export function prometheusServer(
                 template: {
                     metadata: {
                         labels: prom.labels,
-                        annotations: { "taxi-platform/config": sha(promConfig) },
+                        annotations: {
+                            "taxi-platform/config": sha(promConfig),
+                            "taxi-platform/rules": sha(rules),
+                        },
                     },
                     spec: {
                         serviceAccountName: "prometheus",
@@ -185,11 +258,15 @@ export function prometheusServer(
                                 }),
                                 volumeMounts: [
                                     { name: "config", mountPath: "/etc/prometheus" },
+                                    { name: "rules", mountPath: RULES_DIR },
                                     { name: "data", mountPath: "/prometheus" },
                                 ],
                             }),
                         ],
-                        volumes: [{ name: "config", configMap: { name: "prometheus-config" } }],
+                        volumes: [
+                            { name: "config", configMap: { name: "prometheus-config" } },
+                            { name: "rules", configMap: { name: "prometheus-rules" } },
+                        ],
                     },
                 },
                 volumeClaimTemplates: [

@@ -15,6 +15,7 @@ export const UPSTREAM_IMAGES = {
     postgresExporter: "quay.io/prometheuscommunity/postgres-exporter:v0.17.1",
     kubeStateMetrics: "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.16.0",
     prometheus: "quay.io/prometheus/prometheus:v3.5.0",
+    alertmanager: "quay.io/prometheus/alertmanager:v0.28.1",
     grafana: "docker.io/grafana/grafana:12.1.1",
     /**
      * gcloud: Postgres dump uploads and the full refresh's transfer task (IMAGE_CLOUD_SDK). The one

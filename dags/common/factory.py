@@ -78,8 +78,12 @@ def build_dag(
 def batch_dag(
     dataset: Dataset, *, doc_md: str, jobs: Sequence[Job] | None = None, **kw: Any
 ) -> DAG:
-    from common import conf
+    """The ``batch`` DAG of ``dataset``; its end (success or failure) sends the run report
+    (:class:`common.notify.RunReportNotifier` as the DAG's success and failure callbacks)."""
+    from common import conf, notify
 
+    for key, notifier in notify.notifiers(dataset.name).items():
+        kw.setdefault(key, notifier)
     return build_dag(
         dag_id=dataset.batch_dag_id,
         dataset=dataset,

@@ -29,6 +29,7 @@ import os
 import re
 import subprocess
 import threading
+import time
 from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
@@ -39,6 +40,7 @@ from airflow.sdk import BaseOperator
 from common import pipeline_env, templates
 from common.jobs import COMPONENTS, IMAGE_ROOTS, Job, final_args
 from common.log import event, get_logger
+from common.report import TASK_KEY, tail
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Airflow's own settings (fernet key, DB URL, API secrets) never reach a job's environment.
@@ -211,6 +213,40 @@ class _JobTask(BaseOperator):
     def final_arguments(self) -> list[str]:
         return final_args(self.arguments, self.optional_arguments)
 
+    def execute(self, context: Any) -> Any:
+        """Run the job (:meth:`run`), recording its duration and, on failure, its error with
+        the end of its log under the ``report_task`` XCom for the run report
+        (:mod:`common.report`). The XCom of a failed try is kept: Airflow clears a task's XComs
+        only when it is tried again."""
+        started = time.monotonic()
+        try:
+            result = self.run(context)
+        except BaseException as exc:
+            record_task(context, started, error=f"{type(exc).__name__}: {exc}")
+            raise
+        record_task(context, started)
+        return result
+
+    def run(self, context: Any) -> Any:  # pragma: no cover - overridden by both runtimes
+        raise NotImplementedError
+
+
+def record_task(context: Any, started: float, *, error: str | None = None) -> None:
+    """Push ``{"seconds", "try_number"[, "error"]}`` under the ``report_task`` key."""
+    ti = context.get("ti") if hasattr(context, "get") else None
+    if ti is None:
+        return
+    value: dict[str, Any] = {
+        "seconds": round(time.monotonic() - started, 3),
+        "try_number": getattr(ti, "try_number", None),
+    }
+    if error is not None:
+        value["error"] = tail(error)
+    try:
+        ti.xcom_push(key=TASK_KEY, value=value)
+    except Exception as exc:  # noqa: BLE001 - the report is secondary to the job's own outcome
+        event(get_logger("runner"), "report_task_not_recorded", error=str(exc))
+
 
 class LocalJobOperator(_JobTask):
     """Run the rendered object's command line as a local process; fails with the exit code
@@ -222,7 +258,7 @@ class LocalJobOperator(_JobTask):
         super().__init__(job=job.local or job, dag_id=dag_id, **kwargs)
         self.root = root
 
-    def execute(self, context: Any) -> Any:
+    def run(self, context: Any) -> Any:
         log = get_logger("local_runner")
         manifest = render(
             self.job,
@@ -286,7 +322,7 @@ class KubernetesTask(_JobTask):
         self.ui_color = "#f4cccc" if job.kind == "spark" else "#cfe2f3"
         self._official: BaseOperator | None = None
 
-    def execute(self, context: Any) -> Any:
+    def run(self, context: Any) -> Any:
         from common import k8s_operators
 
         manifest = render(

@@ -41,5 +41,15 @@ def airflow_db():
     return _HOME / "airflow.db"
 
 
+@pytest.fixture
+def local_platform(tmp_path, monkeypatch):
+    """The local runtime's pipeline env on folders below ``tmp_path`` (dag.test() of batch)."""
+    staging = tmp_path / "staging"
+    monkeypatch.setenv("PLATFORM_RUNTIME", "local")
+    monkeypatch.setenv("STAGING_URI", staging.as_uri())
+    monkeypatch.setenv("S3_LANDING_BUCKET", (tmp_path / "landing").as_uri())
+    return tmp_path
+
+
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_HOME, ignore_errors=True)

@@ -57,6 +57,16 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copyfile(src, tmp)
             tmp.replace(dest)
             action = "copied"
+    # The report tests: the summary a real job would print, or a failure with log lines.
+    if args.name in (os.environ.get("SMALL_JOB_FAIL") or "").split(","):
+        for i in range(30):
+            print(
+                json.dumps({"event": "small_job_log", "job": args.name, "line": i}), file=sys.stderr
+            )
+        print(f"small_job {args.name}: failing as asked (SMALL_JOB_FAIL)", file=sys.stderr)
+        return 1
+    summaries = os.environ.get("SMALL_JOB_SUMMARIES")
+    summary = json.loads(Path(summaries).read_text()).get(args.name) if summaries else None
     record = {
         "name": args.name,
         "args": job_args,
@@ -64,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         "staging_uri": os.environ.get("STAGING_URI"),
     }
     _write_atomically(out / f"{args.name}.json", json.dumps(record, sort_keys=True).encode())
-    print(json.dumps({"job": args.name, "copy": action}, sort_keys=True))
+    print(json.dumps(summary or {"job": args.name, "copy": action}, sort_keys=True))
     print(json.dumps({"event": "small_job_done", "job": args.name}), file=sys.stderr)
     return 0
 

@@ -66,15 +66,6 @@ def small_table(real: tuple[Job, ...], out: Path) -> tuple[Job, ...]:
     return tuple(small)
 
 
-@pytest.fixture
-def local_platform(tmp_path, monkeypatch):
-    staging = tmp_path / "staging"
-    monkeypatch.setenv("PLATFORM_RUNTIME", "local")
-    monkeypatch.setenv("STAGING_URI", staging.as_uri())
-    monkeypatch.setenv("S3_LANDING_BUCKET", (tmp_path / "landing").as_uri())
-    return tmp_path
-
-
 def test_trigger_smoke_logs_and_returns_the_uri(airflow_db):
     uri = "s3://landing/trip data/yellow_tripdata_2024-01.parquet"
     run = _dagbag().get_dag("trigger_smoke").test(run_conf={"uri": uri})

@@ -43,6 +43,11 @@ export const KNOWN_SITES: Record<string, { title: string; description: string }>
         title: "Model reports",
         description: "Fare model training and retraining reports.",
     },
+    reports: {
+        title: "Run reports",
+        description:
+            "One report per batch run: rows read, loaded and quarantined, expectations, dbt, the model decision, task durations (reports/<dataset>/<month>/).",
+    },
 };
 
 export function siteTitle(name: string): { title: string; description: string } {

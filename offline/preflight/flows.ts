@@ -21,6 +21,8 @@
  * - `control-plane`: the API server calling in (admission webhooks), the master CIDR (source only);
  * - `aws-public`: public AWS endpoints on the internet, 443: CloudFront (13.32.0.0/15, where the
  *   TLC website serves its monthly files), S3 and STS in us-east-1 (52.216.0.0/15, 54.239.0.0/16).
+ * - `kubelets`: the nodes' subnet (the kubelets' authenticated port, 10250);
+ * - `aws-apis`: AWS's public endpoints (STS, SES), 443.
  */
 import { NAMESPACES } from "../../components/namespaces/namespaces";
 
@@ -32,7 +34,9 @@ export type ExternalClass =
     | "saas-apis"
     | "lb-health-checkers"
     | "control-plane"
-    | "aws-public";
+    | "aws-public"
+    | "kubelets"
+    | "aws-apis";
 
 export interface Workload {
     /** Name in reports. */
@@ -90,6 +94,11 @@ export const WORKLOADS = {
         labels: name("prometheus", "metrics"),
     },
     grafana: { what: "Grafana", namespace: N.monitoring, labels: name("grafana", "dashboards") },
+    alertmanager: {
+        what: "Alertmanager and its alert relay",
+        namespace: N.monitoring,
+        labels: name("alertmanager", "alerting"),
+    },
     exporter: {
         what: "metrics exporter (statsd, postgres, kube-state-metrics)",
         namespace: N.monitoring,
@@ -254,6 +263,37 @@ export const NEEDED_FLOWS: Flow[] = [
         to: w(W.sparkController),
         port: 8080,
         why: "scrape Spark operator metrics",
+    },
+    { from: w(W.prometheus), to: w(W.alertmanager), port: 9093, why: "firing alerts" },
+    {
+        from: w(W.prometheus),
+        to: x("kubelets"),
+        port: 10250,
+        why: "volume statistics (nodes/metrics)",
+    },
+    {
+        from: w(W.alertmanager, ["alert-relay"]),
+        to: x("metadata-server"),
+        port: 80,
+        why: "Google ID token for the SES sender role (web identity)",
+    },
+    {
+        from: w(W.alertmanager, ["alert-relay"]),
+        to: x("aws-apis"),
+        port: 443,
+        why: "STS AssumeRoleWithWebIdentity and SES SendEmail (alert mails)",
+    },
+    {
+        from: w(W.airflow, ["dag-processor"]),
+        to: x("aws-apis"),
+        port: 443,
+        why: "run report mails: STS AssumeRoleWithWebIdentity and SES SendEmail (DAG callbacks)",
+    },
+    {
+        from: w(W.airflow, ["dag-processor"]),
+        to: x("metadata-server"),
+        port: 80,
+        why: "Google ID token for the SES sender role",
     },
     { from: w(W.grafana), to: w(W.prometheus), port: 9090, why: "dashboards query Prometheus" },
     { from: w(W.grafana), to: w(W.postgres), port: 5432, why: "Grafana's database" },
@@ -428,6 +468,13 @@ export const DENIED_FLOWS: Flow[] = [
         why: "task pods do not call Airflow's API",
     },
     { from: w(W.grafana), to: x("kubernetes-api"), port: 443, why: "Grafana has no API access" },
+    {
+        from: w(W.alertmanager),
+        to: x("kubernetes-api"),
+        port: 443,
+        why: "Alertmanager and its relay have no API access",
+    },
+    { from: w(W.airflow), to: w(W.alertmanager), port: 9093, why: "only Prometheus sends alerts" },
     { from: w(W.mlflow), to: x("kubernetes-api"), port: 443, why: "MLflow has no API access" },
     {
         from: x("lb-health-checkers"),

@@ -28,6 +28,8 @@ export interface PreflightInput {
     taskObjects: Record<string, Obj>;
     cluster: Cluster;
     masterCidr: string;
+    /** The nodes' subnet (the kubelets Prometheus scrapes). */
+    nodesCidr?: string;
     /** Stack config (project keys without the namespace), raw strings as the engine passes them. */
     config: Record<string, string>;
 }
@@ -48,7 +50,11 @@ export function findObject(
 }
 
 /** The pod range and control-plane range the cluster is created with. */
-function clusterRanges(resources: RecordedResource[]): { podCidr: string; masterCidr: string } {
+function clusterRanges(resources: RecordedResource[]): {
+    podCidr: string;
+    masterCidr: string;
+    nodesCidr?: string;
+} {
     const clusters = resources.filter((r) => r.type === "gcp:container/cluster:Cluster");
     if (clusters.length !== 1)
         throw new Error(`preflight: expected one GKE cluster, found ${clusters.length}`);
@@ -58,19 +64,22 @@ function clusterRanges(resources: RecordedResource[]): { podCidr: string; master
     const podRange = (c.ipAllocationPolicy as { clusterSecondaryRangeName?: string } | undefined)
         ?.clusterSecondaryRangeName;
     let podCidr: string | undefined;
+    let nodesCidr: string | undefined;
     for (const s of resources.filter((r) => r.type === "gcp:compute/subnetwork:Subnetwork")) {
         const ranges = (s.inputs.secondaryIpRanges ?? []) as {
             rangeName: string;
             ipCidrRange: string;
         }[];
-        podCidr ??= ranges.find((x) => x.rangeName === podRange)?.ipCidrRange;
+        const pods = ranges.find((x) => x.rangeName === podRange)?.ipCidrRange;
+        if (pods && !podCidr) nodesCidr = s.inputs.ipCidrRange as string | undefined;
+        podCidr ??= pods;
     }
     if (!masterCidr || !podCidr) {
         throw new Error(
             `preflight: the cluster's master CIDR (${masterCidr}) or pod range ${podRange} (${podCidr}) is not in the render`,
         );
     }
-    return { podCidr, masterCidr };
+    return { podCidr, masterCidr, nodesCidr };
 }
 
 export interface BuildOptions {
@@ -100,7 +109,7 @@ export function buildInput(
     config: Record<string, string>,
     options: BuildOptions = {},
 ): PreflightInput {
-    const { podCidr, masterCidr } = clusterRanges(rendered.resources);
+    const { podCidr, masterCidr, nodesCidr } = clusterRanges(rendered.resources);
     const namespaces: Record<string, Record<string, string>> = {};
     for (const o of rendered.kubernetes) {
         if (o.kind === "Namespace") {
@@ -139,6 +148,7 @@ export function buildInput(
         taskObjects,
         cluster: { policies, namespaces, podCidr },
         masterCidr,
+        nodesCidr,
         config,
     };
 }

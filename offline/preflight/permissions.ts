@@ -141,7 +141,10 @@ export function prometheusCalls(objects: Obj[]): CallSet[] {
         const m = sts.metadata as { name: string; namespace: string };
         const podSpec = ((sts.spec as Obj).template as Obj).spec as Obj;
         const prom = ((podSpec.containers ?? []) as { name: string; args?: string[] }[]).find((c) =>
-            (c.args ?? []).some((a) => a.startsWith("--config.file=")),
+            // Prometheus's own flag and file (Alertmanager has a --config.file too).
+            (c.args ?? []).some(
+                (a) => a.startsWith("--config.file=") && a.endsWith("prometheus.yml"),
+            ),
         );
         if (!prom) continue;
         const cms = objects.filter(

@@ -176,7 +176,8 @@ describe("preflight: the stacks as the real system would run them", function () 
                 const config = YAML.parse(data["prometheus.yml"]!) as Obj;
                 for (const sc of config.scrape_configs as Obj[]) {
                     for (const sd of (sc.kubernetes_sd_configs ?? []) as Obj[]) {
-                        (sd.namespaces.names as string[]).push("airflow");
+                        // Namespaced discovery only (the kubelet job discovers nodes).
+                        if (sd.namespaces) (sd.namespaces.names as string[]).push("airflow");
                     }
                 }
                 data["prometheus.yml"] = YAML.stringify(config);

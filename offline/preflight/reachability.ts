@@ -17,6 +17,8 @@ export interface ReachabilityInput {
     cluster: Cluster;
     /** The control plane's private range (the cluster's master CIDR). */
     masterCidr: string;
+    /** The nodes' subnet (kubelets); undefined in inputs built without a subnet. */
+    nodesCidr?: string;
 }
 
 export interface FlowResult {
@@ -56,8 +58,35 @@ interface Target {
 }
 
 /** The concrete addresses/ports an external class stands for. */
-function externalTargets(c: ExternalClass, masterCidr: string, port: number): Target[] {
+function externalTargets(
+    c: ExternalClass,
+    masterCidr: string,
+    port: number,
+    nodesCidr?: string,
+): Target[] {
     switch (c) {
+        case "kubelets":
+            if (!nodesCidr)
+                throw new Error("preflight: a flow to the kubelets needs the nodes' subnet");
+            return [
+                {
+                    label: `kubelets ${nodesCidr}`,
+                    endpoint: { cidr: nodesCidr },
+                    port,
+                    protocol: "TCP",
+                },
+            ];
+        case "aws-apis":
+            // AWS's public endpoints (STS, SES, S3): a representative address of AWS's published
+            // ranges; any public address stands for the others behind the same egress rule.
+            return [
+                {
+                    label: "AWS APIs 52.94.0.0/22",
+                    endpoint: { cidr: "52.94.0.0/22" },
+                    port,
+                    protocol: "TCP",
+                },
+            ];
         case "dns":
             return [
                 { label: "kube-dns UDP 53", endpoint: { pod: DNS_POD }, port: 53, protocol: "UDP" },
@@ -187,10 +216,12 @@ function sources(
             .filter((p) => selects(wl, p))
             .map((p) => ({ label: p.id, endpoint: { pod: netPod(p) }, app: p.labels[APP_LABEL] }));
     }
-    return externalTargets(f.from.external!, input.masterCidr, f.port).map((t) => ({
-        label: t.label,
-        endpoint: t.endpoint,
-    }));
+    return externalTargets(f.from.external!, input.masterCidr, f.port, input.nodesCidr).map(
+        (t) => ({
+            label: t.label,
+            endpoint: t.endpoint,
+        }),
+    );
 }
 
 function targets(f: Flow, input: ReachabilityInput): Target[] {
@@ -206,7 +237,7 @@ function targets(f: Flow, input: ReachabilityInput): Target[] {
                 protocol: f.protocol ?? "TCP",
             }));
     }
-    return externalTargets(f.to.external!, input.masterCidr, f.port);
+    return externalTargets(f.to.external!, input.masterCidr, f.port, input.nodesCidr);
 }
 
 function evaluateFlow(f: Flow, input: ReachabilityInput, expect: boolean): FlowResult {

@@ -15,7 +15,9 @@
  *   - a champion model is registered (MLflow's store);
  *   - the fare API was started and printed with a curl example; started again on the state
  *     folder's store, it answers a prediction with the registry's champion version;
- *   - the docs app, started on the published folder, lists the dbt and validation sites.
+ *   - the docs app, started on the published folder, lists the dbt and validation sites;
+ *   - one run report per month reached the SMTP sink (PORT_BASE + 6): the last `.eml` of each
+ *     month has the warehouse's loaded, quarantined and by-reason figures, and its path is printed.
  *
  * Not part of the mocha step (`.mocharc.cjs` ignores it): `npm test` runs it as its own
  * "end-to-end" step, `tools/test-all.ts`. About 4-5 minutes on 2 cores.
@@ -29,6 +31,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { dagRunId } from "../../functions/airflow-trigger/src/events";
 import { curlExample, fareApiEnv, predict } from "./fare-api";
+import { emlHeaders, emlText, reportFigures } from "./mail";
 import { databaseName, DROP_DB, libpqEnv } from "./metadata-db";
 import { REPO_ROOT } from "./options";
 import { portInUse, ProcessRegistry, waitForHttp } from "./processes";
@@ -152,7 +155,7 @@ describe("npm start -- --once: the pipeline end to end on this machine", functio
     let tree: TreeWatch | undefined;
 
     before(async () => {
-        for (let p = PORT_BASE; p <= FARE_API_PORT; p++) {
+        for (let p = PORT_BASE; p <= PORT_BASE + 6; p++) {
             assert.equal(await portInUse(p), false, `127.0.0.1:${p} must be free for this test`);
         }
         const started = Date.now();
@@ -318,6 +321,62 @@ print(json.dumps(out))`,
                 `${f.month}: loaded = generated − quarantined`,
             );
         }
+    });
+
+    it("mailed one run report per month to the SMTP sink, whose figures equal the warehouse's", () => {
+        const mailDir = path.join(stateDir, "mail");
+        const files = fs
+            .readdirSync(mailDir)
+            .filter((f) => f.endsWith(".eml"))
+            .sort();
+        const wh = py(
+            "dbt",
+            `import json, sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+out = {}
+for m, n in con.execute("select strftime(source_month, '%Y-%m'), count(*) from raw.trips group by 1").fetchall():
+    out.setdefault(m, {"reasons": {}})["loaded"] = n
+for m, r, n in con.execute(
+    "select strftime(source_month, '%Y-%m'), reason, count(*) from raw.trips_quarantine group by 1, 2"
+).fetchall():
+    out.setdefault(m, {"reasons": {}})["reasons"][r] = n
+print(json.dumps(out))`,
+            [state.warehouse],
+        );
+        for (const month of MONTHS) {
+            // The last report of the month (a re-run mails again).
+            const file = [...files]
+                .reverse()
+                .map((f) => path.join(mailDir, f))
+                .find((f) => emlHeaders(f)["x-taxi-month"] === month);
+            assert.ok(file, `${month}: no report .eml in ${mailDir} (${files.join(", ")})`);
+            assert.match(
+                emlHeaders(file)["subject"] ?? "",
+                new RegExp(`yellow ${month}: batch run succeeded`),
+            );
+            assert.ok(
+                output.includes(`run report of ${month} mailed`),
+                `${month}: the .eml path is printed`,
+            );
+            const text = emlText(file);
+            const fig = reportFigures(text);
+            const expected = wh[month] as { loaded: number; reasons: Record<string, number> };
+            const quarantined = Object.values(expected.reasons).reduce((a, b) => a + b, 0);
+            assert.equal(fig.loaded, expected.loaded, `${month}: loaded in the mail = warehouse`);
+            assert.equal(
+                fig.quarantined,
+                quarantined,
+                `${month}: quarantined in the mail = warehouse`,
+            );
+            assert.equal(
+                fig.read,
+                expected.loaded + quarantined,
+                `${month}: read = loaded + quarantined`,
+            );
+            assert.deepEqual(fig.byReason, expected.reasons, `${month}: quarantined by reason`);
+            assert.match(text, /decision: (promoted|kept|unchanged)/);
+        }
+        assert.match(output, /run reports +\d+ mail\(s\) in /);
     });
 
     it("built the marts for both months", () => {
