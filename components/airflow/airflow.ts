@@ -107,8 +107,9 @@ export class Airflow extends pulumi.ComponentResource {
                 triggerPassword: secrets.triggerPassword,
                 labels,
                 selector,
-                // Its pods reach PostgreSQL only once their network policy exists.
-                dependsOn: [...configMaps, migrationPolicy],
+                // Its pods reach PostgreSQL only once their network policy exists, and read
+                // both Secrets.
+                dependsOn: [...configMaps, migrationPolicy, ...secrets.resources],
             },
             this,
         );
@@ -129,7 +130,7 @@ export class Airflow extends pulumi.ComponentResource {
                 labels,
                 selector,
                 migration: migration.job,
-                dependsOn: secretGrants,
+                dependsOn: [...secretGrants, ...secrets.resources],
             },
             this,
         );

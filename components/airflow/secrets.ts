@@ -15,6 +15,8 @@ export interface AirflowSecrets {
     adminPassword: pulumi.Output<string>;
     /** The trigger user's password: given by the stack or generated here (a secret). */
     triggerPassword: pulumi.Output<string>;
+    /** The two Kubernetes Secrets (core keys, user passwords): what pods read them must wait for. */
+    resources: k8s.core.v1.Secret[];
 }
 
 /** Generate the shared keys and the passwords, and write the two Secrets into `namespace`. */
@@ -52,7 +54,7 @@ export function airflowSecrets(
                 .result,
     );
 
-    new k8s.core.v1.Secret(
+    const core = new k8s.core.v1.Secret(
         `${name}-core`,
         {
             metadata: { name: CORE_SECRET, namespace: ns, labels },
@@ -66,7 +68,7 @@ export function airflowSecrets(
         },
         o,
     );
-    new k8s.core.v1.Secret(
+    const users = new k8s.core.v1.Secret(
         `${name}-users`,
         {
             metadata: { name: USERS_SECRET, namespace: ns, labels },
@@ -78,5 +80,5 @@ export function airflowSecrets(
         },
         o,
     );
-    return { adminPassword: adminPassword.result, triggerPassword };
+    return { adminPassword: adminPassword.result, triggerPassword, resources: [core, users] };
 }

@@ -73,7 +73,7 @@ export function alertmanagerServer(
     const o = { parent };
     const ns = args.namespace;
     const text = stringify(alertmanagerConfig());
-    new k8s.core.v1.ConfigMap(
+    const amConfig = new k8s.core.v1.ConfigMap(
         `${name}-alertmanager-config`,
         {
             metadata: { name: "alertmanager-config", namespace: ns, labels: am.labels },
@@ -155,7 +155,7 @@ export function alertmanagerServer(
                 },
             },
         },
-        o,
+        { ...o, dependsOn: [amConfig] },
     );
     new k8s.core.v1.Service(
         `${name}-alertmanager`,

@@ -57,7 +57,7 @@ export function metricsExporter(
         { ...o, dependsOn: [role, sa] },
     );
     const mapping = fs.readFileSync(STATSD_MAPPING_FILE, "utf8");
-    new k8s.core.v1.ConfigMap(
+    const statsdMapping = new k8s.core.v1.ConfigMap(
         `${name}-statsd-mapping`,
         {
             metadata: { name: "statsd-mapping", namespace: ns, labels: exp.labels },
@@ -167,7 +167,7 @@ export function metricsExporter(
                 },
             },
         },
-        { ...o, dependsOn: [sa] },
+        { ...o, dependsOn: [sa, statsdMapping] },
     );
     new k8s.core.v1.Service(
         `${name}-exporter`,

@@ -35,7 +35,7 @@ export function grafanaServer(
         { length: 32, special: false },
         o,
     ).result;
-    new k8s.core.v1.Secret(
+    const adminSecret = new k8s.core.v1.Secret(
         `${name}-grafana-admin`,
         {
             metadata: { name: "grafana-admin", namespace: ns, labels: grafana.labels },
@@ -72,7 +72,7 @@ export function grafanaServer(
         ],
     });
     const dashboards = loadDashboards();
-    new k8s.core.v1.ConfigMap(
+    const provisioning = new k8s.core.v1.ConfigMap(
         `${name}-grafana-provisioning`,
         {
             metadata: { name: "grafana-provisioning", namespace: ns, labels: grafana.labels },
@@ -80,7 +80,7 @@ export function grafanaServer(
         },
         o,
     );
-    new k8s.core.v1.ConfigMap(
+    const dashboardsMap = new k8s.core.v1.ConfigMap(
         `${name}-grafana-dashboards`,
         {
             metadata: { name: "grafana-dashboards", namespace: ns, labels: grafana.labels },
@@ -224,7 +224,7 @@ export function grafanaServer(
                 },
             },
         },
-        o,
+        { ...o, dependsOn: [adminSecret, provisioning, dashboardsMap] },
     );
     new k8s.core.v1.Service(
         `${name}-grafana`,

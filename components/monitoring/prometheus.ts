@@ -122,7 +122,7 @@ export function prometheusServer(
 ): void {
     const o = { parent };
     const ns = args.namespace;
-    new k8s.core.v1.ServiceAccount(
+    const promSa = new k8s.core.v1.ServiceAccount(
         `${name}-prometheus-sa`,
         {
             metadata: { name: "prometheus", namespace: ns, labels: prom.labels },
@@ -204,7 +204,7 @@ export function prometheusServer(
     }
     const promConfig = stringify(prometheusConfig(ns, args.scrapeNamespaces));
     const rules = alertRulesText();
-    new k8s.core.v1.ConfigMap(
+    const promRules = new k8s.core.v1.ConfigMap(
         `${name}-prometheus-rules`,
         {
             metadata: { name: "prometheus-rules", namespace: ns, labels: prom.labels },
@@ -212,7 +212,7 @@ export function prometheusServer(
         },
         o,
     );
-    new k8s.core.v1.ConfigMap(
+    const promConfigMap = new k8s.core.v1.ConfigMap(
         `${name}-prometheus-config`,
         {
             metadata: { name: "prometheus-config", namespace: ns, labels: prom.labels },
@@ -281,7 +281,7 @@ export function prometheusServer(
                 ],
             },
         },
-        o,
+        { ...o, dependsOn: [promSa, promRules, promConfigMap] },
     );
     new k8s.core.v1.Service(
         `${name}-prometheus`,
