@@ -139,6 +139,6 @@ describe("components/identities", () => {
             readme.includes(grantsTable()),
             "regenerate the table in components/identities/README.md from grantsTable()",
         );
-        assert.equal(Object.keys(WORKLOAD_ACCESS).length, 10);
+        assert.equal(Object.keys(WORKLOAD_ACCESS).length, 11);
     });
 });

@@ -71,6 +71,7 @@ describe("docs-app in Chromium", function () {
                 ["dbt", "2024-03-05T10:00:00.000Z"],
                 ["model", "2024-03-04T12:00:00.000Z"],
                 ["elementary", null],
+                ["reports", null],
             ]);
             assert.match(
                 await page.locator('tr[data-site="elementary"]').innerText(),
