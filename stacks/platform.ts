@@ -399,6 +399,9 @@ export function definePlatform(cfg: PlatformConfig, datasets: Dataset[] = enable
                 // dags/datasets.yaml in the cloud; these override it (npm start, a mirror).
                 INGEST_SOURCE_URL: "",
                 INGEST_POKE_SECONDS: "",
+                // npm start's window and small files; every month and ingest.min_bytes here.
+                INGEST_MONTHS: "",
+                INGEST_MIN_BYTES: "",
             },
             statsd: {
                 host: monitoring.statsdHost,

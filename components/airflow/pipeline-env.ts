@@ -30,6 +30,8 @@ export const PIPELINE_ENV_KEYS = [
     "AWS_INGEST_ROLE_ARN",
     "INGEST_SOURCE_URL",
     "INGEST_POKE_SECONDS",
+    "INGEST_MONTHS",
+    "INGEST_MIN_BYTES",
 ] as const;
 
 export type PipelineEnvKey = (typeof PIPELINE_ENV_KEYS)[number];

@@ -1,11 +1,14 @@
 """The ingest DAGs: one per enabled dataset with ``ingest_from`` (``dags/datasets.yaml``).
 
 Monthly (``ingest.schedule``, a cron on the 1st), with catchup from ``ingest_from``, paused at
-creation. Each run covers one month, its data interval (``CronDataIntervalTimetable``: the run
-of the interval March 1 → April 1 fetches March), with two tasks:
+creation. ``INGEST_MONTHS`` (``YYYY-MM..YYYY-MM``) bounds the schedule to those months instead
+(start and end date: what ``npm start`` uses, and a way to fetch a past window). Each run
+covers one month, its data interval (``CronDataIntervalTimetable``: the run of the interval
+March 1 → April 1 fetches March), with two tasks:
 
 * ``plan``: the month, the publisher's URL (``source_url`` template; ``INGEST_SOURCE_URL``
-  overrides the base), the landing URI (``S3_LANDING_BUCKET`` + the key layout the S3 trigger
+  overrides the base), the smallest size accepted (``INGEST_MIN_BYTES`` overrides
+  ``ingest.min_bytes``), the landing URI (``S3_LANDING_BUCKET`` + the key layout the S3 trigger
   expects), and how long to wait for a month that is not published yet: until
   ``publication_lag_days`` after the month ends, or the plan's time if later, plus
   ``patience_days``;
@@ -60,6 +63,46 @@ def poke_seconds(dataset: Dataset, env: pipeline_env.PipelineEnv) -> int:
     return int(raw)
 
 
+def min_bytes(dataset: Dataset, env: pipeline_env.PipelineEnv) -> int:
+    raw = env.get("INGEST_MIN_BYTES")
+    if raw is None:
+        return dataset.ingest.min_bytes
+    if not raw.isdigit() or not 1 <= int(raw) <= dataset.ingest.max_bytes:
+        raise pipeline_env.PipelineEnvError(
+            f"pipeline-env key INGEST_MIN_BYTES={raw!r} must be a whole number of bytes from 1 "
+            f"to ingest.max_bytes ({dataset.ingest.max_bytes}), or unset (ingest.min_bytes of "
+            "datasets.yaml applies)."
+        )
+    return int(raw)
+
+
+def _month(raw: str) -> date | None:
+    parts = raw.strip().split("-")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts) or len(parts[0]) != 4:
+        return None
+    year, mon = int(parts[0]), int(parts[1])
+    return date(year, mon, 1) if 1 <= mon <= 12 else None
+
+
+def months_window(dataset: Dataset, env: pipeline_env.PipelineEnv) -> tuple[date, date | None]:
+    """First and last month the ingest DAG schedules: ``INGEST_MONTHS`` (``YYYY-MM..YYYY-MM``
+    or one ``YYYY-MM``) when set, else ``ingest_from`` and no end."""
+    assert dataset.ingest_start is not None
+    raw = env.get("INGEST_MONTHS")
+    if raw is None:
+        return dataset.ingest_start, None
+    first_raw, sep, last_raw = raw.partition("..")
+    first = _month(first_raw)
+    last = _month(last_raw) if sep else first
+    if first is None or last is None or last < first:
+        raise pipeline_env.PipelineEnvError(
+            f"pipeline-env key INGEST_MONTHS={raw!r} must be YYYY-MM..YYYY-MM (first..last, "
+            "first not after last) or one YYYY-MM, or unset (every month from ingest_from of "
+            "datasets.yaml on)."
+        )
+    return first, last
+
+
 def plan(
     dataset: Dataset,
     interval_start: datetime,
@@ -80,6 +123,7 @@ def plan(
         "expected_publication": expected.isoformat(),
         "wait_until": wait_until.isoformat(),
         "poke_seconds": poke_seconds(dataset, env),
+        "min_bytes": min_bytes(dataset, env),
     }
 
 
@@ -153,9 +197,16 @@ def ingest_dag(dataset: Dataset, *, doc_md: str, runtime: str | None = None, **k
     if dataset.ingest_start is None:
         raise ValueError(f"dataset {dataset.name} has no ingest_from: no ingest DAG")
     runtime = runtime or pipeline_env.runtime()
-    start: date = dataset.ingest_start
+    start, last = months_window(dataset, pipeline_env.read())
     schedule = "0 0 1 * *" if dataset.ingest.schedule == "@monthly" else dataset.ingest.schedule
     minute, hour = (int(x) for x in schedule.split()[:2])
+    # The run of month M has the data interval M-01 → (M+1)-01; the last one scheduled is the
+    # one whose interval starts at the window's last month.
+    end: dict[str, datetime] = (
+        {}
+        if last is None
+        else {"end_date": datetime(last.year, last.month, 1, hour, minute, tzinfo=timezone.utc)}
+    )
     cls = LocalIngestDownload if runtime == "local" else KubernetesIngestDownload
     with DAG(
         dag_id=dataset.ingest_dag_id,
@@ -164,6 +215,7 @@ def ingest_dag(dataset: Dataset, *, doc_md: str, runtime: str | None = None, **k
         catchup=True,
         max_active_runs=dataset.ingest.max_active_runs,
         is_paused_upon_creation=True,
+        **end,
         default_args=defaults.DEFAULT_ARGS,
         tags=[*defaults.TAGS, "ingest", f"dataset:{dataset.name}", f"runtime:{runtime}"],
         doc_md=f"{doc_md}\n\n**Dataset** `{dataset.name}`: {dataset.description}",

@@ -367,7 +367,7 @@ def ingest_jobs(dataset: Dataset) -> tuple[Job, ...]:
                 "--dataset",
                 dataset.name,
                 "--min-bytes",
-                str(ingest.min_bytes),
+                run_value("min_bytes", PLAN_TASK),
                 "--max-bytes",
                 str(ingest.max_bytes),
                 "--deadline",

@@ -39,6 +39,8 @@ PIPELINE_ENV_KEYS: tuple[str, ...] = (
     "AWS_INGEST_ROLE_ARN",
     "INGEST_SOURCE_URL",
     "INGEST_POKE_SECONDS",
+    "INGEST_MONTHS",
+    "INGEST_MIN_BYTES",
 )
 
 RUNTIMES = ("kubernetes", "local")

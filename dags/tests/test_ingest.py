@@ -57,6 +57,58 @@ def test_plan_names_missing_landing_and_bad_poke():
         ingest.plan(yellow, now, now, env)
 
 
+def test_min_bytes_default_override_and_bad_value():
+    yellow = datasets.get("yellow")
+    now = datetime.now(timezone.utc)
+    base = {"S3_LANDING_BUCKET": "b"}
+    assert ingest.plan(yellow, now, now, pipeline_env.read(base))["min_bytes"] == 65536
+    small = pipeline_env.read({**base, "INGEST_MIN_BYTES": "1024"})
+    assert ingest.plan(yellow, now, now, small)["min_bytes"] == 1024
+    for bad in ("0", "-1", "1k", str(yellow.ingest.max_bytes + 1)):
+        env = pipeline_env.read({**base, "INGEST_MIN_BYTES": bad})
+        with pytest.raises(pipeline_env.PipelineEnvError, match=f"INGEST_MIN_BYTES='{bad}'"):
+            ingest.plan(yellow, now, now, env)
+
+
+def _scheduled_months(dag) -> list[str]:
+    """Months of the runs the scheduler would create: the DAG as the scheduler sees it (serialized
+    and read back), its core timetable asked for one run after another."""
+    from airflow.serialization.serialized_objects import DagSerialization
+    from airflow.timetables.base import TimeRestriction
+
+    seen = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+    out: list[str] = []
+    restriction = TimeRestriction(seen.start_date, seen.end_date, catchup=True)
+    last = None
+    for _ in range(60):
+        info = seen.timetable.next_dagrun_info(
+            last_automated_data_interval=last, restriction=restriction
+        )
+        if info is None:
+            break
+        out.append(ingest.month_of(info.data_interval.start))
+        last = info.data_interval
+    return out
+
+
+def test_months_window_bounds_the_schedule(monkeypatch):
+    yellow = datasets.get("yellow")
+    monkeypatch.setenv("INGEST_MONTHS", "2022-12..2023-02")
+    dag = ingest.ingest_dag(yellow, doc_md="x", runtime="local")
+    assert _scheduled_months(dag) == ["2022-12", "2023-01", "2023-02"]
+    monkeypatch.setenv("INGEST_MONTHS", "2023-05")
+    dag = ingest.ingest_dag(yellow, doc_md="x", runtime="local")
+    assert _scheduled_months(dag) == ["2023-05"]
+    monkeypatch.delenv("INGEST_MONTHS")
+    dag = ingest.ingest_dag(yellow, doc_md="x", runtime="local")
+    assert dag.end_date is None
+    assert _scheduled_months(dag)[:2] == ["2024-01", "2024-02"]
+    for bad in ("2023-13", "2023-02..2023-01", "2023", "2023-01..", "soon"):
+        monkeypatch.setenv("INGEST_MONTHS", bad)
+        with pytest.raises(pipeline_env.PipelineEnvError, match="INGEST_MONTHS="):
+            ingest.ingest_dag(yellow, doc_md="x", runtime="local")
+
+
 # --- dag.test() against the loopback publisher -------------------------------------------------
 class Site:
     def __init__(self) -> None:
