@@ -50,7 +50,6 @@ import { startDocsApp, startMlflow } from "./local/services";
 import { LANDING_BUCKET, startEmulatedStorage } from "./local/emulated-storage";
 import { startSparkConnect } from "./local/spark-connect";
 import {
-    copyFileAtomic,
     createState,
     LANDING_KEY_PREFIX,
     removeState,
@@ -60,7 +59,15 @@ import {
     type StateLayout,
 } from "./local/state";
 import { promotion } from "./local/summaries";
-import { ensureTestData, injectedTotal, type GeneratedFile } from "./local/testdata";
+import {
+    ensureCorrected,
+    ensureTestData,
+    fileName,
+    injectedTotal,
+    type GeneratedFile,
+} from "./local/testdata";
+import { INGEST_DAG_ID, IngestFlow, ingestEnv } from "./local/ingest-flow";
+import { TlcServer } from "./local/tlc-server";
 
 const DAG_ID = "batch";
 const MODEL_NAME = "fare-model";
@@ -153,6 +160,7 @@ async function main(opts: StartOptions): Promise<number> {
         docs: opts.portBase + 2,
         fareApi: opts.portBase + 3,
         sparkConnect: opts.portBase + 4,
+        tlc: opts.portBase + 5,
         smtp: opts.portBase + 6,
     };
     const mailDir = path.join(state.root, "mail");
@@ -176,13 +184,20 @@ async function main(opts: StartOptions): Promise<number> {
     }
     const registry = new ProcessRegistry({ record: runRecord });
     let airflow: LocalAirflow | undefined;
+    // The loopback stand-in of the TLC website the ingest DAG downloads from (in this process);
+    // none with --source (a real publisher).
+    const site = opts.source ? undefined : new TlcServer(ports.tlc);
     let stopping: Promise<boolean> | undefined;
     /** Stop everything; false (after saying what) when a process or a port is left. */
     const stopAll = () =>
         (stopping ??= (async () => {
             const t = progress.start("stopping", "every process this command started");
             const problems: string[] = [];
-            for (const r of await Promise.allSettled([registry.stopAll(), airflow?.stop()])) {
+            for (const r of await Promise.allSettled([
+                registry.stopAll(),
+                airflow?.stop(),
+                site?.stop(),
+            ])) {
                 if (r.status === "rejected") problems.push(String(r.reason));
             }
             const busy = await waitPortsFree(Object.values(ports));
@@ -277,19 +292,25 @@ async function main(opts: StartOptions): Promise<number> {
         prepareVenvs();
         progress.done("Python environments", t);
 
-        // 2. Test data.
-        t = begin(
-            "test data",
-            `${months.length} monthly file${months.length === 1 ? "" : "s"} ${months[0]}..${months.at(-1)}, ${count(opts.rows)} rows each, ${opts.badFraction * 100}% bad rows`,
-        );
-        const data = await ensureTestData(state.generated, months, opts.rows, opts.badFraction);
-        const totalRows = data.files.reduce((a, f) => a + f.rows, 0);
-        const totalBad = data.files.reduce((a, f) => a + injectedTotal(f), 0);
-        progress.done(
-            "test data",
-            t,
-            `${data.reused ? "reused" : "generated"} ${shown(path.join(state.generated, "trip data"))}: ${count(totalRows)} rows, ${count(totalBad)} with an injected defect`,
-        );
+        // 2. Test data (none with --source: the real months, rows counted when downloaded).
+        let data: { files: GeneratedFile[]; reused: boolean };
+        if (opts.source) {
+            data = { files: months.map((m) => realMonth(m)), reused: false };
+            progress.info(`test data: none (--source: the real months from ${opts.source})`);
+        } else {
+            t = begin(
+                "test data",
+                `${months.length} monthly file${months.length === 1 ? "" : "s"} ${months[0]}..${months.at(-1)}, ${count(opts.rows)} rows each, ${opts.badFraction * 100}% bad rows`,
+            );
+            data = await ensureTestData(state.generated, months, opts.rows, opts.badFraction);
+            const totalRows = data.files.reduce((a, f) => a + f.rows, 0);
+            const totalBad = data.files.reduce((a, f) => a + injectedTotal(f), 0);
+            progress.done(
+                "test data",
+                t,
+                `${data.reused ? "reused" : "generated"} ${shown(path.join(state.generated, "trip data"))}: ${count(totalRows)} rows, ${count(totalBad)} with an injected defect`,
+            );
+        }
 
         // 3. Services.
         t = begin("Airflow metadata DB");
@@ -306,6 +327,23 @@ async function main(opts: StartOptions): Promise<number> {
                 (db.created ? " (created)" : "") +
                 (db.fallbackReason ? ` (${db.fallbackReason})` : ""),
         );
+
+        let sourceBase: string;
+        if (site) {
+            t = begin(
+                "publisher",
+                `a loopback stand-in of the TLC website on 127.0.0.1:${ports.tlc}`,
+            );
+            sourceBase = await site.start();
+            progress.done(
+                "publisher",
+                t,
+                `${sourceBase}/<file name>, as the TLC serves its monthly files`,
+            );
+        } else {
+            sourceBase = opts.source!;
+            progress.info(`publisher ${sourceBase} (--source)`);
+        }
 
         // --storage emulated: s3:// landing, gs:// docs and MLflow artifacts on emulators.
         const emulated =
@@ -364,11 +402,12 @@ async function main(opts: StartOptions): Promise<number> {
                     credentialsFile: path.join(state.airflowHome, "admin-user.json"),
                 },
             ],
-            expectDags: [DAG_ID],
+            expectDags: [DAG_ID, INGEST_DAG_ID],
             startupTimeoutMs: 600_000,
             env: {
                 ...localPipelineEnv(state, mlflow.url),
                 ...emulated?.pipelineEnv,
+                ...ingestEnv(sourceBase, months, { smallFiles: site !== undefined }),
                 ...spark?.env,
                 ...db.env,
                 ...reportEnv({
@@ -527,17 +566,41 @@ async function main(opts: StartOptions): Promise<number> {
             return { month, file, outcome: run.outcome, rerun, result };
         };
 
-        for (const f of data.files) {
-            const key = `${LANDING_KEY_PREFIX}${f.name}`;
-            const target = emulated ? `${emulated.landingUri}/${key}` : shown(state.landingPrefix);
-            t = begin(`month ${f.month}`, `deliver ${f.name} to ${target}`);
-            const triggered = inbox.waitFor(key);
-            if (emulated) await emulated.putLanding(key, f.path);
-            else copyFileAtomic(f.path, path.join(state.landingPrefix, f.name));
+        // The months arrive from the publisher through the ingest DAG (local/ingest-flow.ts):
+        // every month but the last is published now, the last once the DAG has asked for it.
+        const ingest = new IngestFlow({
+            api,
+            site,
+            progress,
+            airflowHome: af.home,
+            failFast: opts.failFast,
+            checkAlive,
+        });
+        const lastFile = data.files.at(-1)!;
+        for (const f of site ? data.files : []) {
+            if (f === lastFile) ingest.withholdUntilAsked(f.month, f.name, f.path);
+            else site!.publish(f.name, f.path);
+        }
+        const landingTarget = emulated ? emulated.landingUri : shown(state.landing);
+        const keyOf = (f: GeneratedFile) => `${LANDING_KEY_PREFIX}${f.name}`;
+        // Registered before anything can land, so no watcher message goes unheard.
+        const arrivals = new Map(data.files.map((f) => [f.month, inbox.waitFor(keyOf(f))]));
+        const cleared = await ingest.prepare(months);
+        progress.info(
+            `${INGEST_DAG_ID} DAG unpaused for ${months[0]}..${months.at(-1)} (INGEST_MONTHS): it downloads each month from ${sourceBase} into ${landingTarget}` +
+                (cleared ? `; ${cleared} run(s) of an earlier session cleared to check again` : ""),
+        );
+        /** The landing event of `f` → its batch run, followed; false when something failed. */
+        const loadMonth = async (
+            f: GeneratedFile,
+            arrival: Promise<WatcherMessage>,
+            since: number,
+            what: string,
+        ): Promise<boolean> => {
             const m = await withTimeout(
-                triggered,
+                arrival,
                 120_000,
-                `the landing watcher did not report ${key} within 2 min; see ${watcherService.logFile}:\n${tailFile(watcherService.logFile)}`,
+                `the landing watcher did not report ${keyOf(f)} within 2 min of its upload; see ${watcherService.logFile}:\n${tailFile(watcherService.logFile)}`,
             );
             const mr = await deliver(m, f.month, f.name);
             runs.push(mr);
@@ -549,22 +612,91 @@ async function main(opts: StartOptions): Promise<number> {
                     : `no run report mail for ${f.month} within 2 min (see ${shown(path.join(state.logs, "smtp-sink.log"))} and the dag-processor log)`,
             );
             if (mr.result.state !== "success") {
-                reportFailure(progress, mr, t);
+                reportFailure(progress, mr, since);
+                return false;
+            }
+            progress.done(`month ${f.month}`, since, `${what}: run ${mr.result.runId} succeeded`);
+            await syncFareApi(progress, fareApi);
+            return true;
+        };
+        const ingestFailed = (month: string, since: number, runId: string, state: string) =>
+            progress.failed(
+                `month ${month}`,
+                since,
+                `ingest run ${runId} ended ${state} (its task log is above)`,
+            );
+        let allOk = true;
+        for (const f of data.files) {
+            t = begin(`month ${f.month}`, `from the publisher to ${landingTarget}`);
+            const got = await ingest.follow(f.month, f.name, "first");
+            if (opts.source) f.rows = got.rows ?? 0;
+            if (got.state !== "success") {
+                ingestFailed(f.month, t, got.runId, got.state);
+                allOk = false;
                 break;
             }
-            progress.done(`month ${f.month}`, t, `run ${mr.result.runId} succeeded`);
-            await syncFareApi(progress, fareApi);
+            if (got.action === "unchanged") {
+                progress.done(
+                    `month ${f.month}`,
+                    t,
+                    "already in the landing folder with the same content: no S3 event, no batch run",
+                );
+                continue;
+            }
+            if (!(await loadMonth(f, arrivals.get(f.month)!, t, "downloaded"))) {
+                allOk = false;
+                break;
+            }
         }
+        if (allOk && site) {
+            // The publisher corrects the first month; every month is checked again.
+            const first = data.files[0]!;
+            t = begin(
+                "republication",
+                `the publisher republishes ${first.name} corrected; every month is checked again`,
+            );
+            const corrected = await ensureCorrected(state.generated, first);
+            site.publish(first.name, corrected.path);
+            const again = new Map(data.files.map((f) => [f.month, inbox.waitFor(keyOf(f))]));
+            await ingest.recheck(data.files);
+            progress.done("republication", t, `${months.length} ingest run(s) cleared`);
+            for (const f of data.files) {
+                t = begin(`month ${f.month}`, "checked again at the publisher");
+                const got = await ingest.follow(f.month, f.name, "re-check");
+                if (got.state !== "success") {
+                    ingestFailed(f.month, t, got.runId, got.state);
+                    allOk = false;
+                    break;
+                }
+                if (got.action === "unchanged") {
+                    progress.done(
+                        `month ${f.month}`,
+                        t,
+                        "unchanged at the publisher (same sha256): nothing uploaded, no batch run",
+                    );
+                    continue;
+                }
+                const file = f === first ? corrected : f;
+                if (!(await loadMonth(file, again.get(f.month)!, t, "re-loaded"))) {
+                    allOk = false;
+                    break;
+                }
+            }
+        }
+        await ingest.close();
 
         // 5. Summary.
-        const ok =
-            runs.length === data.files.length && runs.every((r) => r.result.state === "success");
+        const ok = allOk && runs.every((r) => r.result.state === "success");
         stage = "summary";
         const summary = await summarise(progress, {
             state,
             opts,
             runs,
             files: data.files,
+            ingest: ingest.describe(
+                sourceBase,
+                site ? "loopback stand-in of the TLC website" : "--source",
+            ),
             mlflowUrl: mlflow.url,
             docsUrl: docs.url,
             airflow: af,
@@ -627,6 +759,11 @@ async function main(opts: StartOptions): Promise<number> {
     }
 }
 
+/** A month of `--source`: nothing generated, its rows are counted when it is downloaded. */
+function realMonth(month: string): GeneratedFile {
+    return { month, name: fileName(month), path: "", rows: 0, injected: {} };
+}
+
 /** Start the fare API once a champion exists; after a promotion, show the version it serves. */
 async function syncFareApi(progress: Progress, api: LocalFareApi): Promise<void> {
     const s = await api.sync();
@@ -675,6 +812,8 @@ async function summarise(
         files: GeneratedFile[];
         mlflowUrl: string;
         docsUrl: string;
+        /** What the ingest DAG downloaded, waited for, skipped and re-loaded. */
+        ingest: string[];
         /** `--storage emulated`: where each URI lives. */
         storage?: string[];
         docsUri?: string;
@@ -722,6 +861,7 @@ async function summarise(
         return p === undefined ? [] : [`${r.month}: ${p}`];
     });
     progress.plain("\nSummary");
+    progress.plain(`  ingest        ${o.ingest.join("\n                ")}`);
     progress.plain(
         `  DAG runs      ${o.runs.map((r) => `${r.month} ${r.result.state}${r.rerun ? " (re-run)" : ""} in ${duration(r.result.seconds)}`).join(", ") || "none"}`,
     );
@@ -771,6 +911,7 @@ async function summarise(
         warehouse_path: s.warehouse,
         warehouse,
         generated_rows: generated,
+        ingest: o.ingest,
         champion_version: champion?.version ?? null,
         champion_changes: changes,
         docs_sites: sites,

@@ -13,6 +13,9 @@ export interface DagRun {
     start_date: string | null;
     end_date: string | null;
     queued_at: string | null;
+    /** Start of the run's data interval (the month of an ingest run). */
+    data_interval_start?: string | null;
+    run_type?: string;
 }
 
 export interface TaskInstance {

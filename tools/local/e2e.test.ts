@@ -1,16 +1,21 @@
 /**
  * End to end: `npm start -- --once` with small data (2 months × 3,000 rows) in a temporary state
- * folder on loopback ports 28520-28523 (another base: E2E_PORT_BASE), then checks what it left,
+ * folder on loopback ports 28520-28526 (another base: E2E_PORT_BASE), then checks what it left,
  * reading each store directly (not the command's own summary):
+ *   - the months came from the publisher through the ingest DAG: the loopback TLC stand-in
+ *     answered 403 for the last month first (rescheduled, then downloaded), the first month was
+ *     republished corrected and re-loaded, the other found unchanged; the landing files are the
+ *     publisher's last content, with the source URL and sha256 in their metadata sidecars;
  *   - it exited 0 and, once it has returned, no process it started is still running: ports
  *     closed; none of the processes seen descending from it during the run (polled every second
  *     through /proc, whatever session they moved to), none carrying one of the markers its
  *     process record listed, none with the state folder in its command line or environment; and
  *     the record was removed (a clean stop);
- *   - both DAG runs succeeded, with the run ids the trigger function derives from bucket, key and
- *     ETag (Airflow's metadata DB: PostgreSQL when the command used it, else SQLite);
- *   - per month, warehouse rows = generated rows − quarantined rows, and the quarantined rows are
- *     the ones the generator injected (DuckDB, read with dbt/.venv);
+ *   - three batch runs succeeded (both months, then the corrected first month), with the run ids
+ *     the trigger function derives from bucket, key and ETag (Airflow's metadata DB: PostgreSQL
+ *     when the command used it, else SQLite);
+ *   - per month, warehouse rows = published rows − quarantined rows, and the quarantined rows are
+ *     the ones the generator injected (none in the corrected month) (DuckDB, read with dbt/.venv);
  *   - the marts exist with both months;
  *   - a champion model is registered (MLflow's store);
  *   - the fare API was started and printed with a curl example; started again on the state
@@ -143,6 +148,22 @@ class TreeWatch {
     }
 }
 
+/** What the publisher served last for each month: the corrected first month, the others as generated. */
+function published(state: ReturnType<typeof stateLayout>): {
+    month: string;
+    path: string;
+    injected: Record<string, number>;
+}[] {
+    type M = { files: { month: string; path: string; injected: Record<string, number> }[] };
+    const read = (f: string) => JSON.parse(fs.readFileSync(f, "utf8")) as M;
+    const original = read(path.join(state.generated, "manifest.json")).files;
+    const corrected = read(path.join(state.generated, "corrected", "manifest.json")).files;
+    return original.map((f) => corrected.find((c) => c.month === f.month) ?? f);
+}
+
+const md5 = (file: string) => createHash("md5").update(fs.readFileSync(file)).digest("hex");
+const sha256 = (file: string) => createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+
 const RUNS_SQL = "select run_id, state from dag_run where dag_id = 'batch' order by run_id";
 
 describe("npm start -- --once: the pipeline end to end on this machine", function () {
@@ -221,8 +242,9 @@ describe("npm start -- --once: the pipeline end to end on this machine", functio
             new RegExp(`Spark Connect sc://localhost:${PORT_BASE + 4} `),
             "the Spark Connect server was started",
         );
-        // Airflow, MLflow, the docs app, the fare API (PORT_BASE + 3), Spark Connect (+ 4).
-        for (let p = PORT_BASE; p <= PORT_BASE + 4; p++) {
+        // Airflow, MLflow, the docs app, the fare API (PORT_BASE + 3), Spark Connect (+ 4), the
+        // TLC stand-in (+ 5), the SMTP sink (+ 6).
+        for (let p = PORT_BASE; p <= PORT_BASE + 6; p++) {
             assert.equal(await portInUse(p), false, `something still listens on ${p}`);
         }
         assert.ok(tree!.seen.size > 10, `the process tree was watched (${tree!.seen.size} seen)`);
@@ -231,15 +253,39 @@ describe("npm start -- --once: the pipeline end to end on this machine", functio
         assert.equal(fs.existsSync(state.processes), false, "the process record was removed");
     });
 
-    it("ran one successful batch run per file, with the trigger function's run ids", () => {
+    it("fetched the months from the publisher: waited for one, re-loaded a correction, skipped the unchanged", () => {
+        const [first, last] = [MONTHS[0]!, MONTHS.at(-1)!];
+        assert.match(output, /ingest +publisher http:\/\/127\.0\.0\.1:\d+\/trip-data/);
+        assert.match(output, new RegExp(`downloaded ${MONTHS.join(", ")};`));
+        assert.match(output, new RegExp(`waited for ${last} \\([1-9]\\d* × HTTP 403`));
+        assert.match(output, new RegExp(`${last} · download: not published yet \\(HTTP 403`));
+        assert.match(output, new RegExp(`re-loaded ${first} \\(new content`));
+        assert.match(output, new RegExp(`skipped as unchanged ${last} \\(same sha256`));
+        // The landing folder holds what the publisher served last, with its metadata sidecar.
+        for (const f of published(state)) {
+            const name = path.basename(f.path);
+            const landed = path.join(state.landingPrefix, name);
+            assert.equal(sha256(landed), sha256(f.path), `${name}: the publisher's last content`);
+            const meta = JSON.parse(
+                fs.readFileSync(path.join(state.landingPrefix, `.${name}.meta.json`), "utf8"),
+            ) as Record<string, string>;
+            assert.equal(meta["sha256"], sha256(f.path), `${name}: sha256 in its metadata`);
+            assert.match(meta["source-url"] ?? "", new RegExp(`/trip-data/${name}$`));
+        }
+    });
+
+    it("ran one successful batch run per new object, with the trigger function's run ids", () => {
         const generated = path.join(state.generated, "trip data");
-        const expected = MONTHS.map((m) => {
-            const key = `trip data/yellow_tripdata_${m}.parquet`;
-            const eTag = createHash("md5")
-                .update(fs.readFileSync(path.join(generated, path.basename(key))))
-                .digest("hex");
-            return { run_id: dagRunId({ bucket: "landing", key, eTag }), state: "success" };
-        }).sort((a, b) => a.run_id.localeCompare(b.run_id));
+        const keyOf = (m: string) => `trip data/yellow_tripdata_${m}.parquet`;
+        const run = (m: string, file: string) => ({
+            run_id: dagRunId({ bucket: "landing", key: keyOf(m), eTag: md5(file) }),
+            state: "success",
+        });
+        const expected = [
+            ...MONTHS.map((m) => run(m, path.join(generated, path.basename(keyOf(m))))),
+            // The corrected first month: a new object version, one more run.
+            run(MONTHS[0]!, published(state)[0]!.path),
+        ].sort((a, b) => a.run_id.localeCompare(b.run_id));
         const sqlite = path.join(state.airflowHome, "airflow.db");
         const runs = fs.existsSync(sqlite)
             ? py(
@@ -283,9 +329,7 @@ print(json.dumps([{"run_id": r, "state": s} for r, s in cur.fetchall()]))`,
     });
 
     it("loaded generated − quarantined rows per month, quarantining exactly the injected defects", () => {
-        const manifest = JSON.parse(
-            fs.readFileSync(path.join(state.generated, "manifest.json"), "utf8"),
-        ) as { files: { month: string; path: string; injected: Record<string, number> }[] };
+        const manifest = { files: published(state) };
         const counts = py(
             "dbt",
             `import json, sys, duckdb
@@ -309,15 +353,17 @@ print(json.dumps(out))`,
         for (const f of manifest.files) {
             const injected = Object.values(f.injected).reduce((a, b) => a + b, 0);
             assert.equal(counts.generated[f.month], ROWS, `${f.month}: generated rows`);
-            assert.ok(injected > 0, `${f.month}: the generator injected bad rows`);
+            const corrected = f.path.includes(`${path.sep}corrected${path.sep}`);
+            assert.equal(corrected, f.month === MONTHS[0], `${f.month}: the corrected file`);
+            assert.ok(corrected ? injected === 0 : injected > 0, `${f.month}: injected bad rows`);
             assert.equal(
-                counts.quarantined[f.month],
+                counts.quarantined[f.month] ?? 0,
                 injected,
                 `${f.month}: quarantined = injected`,
             );
             assert.equal(
                 counts.loaded[f.month],
-                counts.generated[f.month] - counts.quarantined[f.month],
+                counts.generated[f.month] - (counts.quarantined[f.month] ?? 0),
                 `${f.month}: loaded = generated − quarantined`,
             );
         }
@@ -415,7 +461,8 @@ print(json.dumps({
             [path.join(state.mlflow, "mlflow.db")],
         );
         assert.equal(registry.champion.length, 1, "one champion alias");
-        assert.equal(registry.versions, MONTHS.length, "one version per retraining");
+        // One per retraining: both months, then the corrected first month.
+        assert.equal(registry.versions, MONTHS.length + 1, "one version per retraining");
     });
 
     it("served the champion on the fare API, and the champion answers a prediction", async () => {

@@ -36,6 +36,8 @@ export interface StartOptions {
     reset: boolean;
     /** Landing, docs and MLflow artifacts in folders, or on S3/GCS emulators (emulated-storage.ts). */
     storage: StorageChoice;
+    /** Base URL of the publisher's monthly files instead of the loopback stand-in (`--source`). */
+    source?: string;
     help: boolean;
 }
 
@@ -57,9 +59,11 @@ export const DEFAULTS: Omit<StartOptions, "stateDir"> = {
 export const USAGE = `Usage: npm start [-- options]
 
 The batch pipeline end to end on this machine, no cloud account: generates TLC-shaped monthly
-files, starts a local Airflow 3, MLflow and the docs app on 127.0.0.1, drops each month's file
-into a landing folder; a watcher turns it into an S3 event for the trigger function, which starts
-the batch DAG (Spark local, DuckDB, dbt, Great Expectations, MLflow retraining, docs).
+files and serves them from a loopback stand-in of the TLC website, starts a local Airflow 3,
+MLflow and the docs app on 127.0.0.1; the ingest DAG downloads each month into a landing folder
+(the last month is "not published yet" at first; the first is then republished corrected); a
+watcher turns each new file into an S3 event for the trigger function, which starts the batch
+DAG (Spark, DuckDB, dbt, Great Expectations, MLflow retraining, docs).
 
 Options:
   --once               run every month to completion, stop everything, exit 0 (all runs
@@ -73,7 +77,7 @@ Options:
   --state-dir DIR      where the warehouse, landing folder, MLflow store, Airflow home and
                        logs are kept between runs (default .local/ in the repository)
   --port-base N        Airflow on N, MLflow on N+1, docs app on N+2, fare API on N+3,
-                       Spark Connect server on N+4
+                       Spark Connect server on N+4, TLC stand-in on N+5, SMTP sink on N+6
                        (default ${DEFAULTS.portBase})
   --metadata-db auto|postgres|sqlite
                        Airflow metadata DB: the local PostgreSQL (127.0.0.1:5432, user postgres,
@@ -90,13 +94,18 @@ Options:
                        before issue 26) instead of being a client of one long-lived local
                        Spark Connect server (the default; --storage emulated keeps a JVM per
                        task)
+  --source URL         the ingest DAG downloads the real months from this base URL (the TLC's
+                       https://d37ci6vzurychx.cloudfront.net/trip-data, or a mirror) instead
+                       of the loopback stand-in; nothing is generated and nothing republished
+                       (needs internet; a real month is tens of MB and millions of rows)
   --fail-fast          a failed task fails its run at once instead of after Airflow's retries
   --reset              start from scratch: delete the state folder and drop its PostgreSQL
                        metadata database first (the Python environments are kept)
   --help               this text
 
-A second run reuses what exists (environments, data, metadata DB, warehouse) and re-runs each
-month: a file delivered again maps to the same DAG run id, which is cleared and run again.`;
+A second run reuses what exists (environments, data, metadata DB, warehouse) and checks each
+month at the publisher again: a landing file that differs from what it serves is uploaded again;
+its run id (bucket, key, ETag) may exist from before, and is then cleared and run again.`;
 
 export class OptionsError extends Error {
     constructor(message: string) {
@@ -195,6 +204,10 @@ export function parseOptions(argv: string[], cwd = process.cwd()): StartOptions 
                 o.storage = v;
                 break;
             }
+            case "--source": {
+                o.source = sourceUrl(value());
+                break;
+            }
             case "--metadata-db": {
                 const v = value();
                 if (v !== "auto" && v !== "postgres" && v !== "sqlite") {
@@ -210,6 +223,32 @@ export function parseOptions(argv: string[], cwd = process.cwd()): StartOptions 
         }
     }
     return o;
+}
+
+/** `--source`: an http(s) base URL without credentials (they would reach logs), no query. */
+export function sourceUrl(raw: string | undefined): string {
+    let url: URL;
+    try {
+        url = new URL(raw ?? "");
+    } catch {
+        throw new OptionsError(
+            `--source needs the base URL of the monthly files, e.g. https://d37ci6vzurychx.cloudfront.net/trip-data; got ${JSON.stringify(raw ?? "")}`,
+        );
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+        throw new OptionsError(`--source must be an http:// or https:// URL, got ${url.protocol}`);
+    }
+    if (url.username || url.password) {
+        throw new OptionsError(
+            "--source must not carry credentials (user:password@): they would be printed in task logs; use a mirror that needs none",
+        );
+    }
+    if (url.search || url.hash) {
+        throw new OptionsError(
+            "--source is a base URL: the file name is appended to it, so it takes no ?query or #fragment",
+        );
+    }
+    return url.toString().replace(/\/+$/, "");
 }
 
 /** `YYYY-MM` months from `first`, `count` of them. */

@@ -39,6 +39,18 @@ export function describeTask(taskId: string, summary: unknown): string {
     if (!isObj(summary)) return compact(summary);
     const s = summary;
     switch (taskId) {
+        case "plan":
+            return `${str(s.source_url) ?? "?"} → ${str(s.landing_uri) ?? "?"}`;
+        case "download": {
+            const got = `${bytes(num(s.bytes) ?? 0)}, ${count(num(s.rows) ?? 0)} rows, sha256 ${(str(s.sha256) ?? "?").slice(0, 12)}…`;
+            if (s.action === "unchanged") {
+                return `${got}: the landing object has the same sha256, nothing uploaded (no S3 event, no batch run)`;
+            }
+            if (s.action === "uploaded") {
+                return `${got} → uploaded${s.replaced ? " (replaces a different earlier file: a new version)" : ""}`;
+            }
+            return compact(s);
+        }
         case "check_conf":
             return `month ${str(s.month) ?? "?"} · ${str(s.file_name) ?? ""}`;
         case "copy_to_staging": {

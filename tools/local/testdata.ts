@@ -113,3 +113,21 @@ export async function ensureTestData(
 export function injectedTotal(f: GeneratedFile): number {
     return Object.values(f.injected).reduce((a, b) => a + b, 0);
 }
+
+/**
+ * The publisher's correction of `file`'s month: the same month and row count generated without
+ * injected defects (a republished file whose content differs, as after a TLC correction), kept
+ * in `<generated>/corrected/` beside the originals.
+ */
+export async function ensureCorrected(
+    generatedDir: string,
+    file: GeneratedFile,
+): Promise<GeneratedFile> {
+    const { files } = await ensureTestData(
+        path.join(generatedDir, "corrected"),
+        [file.month],
+        file.rows,
+        0,
+    );
+    return files[0]!;
+}
