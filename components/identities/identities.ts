@@ -152,7 +152,7 @@ export interface Grant {
 export function grants(access: Record<Workload, WorkloadAccess> = WORKLOAD_ACCESS): Grant[] {
     const out: Grant[] = [];
     for (const [workload, a] of Object.entries(access) as [Workload, WorkloadAccess][]) {
-        for (const [b, g] of Object.entries(a.buckets) as [string, string | PrefixGrant][])
+        for (const [b, g] of Object.entries(a.buckets))
             out.push(
                 typeof g === "string"
                     ? { workload, scope: "bucket", target: b, role: g }
