@@ -6,7 +6,13 @@ import { cloudFakes } from "../../offline/cloud-fakes";
 import { evaluate } from "../../offline/engine";
 import { DataLake } from "../data-lake/data-lake";
 import { PlatformNamespaces } from "../namespaces/namespaces";
-import { WORKLOAD_ACCESS, WorkloadIdentities, grants, grantsTable } from "./identities";
+import {
+    WORKLOAD_ACCESS,
+    WorkloadIdentities,
+    grants,
+    grantsTable,
+    prefixCondition,
+} from "./identities";
 
 async function build() {
     return evaluate(
@@ -102,7 +108,10 @@ describe("components/identities", () => {
                 .ofType("gcp:storage/bucketIAMMember:BucketIAMMember")
                 .map(
                     (m) =>
-                        `${String(m.inputs.member)} ${String(m.inputs.bucket)} ${String(m.inputs.role)}`,
+                        `${String(m.inputs.member)} ${String(m.inputs.bucket)} ${String(m.inputs.role)}` +
+                        (m.inputs.condition
+                            ? ` if ${String((m.inputs.condition as Record<string, unknown>).title)}`
+                            : ""),
                 ),
             ...r
                 .ofType("gcp:bigquery/datasetIamMember:DatasetIamMember")
@@ -124,13 +133,41 @@ describe("components/identities", () => {
                   ? `taxi_dev_${t}`
                   : "acme-taxi-dev";
         const expected = grants()
-            .map((g) => `${member(g.workload)} ${target(g.scope, g.target)} ${g.role}`)
+            .map(
+                (g) =>
+                    `${member(g.workload)} ${target(g.scope, g.target)} ${g.role}` +
+                    (g.prefix ? ` if objects under ${g.prefix}` : ""),
+            )
             .sort();
         assert.deepEqual(built, expected);
         assert.ok(
             !built.some((b) => /roles\/(owner|editor|storage\.admin|bigquery\.admin)/.test(b)),
             "no broad roles",
         );
+    });
+
+    it("lets Airflow write run reports under reports/ of the docs bucket only", async () => {
+        const r = await build();
+        const docs = r
+            .ofType("gcp:storage/bucketIAMMember:BucketIAMMember")
+            .filter((m) => String(m.inputs.member).includes("dev-airflow@"));
+        assert.equal(docs.length, 1, "one grant for Airflow: the docs bucket");
+        const m = docs[0]!.inputs as Record<string, any>;
+        assert.equal(m.bucket, "acme-taxi-dev-docs");
+        assert.equal(m.role, "roles/storage.objectUser");
+        assert.equal(
+            m.condition.expression,
+            'resource.name.startsWith("projects/_/buckets/acme-taxi-dev-docs/objects/reports/") || ' +
+                'api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("reports/")',
+        );
+        assert.equal(m.condition.title, "objects under reports/");
+        // Every other grant is unconditional: a condition is only where a prefix is declared.
+        const conditioned = r
+            .ofType("gcp:storage/bucketIAMMember:BucketIAMMember")
+            .filter((b) => b.inputs.condition !== undefined);
+        assert.equal(conditioned.length, 1);
+        assert.throws(() => prefixCondition("b", "reports"), /must be like "reports\/"/);
+        assert.throws(() => prefixCondition("b", '") || true || ("'), /must be like/);
     });
 
     it("keeps the README's access table in sync with WORKLOAD_ACCESS", () => {

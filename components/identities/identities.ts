@@ -23,12 +23,24 @@ export type Workload =
     | "postgres-backup"
     | "alertmanager";
 
+/**
+ * A bucket role limited to the objects under `prefix` by an IAM condition (the bucket has
+ * uniform bucket-level access, which conditions need). The condition also lets the holder list
+ * under that prefix (`storage.googleapis.com/objectListPrefix`), and nothing else.
+ */
+export interface PrefixGrant {
+    role: string;
+    /** Object name prefix, ending in `/` (e.g. `reports/`). */
+    prefix: string;
+}
+
 export interface WorkloadAccess {
     /** Why the workload needs a cloud identity. */
     purpose: string;
     /** Namespace of its Kubernetes service account. */
     namespace: NamespaceKey;
-    buckets: Partial<Record<BucketKey, string>>;
+    /** A role on the whole bucket, or one limited to the objects under a prefix. */
+    buckets: Partial<Record<BucketKey, string | PrefixGrant>>;
     datasets: Partial<Record<DatasetKey, string>>;
     projectRoles: string[];
 }
@@ -36,9 +48,13 @@ export interface WorkloadAccess {
 /** Who gets what. Change access here, nowhere else. */
 export const WORKLOAD_ACCESS: Record<Workload, WorkloadAccess> = {
     airflow: {
-        purpose: "scheduler and workers: launch task pods (Kubernetes RBAC only, no data access)",
+        purpose:
+            "scheduler, workers and dag-processor: launch task pods (Kubernetes RBAC), publish run reports under reports/ of the docs bucket",
         namespace: "airflow",
-        buckets: {},
+        // The run report notifier (dags/common/notify.py) writes reports/<dataset>/<month>/
+        // index.html and the two index pages, and lists reports/ to build them: objectUser
+        // (get, list, create, delete to overwrite) on reports/ only, not on the rest of docs.
+        buckets: { docs: { role: "roles/storage.objectUser", prefix: "reports/" } },
         datasets: {},
         projectRoles: [],
     },
@@ -129,13 +145,19 @@ export interface Grant {
     scope: "bucket" | "dataset" | "project";
     target: string;
     role: string;
+    /** Object prefix the grant's IAM condition limits it to (bucket grants only). */
+    prefix?: string;
 }
 
 export function grants(access: Record<Workload, WorkloadAccess> = WORKLOAD_ACCESS): Grant[] {
     const out: Grant[] = [];
     for (const [workload, a] of Object.entries(access) as [Workload, WorkloadAccess][]) {
-        for (const [b, role] of Object.entries(a.buckets))
-            out.push({ workload, scope: "bucket", target: b, role });
+        for (const [b, g] of Object.entries(a.buckets))
+            out.push(
+                typeof g === "string"
+                    ? { workload, scope: "bucket", target: b, role: g }
+                    : { workload, scope: "bucket", target: b, role: g.role, prefix: g.prefix },
+            );
         for (const [d, role] of Object.entries(a.datasets))
             out.push({ workload, scope: "dataset", target: d, role });
         for (const role of a.projectRoles)
@@ -201,10 +223,21 @@ export class WorkloadIdentities extends pulumi.ComponentResource {
                 },
                 gcpOpts,
             );
-            for (const [bucket, role] of Object.entries(access.buckets) as [BucketKey, string][]) {
+            for (const [bucket, g] of Object.entries(access.buckets) as [
+                BucketKey,
+                string | PrefixGrant,
+            ][]) {
+                const bucketName = args.buckets[bucket].name;
                 new gcp.storage.BucketIAMMember(
                     `${name}-${workload}-${bucket}`,
-                    { bucket: args.buckets[bucket].name, role, member },
+                    typeof g === "string"
+                        ? { bucket: bucketName, role: g, member }
+                        : {
+                              bucket: bucketName,
+                              role: g.role,
+                              member,
+                              condition: prefixCondition(bucketName, g.prefix),
+                          },
                     gcpOpts,
                 );
             }
@@ -255,10 +288,30 @@ export class WorkloadIdentities extends pulumi.ComponentResource {
     }
 }
 
+/**
+ * The IAM condition of a prefix grant: object calls on names under `prefix`, and list calls
+ * whose prefix is under it (a list is checked on the bucket, with the request's prefix as
+ * `storage.googleapis.com/objectListPrefix`).
+ */
+export function prefixCondition(
+    bucket: pulumi.Input<string>,
+    prefix: string,
+): { title: string; description: string; expression: pulumi.Output<string> } {
+    if (!/^[\w.-]+(\/[\w.-]+)*\/$/.test(prefix)) {
+        throw new Error(`grant prefix ${JSON.stringify(prefix)} must be like "reports/"`);
+    }
+    return {
+        title: `objects under ${prefix}`,
+        description: `Only objects whose name starts with ${prefix} (and listing under it)`,
+        expression: pulumi.interpolate`resource.name.startsWith("projects/_/buckets/${bucket}/objects/${prefix}") || api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("${prefix}")`,
+    };
+}
+
 /** The access table as Markdown, for the README (a test keeps the two in sync). */
 export function grantsTable(): string {
     const rows = grants().map(
-        (g) => `| ${g.workload} | ${g.scope} | ${g.target} | \`${g.role}\` |`,
+        (g) =>
+            `| ${g.workload} | ${g.scope} | ${g.target}${g.prefix ? ` (objects under \`${g.prefix}\`)` : ""} | \`${g.role}\` |`,
     );
     return ["| workload | scope | target | role |", "|---|---|---|---|", ...rows].join("\n");
 }

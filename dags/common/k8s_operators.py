@@ -8,6 +8,14 @@ task renders ``dags/templates/<kind>.yaml.j2`` for its run and hands the dict to
   waits for completion and streams the pod's logs;
 * :class:`SparkApplicationOperator` → ``SparkKubernetesOperator(template_spec=…)``.
 
+Both keep the job's JSON summary for the task's XCom (:class:`SummaryFromLog`): when the
+operator is done with a pod that succeeded, and before it deletes it, the end of the main
+container's log is read (``GET pods/<pod>/log?container=…&tailLines=…``, the same ``get
+pods/log`` the operators stream logs with) and its summary line kept. The provider's own XCom
+(``do_xcom_push``) is not used: for a Job it needs a sidecar in the job's pod, the job writing
+``/airflow/xcom/return.json`` and ``create pods/exec`` in the jobs namespace; the summary is
+already the last stdout line of every job (the job CLI contract).
+
 Retries are safe: the object is named after the run and task (:func:`common.jobs.object_name`,
 no random suffix), and before creating it the operator looks for the object of an earlier try.
 A Job that is still running or has succeeded is adopted (waited for, not started again); a
@@ -35,6 +43,9 @@ from common.jobs import Job
 POD_DISCOVERY_TIMEOUT = 300.0  # seconds for the Job controller to create the Job's pod
 GONE_TIMEOUT = 300.0  # seconds for a deleted object (and its pods) to disappear
 POLL_SECONDS = 5.0
+# Lines read from the end of a succeeded pod's log for its summary: the summary and what may
+# follow it (log events, the Spark driver's shutdown lines).
+SUMMARY_TAIL_LINES = 200
 SPARK_FAILED_STATES = ("FAILED", "SUBMISSION_FAILED", "FAILING", "INVALIDATING", "UNKNOWN")
 
 
@@ -71,7 +82,59 @@ def _not_found(exc: ApiException) -> bool:
     return exc.status == 404
 
 
-class JobOperator(KubernetesJobOperator):
+class SummaryFromLog:
+    """Mixin for the official operators: keep the job's summary (``job_summary``) from the end
+    of the log of a pod that succeeded, read in ``post_complete_action``, which both the Job
+    and the pod operator call for each pod they followed before deleting it. A failed read is
+    logged and leaves no summary; it never fails the task."""
+
+    job_summary: Any = None
+
+    def post_complete_action(
+        self, *, pod: k8s.V1Pod, remote_pod: k8s.V1Pod, context: Any, result: Any, **kwargs: Any
+    ) -> None:
+        try:
+            self._keep_summary(remote_pod)
+        finally:
+            super().post_complete_action(
+                pod=pod, remote_pod=remote_pod, context=context, result=result, **kwargs
+            )
+
+    def _keep_summary(self, pod: k8s.V1Pod | None) -> None:
+        from common.runners import summary_from_log
+
+        phase = getattr(getattr(pod, "status", None), "phase", None)
+        if pod is None or phase != "Succeeded":
+            return
+        name, namespace = pod.metadata.name, pod.metadata.namespace
+        try:
+            # The raw bytes: the client's deserializer json.loads() the body (a log that is
+            # one JSON line comes back as a dict) or else returns str() of the bytes.
+            response = self.client.read_namespaced_pod_log(
+                name=name,
+                namespace=namespace,
+                container=self.base_container_name,
+                tail_lines=SUMMARY_TAIL_LINES,
+                _preload_content=False,
+            )
+            try:
+                text = response.data.decode("utf-8", errors="replace")
+            finally:
+                response.release_conn()
+        except Exception as exc:  # noqa: BLE001 - the summary is secondary to the job's outcome
+            self.log.warning("No summary: reading the log of pod %s failed: %s", name, exc)
+            return
+        self.job_summary = summary_from_log(text)
+        if self.job_summary is None:
+            self.log.warning("No JSON summary at the end of the log of pod %s", name)
+
+
+def job_summary(operator: Any) -> Any:
+    """The summary an operator kept (:class:`SummaryFromLog`), or None."""
+    return getattr(operator, "job_summary", None)
+
+
+class JobOperator(SummaryFromLog, KubernetesJobOperator):
     """The official Job operator with a deterministic name, adopt-or-replace of an earlier
     try's Job, and a bounded wait for the Job's pod."""
 
@@ -161,7 +224,7 @@ class JobOperator(KubernetesJobOperator):
             time.sleep(POLL_SECONDS)
 
 
-class SparkApplicationOperator(SparkKubernetesOperator):
+class SparkApplicationOperator(SummaryFromLog, SparkKubernetesOperator):
     """The official SparkApplication operator with a deterministic name; a leftover application
     of the same name without a live driver (an earlier, failed try) is deleted first."""
 

@@ -8,9 +8,9 @@ DAG. When a run ends it:
 1. collects the run's figures (:func:`common.report.collect`);
 2. writes the HTML report to ``<DOCS_URI>/reports/<dataset>/<month>/index.html`` and refreshes
    the index pages ``reports/<dataset>/index.html`` and ``reports/index.html`` (the docs app
-   lists ``reports`` as "Run reports"); ``file://`` here, ``gs://`` with
-   ``google-cloud-storage`` where the image has it (otherwise a ``run_report_not_published``
-   log line says why);
+   lists ``reports`` as "Run reports"; :mod:`common.report_site`): ``file://`` here,
+   ``gs://`` on the cluster through ``google-cloud-storage`` as Airflow's Google service
+   account (a failed write logs ``run_report_not_published`` with the reason and still mails);
 3. sends one email (text and HTML alternatives, the same MIME bytes for every transport):
 
    * ``REPORT_TRANSPORT=smtp`` (local): through the smtp provider's ``SmtpHook`` on the
@@ -40,13 +40,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from pathlib import Path
 from typing import Any
 
 from airflow.providers.common.compat.notifier import BaseNotifier
 
 from common import report as rpt
 from common.log import event, get_logger
+from common.report_site import PublishError, publish
 
 TRANSPORTS = ("smtp", "ses")
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
@@ -241,61 +241,6 @@ def send_ses(message: bytes, *, s: ReportSettings) -> str:
     if s.ses_configuration_set:
         kwargs["ConfigurationSetName"] = s.ses_configuration_set
     return str(ses.send_email(**kwargs).get("MessageId", ""))
-
-
-# --- the page -------------------------------------------------------------------------------
-class PublishError(RuntimeError):
-    pass
-
-
-def _write(uri: str, data: bytes) -> None:
-    parsed = urllib.parse.urlparse(uri)
-    if parsed.scheme == "file":
-        path = Path(urllib.parse.unquote(parsed.path))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(data)
-        tmp.chmod(0o644)
-        tmp.replace(path)
-        return
-    if parsed.scheme == "gs":
-        try:
-            from google.cloud import storage  # type: ignore[import-not-found]
-        except ImportError as exc:
-            raise PublishError(
-                "gs:// needs google-cloud-storage, which this Airflow image does not carry"
-            ) from exc
-        blob = storage.Client().bucket(parsed.netloc).blob(parsed.path.lstrip("/"))
-        blob.cache_control = "no-cache, max-age=0"
-        blob.upload_from_string(data, content_type="text/html; charset=utf-8")
-        return
-    raise PublishError(f"DOCS_URI scheme {parsed.scheme!r} is not file:// or gs://")
-
-
-def _listing(uri: str) -> list[str]:
-    """Sub-folders of a ``file://`` folder that hold an ``index.html`` (gs: not listed)."""
-    parsed = urllib.parse.urlparse(uri)
-    if parsed.scheme != "file":
-        return []
-    folder = Path(urllib.parse.unquote(parsed.path))
-    if not folder.is_dir():
-        return []
-    return [p.name for p in folder.iterdir() if (p / "index.html").is_file()]
-
-
-def publish(report: rpt.RunReport, docs_uri: str) -> str:
-    """Write the report page and refresh the index pages; returns the page's URI."""
-    base = docs_uri.rstrip("/")
-    page = f"{base}/reports/{report.dataset}/{report.month}/index.html"
-    _write(page, rpt.render_html(report).encode())
-    months = sorted({*_listing(f"{base}/reports/{report.dataset}"), report.month})
-    _write(
-        f"{base}/reports/{report.dataset}/index.html",
-        rpt.render_index(f"Run reports: {report.dataset}", months).encode(),
-    )
-    datasets = sorted({*_listing(f"{base}/reports"), report.dataset})
-    _write(f"{base}/reports/index.html", rpt.render_index("Run reports", datasets).encode())
-    return page
 
 
 class RunReportNotifier(BaseNotifier):

@@ -76,6 +76,25 @@ def parse_summary(stdout_tail: str) -> Any:
         return None
 
 
+# The four keys of every structured log event (taxi_common.jsonlog): such a line is never a
+# job's summary, even when it is the last JSON line of a pod log.
+_LOG_EVENT_KEYS = frozenset({"ts", "level", "logger", "event"})
+
+
+def summary_from_log(log_tail: str) -> Any:
+    """The job's JSON summary from the end of a pod log, or None.
+
+    A pod log interleaves the container's stdout and stderr, so the summary (the job's last
+    stdout line) may be followed by log events or, for a Spark driver, the JVM's shutdown
+    lines: this is the last line that :func:`parse_summary` reads as a JSON object and that is
+    not a log event."""
+    for line in reversed(log_tail.splitlines()):
+        value = parse_summary(line)
+        if isinstance(value, dict) and not value.keys() >= _LOG_EVENT_KEYS:
+            return value
+    return None
+
+
 def render(
     job: Job,
     args: list[str],
@@ -313,7 +332,10 @@ class LocalJobOperator(_JobTask):
 class KubernetesTask(_JobTask):
     """The task of a Job or SparkApplication on the cluster. Light when the DAG is parsed;
     when it executes it renders the object for its run and runs the official operator
-    (:func:`common.k8s_operators.operator_for`) with it."""
+    (:func:`common.k8s_operators.operator_for`) with it. Returns the job's JSON summary as
+    XCom, as the local runtime does: read from the end of the succeeded pod's log (the Job's
+    pod, the Spark driver) before the operator deletes it (:func:`summary_from_log`); None
+    when the log could not be read or holds no summary."""
 
     ui_color = "#cfe2f3"
 
@@ -330,7 +352,7 @@ class KubernetesTask(_JobTask):
         )
         self._official = k8s_operators.operator_for(self.job, manifest, task_id=self.task_id)
         try:
-            return self._official.execute(context)
+            self._official.execute(context)
         except Exception as exc:
             code = k8s_operators.failed_exit_code(self._official)
             if code is None:
@@ -340,6 +362,14 @@ class KubernetesTask(_JobTask):
                 f"{code}: {exc}",
                 exit_code=code,
             ) from exc
+        summary = k8s_operators.job_summary(self._official)
+        event(
+            get_logger("k8s_runner"),
+            "job_finished",
+            job=self.job.task_id,
+            summary=summary is not None,
+        )
+        return summary
 
     def on_kill(self) -> None:
         if self._official is not None:

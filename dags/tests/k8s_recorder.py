@@ -14,8 +14,11 @@ Writes one JSON object per request, in order::
      "resource": "jobs", "subresource": null, "namespace": "jobs", "name": null}
 
 ``serviceAccount`` is the identity the Airflow worker launches with (the Airflow core
-Kubernetes service account, ``--service-account``). Exit code 1 when a DAG run does not succeed
-or the stand-in received a call it does not serve (both printed).
+Kubernetes service account, ``--service-account``). The calls include the read of the end of
+each succeeded pod's log that gives the job's JSON summary (``get pods/log`` with
+``tailLines``), and every Job / SparkApplication task must have returned that summary as its
+XCom. Exit code 1 when a DAG run does not succeed, a task's XCom is not the summary, or the
+stand-in received a call it does not serve (all printed).
 """
 
 from __future__ import annotations
@@ -83,6 +86,37 @@ def _prepare_process(kubeconfig: Path, home: Path) -> None:
         sys.path.insert(0, str(DAGS_DIR))
 
 
+def _return_value(run: Any, task_id: str) -> Any:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = (
+            session.query(XComModel)
+            .filter_by(dag_id=run.dag_id, run_id=run.run_id, task_id=task_id, key="return_value")
+            .one_or_none()
+        )
+        return None if row is None else XComModel.deserialize_value(row)
+
+
+def summary_problems(dag: Any, run: Any, api: Any) -> list[str]:
+    """Each Job / SparkApplication task returned the summary at the end of its pod's log,
+    read as a tail of its main container's log."""
+    from common.runners import KubernetesTask
+    from tests.k8s_stand_in import POD_LOG_SUMMARY
+
+    problems = []
+    for task in dag.tasks:
+        if not isinstance(task, KubernetesTask):
+            continue
+        value = _return_value(run, task.task_id)
+        if value != POD_LOG_SUMMARY:
+            problems.append(f"{dag.dag_id}.{task.task_id} returned {value!r}, not the summary")
+    if not any(r["tailLines"] and not r["follow"] for r in api.log_reads):
+        problems.append(f"{dag.dag_id}: no pod log tail was read for a summary")
+    return problems
+
+
 def record(service_account: str = AIRFLOW_SERVICE_ACCOUNT) -> tuple[list[dict], list[str]]:
     """Run the DAGs against a fresh stand-in; (records, problems)."""
     from tests.k8s_stand_in import StandIn
@@ -108,6 +142,7 @@ def record(service_account: str = AIRFLOW_SERVICE_ACCOUNT) -> tuple[list[dict], 
             states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
             if str(run.state) != "success":
                 problems.append(f"{dag_id} ended {run.state}: {states}")
+            problems += summary_problems(dag, run, api)
         problems += [f"unsupported call {u}" for u in api.unsupported]
         records = [{"serviceAccount": service_account, **r.as_dict()} for r in api.requests]
     return records, problems

@@ -8,6 +8,9 @@ the SparkApplication operator, and the pod operator underneath both) to run to s
 * ``POST .../sparkapplications`` stores the application (state ``SUBMITTED``); its first status
   read moves it to ``RUNNING`` and creates the driver pod ``<name>-driver`` (label
   ``spark-role=driver`` plus the driver labels of the spec);
+* a pod's log is ``Cluster.pod_log_lines`` (by default a log event, then the job's JSON
+  summary ``{"status": "ok"}``), the last ``tailLines`` of it when asked; every log read is also
+  kept in ``StandIn.log_reads`` with its query (container, tailLines, follow);
 * a pod finishes (``Succeeded``, container terminated with exit code 0) once its log has been
   read, or once its Job's status is read; the Job then has ``Complete``/``SuccessCriteriaMet``
   conditions and the application ``COMPLETED``;
@@ -41,6 +44,7 @@ _PATH = re.compile(
     r"(?:/(?P<name>[^/]+))?(?:/(?P<subresource>[^/]+))?/?$"
 )
 POD_LOG_LINES = ('{"event": "job_started"}', '{"status": "ok"}')
+POD_LOG_SUMMARY = {"status": "ok"}
 
 
 def _now() -> str:
@@ -155,6 +159,8 @@ class Cluster:
     # Exit code of every Job pod's container; non-zero: the pod fails and, as with the
     # templates' podFailurePolicy (FailJob on the job CLI's codes), so does its Job.
     pod_exit_code: int = 0
+    # What every pod's log holds (stdout and stderr interleaved, as the API serves them).
+    pod_log_lines: tuple[str, ...] = POD_LOG_LINES
 
     def put(self, resource: str, obj: dict[str, Any]) -> dict[str, Any]:
         meta = obj.setdefault("metadata", {})
@@ -351,6 +357,7 @@ class StandIn:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.cluster = Cluster()
         self.requests: list[Request] = []
+        self.log_reads: list[dict[str, Any]] = []
         self.unsupported: list[str] = []
         stand_in = self
 
@@ -467,8 +474,7 @@ class StandIn:
         if req.verb == "get":
             if res == "pods" and req.subresource == "log":
                 c.finish_pod(obj)
-                text = "".join(f"{line}\n" for line in POD_LOG_LINES)
-                return 200, text.encode(), "text/plain"
+                return 200, self._log(req, query), "text/plain"
             if req.subresource not in (None, "status"):
                 return self._unsupported(req)
             if res == "jobs" and req.subresource == "status" and self._has_pod(obj):
@@ -490,6 +496,21 @@ class StandIn:
                 c.delete("pods", ns, f"{req.name}-driver")
             return 200, obj, "application/json"
         return self._unsupported(req)
+
+    def _log(self, req: Request, query: dict[str, list[str]]) -> bytes:
+        tail = query.get("tailLines", [None])[0]
+        self.log_reads.append(
+            {
+                "pod": req.name,
+                "container": query.get("container", [None])[0],
+                "tailLines": None if tail is None else int(tail),
+                "follow": query.get("follow", ["false"])[0].lower() in ("true", "1"),
+            }
+        )
+        lines = list(self.cluster.pod_log_lines)
+        if tail is not None:
+            lines = lines[-int(tail) :] if int(tail) > 0 else []
+        return "".join(f"{line}\n" for line in lines).encode()
 
     def _has_pod(self, job: dict[str, Any]) -> bool:
         name = job["metadata"]["name"]

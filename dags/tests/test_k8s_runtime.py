@@ -16,7 +16,7 @@ import pytest
 
 from common import datasets, jobs, templates
 from tests.k8s_recorder import AIRFLOW_SERVICE_ACCOUNT
-from tests.k8s_stand_in import StandIn, field_match, label_match, parse_request
+from tests.k8s_stand_in import StandIn, _suffix, field_match, label_match, parse_request
 
 DAGS_DIR = Path(__file__).resolve().parent.parent
 YELLOW = datasets.get("yellow")
@@ -99,6 +99,8 @@ def test_recorder_runs_every_task_through_the_operators(recorded):
     assert {r["namespace"] for r in recorded} == {"jobs"}
     kinds = _kinds(recorded)
     for call in [
+        # the operators stream the logs, and the end of each succeeded pod's log is read for
+        # the job's summary (the tail reads are checked by the recorder: every task's XCom)
         ("create", "batch", "jobs", None),
         ("get", "batch", "jobs", "status"),  # the Job operator waits on the status subresource
         ("list", "", "pods", None),
@@ -287,3 +289,76 @@ def test_a_failed_job_surfaces_its_exit_code(api, code):
         task.execute(_context("download", try_number=1))
     assert info.value.exit_code == code
     assert ("list", None) in _calls(api, "pods")
+    assert _tail_reads(api) == [], "a failed pod's log is not read for a summary"
+
+
+# --- the job's JSON summary as the task's XCom ---------------------------------------------------
+def _event(name: str) -> str:
+    return json.dumps(
+        {"ts": "2024-02-01T10:00:00.000+00:00", "level": "info", "logger": "job", "event": name}
+    )
+
+
+def _tail_reads(api):
+    return [r for r in api.log_reads if r["tailLines"] is not None]
+
+
+def _read_before_delete(api) -> bool:
+    pods = _calls(api, "pods")
+    last_log = max(i for i, c in enumerate(pods) if c == ("get", "log"))
+    return ("delete", None) in pods[last_log:]
+
+
+def test_summary_from_log_takes_the_last_json_object_that_is_not_a_log_event():
+    from common.runners import summary_from_log
+
+    summary = {"rows_loaded": 987, "event_count": 3}
+    text = "\n".join(
+        [_event("job_started"), json.dumps(summary), _event("job_finished"), "INFO stopped", ""]
+    )
+    assert summary_from_log(text) == summary
+    assert summary_from_log(_event("only_logs") + "\n[1, 2]\nnot json\n") is None
+    assert summary_from_log("") is None
+
+
+def test_a_job_returns_the_summary_at_the_end_of_its_pod_log(api):
+    from common import k8s_operators
+
+    summary = {"rows_read": 1000, "rows_loaded": 987, "quarantine_by_reason": {"negative_fare": 13}}
+    api.cluster.pod_log_lines = (_event("job_started"), json.dumps(summary), _event("job_done"))
+    task, _ = _task("copy_to_staging")
+    assert task.execute(_context("copy_to_staging", try_number=1)) == summary
+    [tail] = _tail_reads(api)
+    assert tail["container"] == "base"
+    assert tail["tailLines"] == k8s_operators.SUMMARY_TAIL_LINES
+    assert tail["follow"] is False
+    [created] = api.cluster.items("jobs", "taxi-jobs")
+    name = created["metadata"]["name"]
+    assert tail["pod"] == f"{name}-{_suffix(name)}"  # the Job's pod
+    assert _read_before_delete(api), "the log is read before the succeeded pod is deleted"
+    assert api.cluster.items("pods", "taxi-jobs") == []
+
+
+def test_a_spark_application_returns_the_summary_from_its_driver_log(api):
+    summary = {"rows": 1000, "success_percent": 97.5, "threshold_pct": 95.0}
+    api.cluster.pod_log_lines = (
+        "26/02/01 10:00:00 INFO SparkContext: Running Spark version 4.0.1",
+        json.dumps(summary),
+        "26/02/01 10:01:00 INFO SparkContext: Successfully stopped SparkContext",
+        "26/02/01 10:01:00 INFO ShutdownHookManager: Shutdown hook called",
+    )
+    task, _ = _task("validate")
+    assert task.execute(_context("validate", try_number=1)) == summary
+    [tail] = _tail_reads(api)
+    assert tail["container"] == "spark-kubernetes-driver"
+    assert tail["pod"] == f"{task._official.name}-driver"
+    # read, then the operator deleted the application (and with it the driver pod)
+    assert _calls(api, "sparkapplications")[-1] == ("delete", None)
+    assert api.cluster.items("pods", "taxi-jobs") == []
+
+
+def test_a_log_without_a_summary_gives_no_xcom_and_the_task_still_succeeds(api):
+    api.cluster.pod_log_lines = (_event("job_started"), "plain text, no summary")
+    task, _ = _task("copy_to_staging")
+    assert task.execute(_context("copy_to_staging", try_number=1)) is None
+    assert len(_tail_reads(api)) == 1

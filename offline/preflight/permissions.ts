@@ -9,8 +9,9 @@
  *   request. INTEGRATION POINT: `PREFLIGHT_K8S_RECORDING=<file.jsonl>` or the recorder module
  *   `dags/tests/k8s_recorder.py` when it exists (it runs `dag.test()` of the batch and
  *   full_refresh DAGs through the provider's own code, about a minute, once per process);
- *   otherwise `fixtures/provider-calls.jsonl`, a recording that recorder made (dags branch at
- *   994ee4d, apache-airflow-providers-cncf-kubernetes 10.25.0), and the report says which.
+ *   otherwise `fixtures/provider-calls.jsonl`, a recording that recorder made (apache-airflow-
+ *   providers-cncf-kubernetes 10.25.0, with the read of the end of each succeeded pod's log
+ *   that returns the job's JSON summary as XCom, issue 23), and the report says which.
  * - Prometheus: its own config (`kubernetes_sd_configs`), as Prometheus documents service
  *   discovery: role `pod` lists and watches pods of each named namespace (all namespaces when
  *   none are named); `endpoints` adds endpoints, services and pods; `service` services.
