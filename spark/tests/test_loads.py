@@ -147,6 +147,54 @@ def test_clean_file_loads_everything_and_quarantines_nothing(spark, tmp_path, wa
     assert counts["quarantine"] == {}
 
 
+def test_corrected_month_replaces_all_it_had_even_an_emptied_quarantine(spark, tmp_path):
+    """A month republished without bad rows (a publisher's correction) leaves no quarantine row
+    of its first file behind, and no trip of a day the correction no longer has; other months
+    keep theirs."""
+    wh = DuckDBWarehouse(str(tmp_path / "w.duckdb"), "raw")
+    folder = tmp_path / "landing"
+    month = folder / testdata.file_name(2023, 1)
+    other = folder / testdata.file_name(2023, 2)
+    testdata.write_table(
+        testdata.generate_month(2023, 1, 400, seed=5, bad_fraction=0.05).table, file_uri(month)
+    )
+    testdata.write_table(
+        testdata.generate_month(2023, 2, 400, seed=6, bad_fraction=0.05).table, file_uri(other)
+    )
+    load.run(spark, [file_uri(month), file_uri(other)], wh, job="t", labels={})
+
+    def by_month(table: str) -> dict[str, int]:
+        con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+        try:
+            sql = f"select strftime(source_month, '%Y-%m'), count(*) from raw.{table} group by 1"
+            return dict(con.execute(sql).fetchall())
+        finally:
+            con.close()
+
+    before = by_month("trips_quarantine")
+    assert before["2023-01"] > 0
+    assert before["2023-02"] > 0
+    # The correction: the same month, no bad rows, and without the trips of January 31.
+    import pyarrow.compute as pc
+
+    clean = testdata.generate_month(2023, 1, 400, seed=5).table
+    day = pc.day(clean.column("tpep_pickup_datetime"))
+    clean = clean.filter(pc.not_equal(day, 31))
+    testdata.write_table(clean, file_uri(month))
+    summary = load.run(spark, [file_uri(month)], wh, job="t", labels={})
+    assert summary.rows_quarantined == 0
+    assert by_month("trips_quarantine") == {"2023-02": before["2023-02"]}
+    assert by_month("trips")["2023-01"] == clean.num_rows
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    try:
+        jan31 = con.execute(
+            "select count(*) from raw.trips where pickup_date = date '2023-01-31'"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert jan31 == 0
+
+
 def test_batch_rejects_a_folder(warehouse_env, drift_dir, capsys):
     assert batch.main(["--uri", file_uri(drift_dir)]) == 2
     assert "initial_load" in capsys.readouterr().err

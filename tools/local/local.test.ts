@@ -51,6 +51,8 @@ describe("npm start: options", () => {
                 "--storage",
                 "emulated",
                 "--no-spark-connect",
+                "--source",
+                "https://mirror.example/tlc/trip-data/",
             ],
             "/tmp/x",
         );
@@ -70,6 +72,7 @@ describe("npm start: options", () => {
                 reset: false,
                 storage: "emulated",
                 sparkConnect: false,
+                source: "https://mirror.example/tlc/trip-data",
             },
         );
     });
@@ -85,6 +88,14 @@ describe("npm start: options", () => {
         [["--bad-fraction", "0.9"], /--bad-fraction needs a number between 0 and 0.5/],
         [["--state-dir", ""], /--state-dir needs a folder path/],
         [["--storage", "gcs"], /--storage must be local or emulated, got "gcs"/],
+        [["--source"], /--source needs the base URL of the monthly files/],
+        [["--source", "mirror/trip-data"], /--source needs the base URL/],
+        [
+            ["--source", "ftp://mirror/trip-data"],
+            /--source must be an http:\/\/ or https:\/\/ URL, got ftp:/,
+        ],
+        [["--source", "https://u:hunter2@mirror/t"], /--source must not carry credentials/],
+        [["--source", "https://mirror/t?sig=1"], /--source is a base URL/],
     ];
 
     for (const [argv, message] of bad) {
@@ -94,6 +105,7 @@ describe("npm start: options", () => {
                 (err: Error) => {
                     assert.ok(err instanceof OptionsError);
                     assert.match(err.message, message);
+                    assert.doesNotMatch(err.message, /hunter2/, "a password is never echoed");
                     assert.match(err.message, /npm start -- --help/);
                     return true;
                 },
@@ -241,6 +253,26 @@ describe("npm start: task summaries", () => {
             "same rows, hyperparameters and seed as v1: nothing trained or registered; champion v2 kept",
         );
         assert.equal(promotion(unchanged), undefined);
+    });
+
+    it("ingest: plan, and a download uploaded, replacing, or unchanged", () => {
+        assert.equal(
+            describeTask("plan", { source_url: "http://x/a.parquet", landing_uri: "s3://b/k" }),
+            "http://x/a.parquet → s3://b/k",
+        );
+        const got = { bytes: 109131, rows: 3000, sha256: "0123456789abcdef" };
+        assert.equal(
+            describeTask("download", { ...got, action: "uploaded", replaced: false }),
+            "106.6 KiB, 3,000 rows, sha256 0123456789ab… → uploaded",
+        );
+        assert.match(
+            describeTask("download", { ...got, action: "uploaded", replaced: true }),
+            /→ uploaded \(replaces a different earlier file: a new version\)$/,
+        );
+        assert.match(
+            describeTask("download", { ...got, action: "unchanged", replaced: false }),
+            /the landing object has the same sha256, nothing uploaded \(no S3 event, no batch run\)$/,
+        );
     });
 
     it("falls back to compact JSON for tasks it does not know", () => {

@@ -92,8 +92,11 @@ def run(
         )
         good = classified.where(F.col("reason").isNull())
         bad = classified.where(F.col("reason").isNotNull())
-        trips = warehouse.overwrite_partitions(good, TRIPS_SPEC, labels)
-        quarantined = warehouse.overwrite_partitions(bad, QUARANTINE_SPEC, labels)
+        # The files' months are this load's: a month re-loaded from a corrected file replaces
+        # all it had, in both tables, even where the new file has no row (no bad rows left).
+        months = [r[0] for r in classified.select("source_month").distinct().collect() if r[0]]
+        trips = warehouse.overwrite_partitions(good, TRIPS_SPEC, labels, months)
+        quarantined = warehouse.overwrite_partitions(bad, QUARANTINE_SPEC, labels, months)
     finally:
         classified.unpersist()
     summary = LoadSummary(

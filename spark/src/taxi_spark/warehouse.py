@@ -2,7 +2,10 @@
 
 Both implementations give the same contract: :meth:`Warehouse.overwrite_partitions` replaces
 every partition present in the DataFrame and leaves all other partitions alone, so re-running a
-load produces the same table (never rows appended twice).
+load produces the same table (never rows appended twice). A load also names the source months it
+owns (``months``): every partition of those months is replaced, including one the new rows leave
+empty — a republished month without bad rows empties that month's quarantine (DuckDB; on
+BigQuery the connector cannot write an empty partition, see :class:`BigQueryWarehouse`).
 
 Tables (``<dataset>`` is ``BQ_DATASET_RAW``):
 
@@ -18,7 +21,9 @@ import re
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 import duckdb
 
@@ -57,7 +62,9 @@ class WriteResult:
 
 class Warehouse(ABC):
     @abstractmethod
-    def overwrite_partitions(self, df, spec: TableSpec, labels: dict[str, str]) -> WriteResult:
+    def overwrite_partitions(
+        self, df, spec: TableSpec, labels: dict[str, str], months: Sequence[date] = ()
+    ) -> WriteResult:
         """Replace the partitions of ``spec`` that ``df`` has rows for with ``df``'s rows."""
 
 
@@ -85,7 +92,9 @@ class DuckDBWarehouse(Warehouse):
     def _connect(self):
         return duckdb.connect(self.path)
 
-    def overwrite_partitions(self, df, spec: TableSpec, labels: dict[str, str]) -> WriteResult:
+    def overwrite_partitions(
+        self, df, spec: TableSpec, labels: dict[str, str], months: Sequence[date] = ()
+    ) -> WriteResult:
         qualified = f'"{self.dataset}"."{spec.name}"'
         staging = tempfile.mkdtemp(prefix=f".staging-{spec.name}-", dir=os.path.dirname(self.path))
         try:
@@ -109,10 +118,18 @@ class DuckDBWarehouse(Warehouse):
                 for c, t in spec.columns.items():
                     if c not in existing:  # additive schema evolution
                         con.execute(f'alter table {qualified} add column "{c}" {_DUCKDB_TYPES[t]}')
-                if rows == 0:  # tables exist (readers such as dbt rely on it); nothing to replace
+                p = f'"{spec.partition_column}"'
+                # The owned months go first: emptied even when no new row falls in them.
+                owned = sorted(set(months))
+                if owned:
+                    marks = ", ".join("?" for _ in owned)
+                    con.execute(
+                        f"delete from {qualified} where date_trunc('month', {p}) in ({marks})",
+                        owned,
+                    )
+                if rows == 0:  # tables exist (readers such as dbt rely on it); nothing to add
                     con.execute("commit")
                     return WriteResult(qualified, 0, [])
-                p = f'"{spec.partition_column}"'
                 parts = [
                     r[0]
                     for r in con.execute(
@@ -194,7 +211,9 @@ class BigQueryWarehouse(Warehouse):
             w = w.option(key, value)
         return w
 
-    def overwrite_partitions(self, df, spec: TableSpec, labels: dict[str, str]) -> WriteResult:
+    def overwrite_partitions(
+        self, df, spec: TableSpec, labels: dict[str, str], months: Sequence[date] = ()
+    ) -> WriteResult:
         spark = df.sparkSession
         if spark.conf.get("spark.sql.sources.partitionOverwriteMode").lower() != "dynamic":
             raise ConfigError(
@@ -210,6 +229,12 @@ class BigQueryWarehouse(Warehouse):
         finally:
             df.unpersist()
         table = f"{self.project}.{self.dataset}.{spec.name}"
+        covered = {str(p)[:7] for p in parts}
+        empty = [m.isoformat()[:7] for m in sorted(set(months)) if m.isoformat()[:7] not in covered]
+        if empty:
+            # Dynamic partition overwrite replaces only partitions with new rows: an owned
+            # month without any keeps what an earlier load wrote there.
+            log.warning("owned_months_not_emptied", table=table, months=empty)
         log.info(
             "partitions_overwritten",
             table=table,
