@@ -1,6 +1,6 @@
 """The alert relay over real HTTP (loopback) into a real SMTP server (aiosmtpd): an
 Alertmanager webhook payload becomes one email; bad payloads get 400, a dead mail server 502 (so
-Alertmanager retries), no recipient a log line. Ports 28704-28706."""
+Alertmanager retries), no recipient a log line. Free loopback ports, picked per test."""
 
 from __future__ import annotations
 
@@ -12,11 +12,8 @@ import urllib.request
 import pytest
 
 from common import alert_relay, notify
+from tests.conftest import free_port
 from tests.test_report import Sink
-
-SMTP_PORT = 28704
-RELAY_PORT = 28705
-DEAD_PORT = 28706
 
 PAYLOAD = {
     "version": "4",
@@ -67,9 +64,9 @@ def smtp_conn(monkeypatch):
     return use
 
 
-def _post(body: bytes) -> tuple[int, dict]:
+def _post(server, body: bytes) -> tuple[int, dict]:
     req = urllib.request.Request(
-        f"http://127.0.0.1:{RELAY_PORT}/alerts",
+        f"http://127.0.0.1:{server.server_address[1]}/alerts",
         data=body,
         headers={"Content-Type": "application/json"},
         method="POST",
@@ -82,17 +79,18 @@ def _post(body: bytes) -> tuple[int, dict]:
 
 
 def _relay(s: notify.ReportSettings):
-    server = alert_relay.serve("127.0.0.1", RELAY_PORT, s)
+    server = alert_relay.serve("127.0.0.1", 0, s)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
 
 def test_a_firing_alert_becomes_one_email(smtp_conn):
-    smtp_conn(SMTP_PORT)
-    server = _relay(_settings(SMTP_PORT))
+    smtp = free_port()
+    smtp_conn(smtp)
+    server = _relay(_settings(smtp))
     try:
-        with Sink(SMTP_PORT) as sink:
-            code, body = _post(json.dumps(PAYLOAD).encode())
+        with Sink(smtp) as sink:
+            code, body = _post(server, json.dumps(PAYLOAD).encode())
         assert (code, body) == (200, {"result": "mailed"})
         assert len(sink.messages) == 1
         msg = sink.messages[0]
@@ -109,26 +107,28 @@ def test_a_firing_alert_becomes_one_email(smtp_conn):
 
 
 def test_bad_payloads_get_400_and_a_dead_mail_server_502(smtp_conn):
-    smtp_conn(DEAD_PORT)  # nothing listens there
-    server = _relay(_settings(DEAD_PORT))
+    dead = free_port()
+    smtp_conn(dead)  # nothing listens there
+    server = _relay(_settings(dead))
     try:
-        assert _post(b"not json")[0] == 400
-        code, body = _post(json.dumps({"alerts": []}).encode())
+        assert _post(server, b"not json")[0] == 400
+        code, body = _post(server, json.dumps({"alerts": []}).encode())
         assert code == 400
         assert "no alert" in body["error"]
-        assert _post(json.dumps({"alerts": [{"labels": 3}]}).encode())[0] == 400
-        code, body = _post(json.dumps(PAYLOAD).encode())
+        assert _post(server, json.dumps({"alerts": [{"labels": 3}]}).encode())[0] == 400
+        code, body = _post(server, json.dumps(PAYLOAD).encode())
         assert code == 502, body
     finally:
         server.shutdown()
 
 
 def test_no_recipient_answers_200_without_mail(smtp_conn, caplog):
-    smtp_conn(SMTP_PORT)
-    server = _relay(_settings(SMTP_PORT, recipients=""))
+    smtp = free_port()
+    smtp_conn(smtp)
+    server = _relay(_settings(smtp, recipients=""))
     try:
-        with Sink(SMTP_PORT) as sink, caplog.at_level("INFO", logger="taxi_dags.alert_relay"):
-            code, body = _post(json.dumps(PAYLOAD).encode())
+        with Sink(smtp) as sink, caplog.at_level("INFO", logger="taxi_dags.alert_relay"):
+            code, body = _post(server, json.dumps(PAYLOAD).encode())
         assert (code, body) == (200, {"result": "not_mailed"})
         assert sink.messages == []
         assert any("alert_not_mailed" in r.getMessage() for r in caplog.records)

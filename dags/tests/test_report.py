@@ -2,7 +2,7 @@
 jobs' summary shapes) sends one email to a real SMTP server (aiosmtpd on loopback) and writes
 the HTML page; a failed run names its task with the end of its log; no recipient → a log line;
 the SES path against a moto server (STS web identity + SES v2), with a loopback stand-in of the
-GKE metadata server. Ports 28700-28709 (this helper's range).
+GKE metadata server, on free loopback ports.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ import pytest
 from common import datasets, factory, notify
 from common import report as rpt
 from common.jobs import batch_jobs
+from tests.conftest import free_port
 from tests.test_dag_runs import MONTH_FILE, _states, small_table
 
-SMTP_PORT = 28701
-MOTO_PORT = 28702
-METADATA_PORT = 28703
+SMTP_PORT = free_port()
+MOTO_PORT = free_port()
+METADATA_PORT = free_port()
 
 SUMMARIES = {
     "validate": {
