@@ -23,11 +23,12 @@ from common import datasets, engine_operators, factory
 from common.engine_tasks import RemoteEngineTask
 from common.engines import Engine
 from common.jobs import Job, batch_jobs
+from tests.conftest import free_port
 from tests.engine_stand_ins import DBT_CANCELLED, StandIn
 
 pytestmark = pytest.mark.airflow_db
 
-PORT = 28751
+PORT = free_port()
 MONTH_FILE = "yellow_tripdata_2024-01.parquet"
 DBT = "transform:\n  engine: dbt-cloud\n  account_id: 70\n  job_id: 123\n"
 DBX_JOB = "load:\n  engine: databricks\n  job_id: 42\n"

@@ -1,6 +1,6 @@
 """The ingest DAG (issue 22) on a real Airflow (dag.test(), SQLite) under the local runtime: the
 real download job (spark/.venv) against a loopback HTTP server that plays the TLC website
-(port 28620), into a file:// landing folder. A month that is not published yet is rescheduled,
+(a free port), into a file:// landing folder. A month that is not published yet is rescheduled,
 then downloaded; past the patience the run fails; an unchanged month is not rewritten."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from common import datasets, ingest, pipeline_env
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, free_port
 
-PORT = 28620
+PORT = free_port()
 BASE = f"http://127.0.0.1:{PORT}/trip-data"
 SPARK_PYTHON = REPO_ROOT / "spark" / ".venv" / "bin" / "python"
 

@@ -12,8 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from common.secrets_backend import SecretManagerBackend, SecretManagerError
+from tests.conftest import free_port
 
-PORT = 28755
+PORT = free_port()
 PROJECT = "taxi-dev"
 PREFIX = "taxi-platform-dev-airflow"
 DBT_URI = "dbt-cloud://70:s3cret-token@cloud.getdbt.com"

@@ -1,7 +1,7 @@
 """The ingest download job (issue 22) on its real code paths: a loopback HTTP server plays the
 TLC website (ok, not yet, 5xx then ok, truncated body, wrong content, republished, unchanged) and
 moto's server mode on loopback plays S3 (versioned landing bucket, PutObject, multipart, an
-interrupted multipart upload). Ports: 28610 (publisher), 28611 (S3)."""
+interrupted multipart upload). Free loopback ports, picked at import."""
 
 from __future__ import annotations
 
@@ -18,11 +18,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from conftest import free_port
 from taxi_spark import testdata
 from taxi_spark.jobs import download
 
-PUBLISHER_PORT = 28610
-S3_PORT = 28611
+PUBLISHER_PORT = free_port()
+S3_PORT = free_port()
 BASE = f"http://127.0.0.1:{PUBLISHER_PORT}/trip-data"
 FAST = ["--backoff", "0.05", "--retries", "3", "--timeout", "5", "--min-bytes", "100"]
 
