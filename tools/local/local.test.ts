@@ -468,13 +468,15 @@ describe("bench-start: reading npm start's output", () => {
         assert.equal(parseDuration("soon"), undefined);
     });
 
-    it("finds the services start and each month's task times", () => {
+    it("finds the services start and each month's first batch task times (no ingest, no re-load)", () => {
         const out = [
             "[01:44] ✓ services (1 min 37 s)",
             "[03:46] ✓ 2022-12 · validate (1 min 28 s)  100,000 rows",
             "[04:31] ✓ 2022-12 · load (44 s)  100,000 rows read",
             "[08:29] ✓ 2023-01 · validate (50 s)",
             "[08:29] ✗ 2023-01 · load (3.0 s)",
+            "[08:40] ✓ 2023-01 ingest · download (1.5 s)  110.0 KiB",
+            "[09:10] ✓ 2022-12 · validate (30 s)  the re-load of the republished month",
             "All runs succeeded.",
         ].join("\n");
         assert.deepEqual(parseStartOutput(out, 12), {
