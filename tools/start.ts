@@ -66,7 +66,7 @@ import {
     injectedTotal,
     type GeneratedFile,
 } from "./local/testdata";
-import { INGEST_DAG_ID, IngestFlow, ingestEnv } from "./local/ingest-flow";
+import { INGEST_DAG_ID, IngestFlow, ingestEnv, type IngestPass } from "./local/ingest-flow";
 import { TlcServer } from "./local/tlc-server";
 
 const DAG_ID = "batch";
@@ -625,29 +625,42 @@ async function main(opts: StartOptions): Promise<number> {
                 since,
                 `ingest run ${runId} ended ${state} (its task log is above)`,
             );
-        let allOk = true;
-        for (const f of data.files) {
-            t = begin(`month ${f.month}`, `from the publisher to ${landingTarget}`);
-            const got = await ingest.follow(f.month, f.name, "first");
-            if (opts.source) f.rows = got.rows ?? 0;
-            if (got.state !== "success") {
-                ingestFailed(f.month, t, got.runId, got.state);
-                allOk = false;
-                break;
+        /** One pass over the months: each ingest run followed, what it uploaded loaded. */
+        const ingestPass = async (o: {
+            pass: IngestPass;
+            arrivals: Map<string, Promise<WatcherMessage>>;
+            detail: string;
+            fileFor: (f: GeneratedFile) => GeneratedFile;
+            unchanged: string;
+            loaded: string;
+        }): Promise<boolean> => {
+            for (const f of data.files) {
+                t = begin(`month ${f.month}`, o.detail);
+                const got = await ingest.follow(f.month, f.name, o.pass);
+                if (opts.source && o.pass === "first") f.rows = got.rows ?? 0;
+                if (got.state !== "success") {
+                    ingestFailed(f.month, t, got.runId, got.state);
+                    return false;
+                }
+                if (got.action === "unchanged") {
+                    progress.done(`month ${f.month}`, t, o.unchanged);
+                    continue;
+                }
+                if (!(await loadMonth(o.fileFor(f), o.arrivals.get(f.month)!, t, o.loaded))) {
+                    return false;
+                }
             }
-            if (got.action === "unchanged") {
-                progress.done(
-                    `month ${f.month}`,
-                    t,
-                    "already in the landing folder with the same content: no S3 event, no batch run",
-                );
-                continue;
-            }
-            if (!(await loadMonth(f, arrivals.get(f.month)!, t, "downloaded"))) {
-                allOk = false;
-                break;
-            }
-        }
+            return true;
+        };
+        let allOk = await ingestPass({
+            pass: "first",
+            arrivals,
+            detail: `from the publisher to ${landingTarget}`,
+            fileFor: (f) => f,
+            unchanged:
+                "already in the landing folder with the same content: no S3 event, no batch run",
+            loaded: "downloaded",
+        });
         if (allOk && site) {
             // The publisher corrects the first month; every month is checked again.
             const first = data.files[0]!;
@@ -660,28 +673,15 @@ async function main(opts: StartOptions): Promise<number> {
             const again = new Map(data.files.map((f) => [f.month, inbox.waitFor(keyOf(f))]));
             await ingest.recheck(data.files);
             progress.done("republication", t, `${months.length} ingest run(s) cleared`);
-            for (const f of data.files) {
-                t = begin(`month ${f.month}`, "checked again at the publisher");
-                const got = await ingest.follow(f.month, f.name, "re-check");
-                if (got.state !== "success") {
-                    ingestFailed(f.month, t, got.runId, got.state);
-                    allOk = false;
-                    break;
-                }
-                if (got.action === "unchanged") {
-                    progress.done(
-                        `month ${f.month}`,
-                        t,
-                        "unchanged at the publisher (same sha256): nothing uploaded, no batch run",
-                    );
-                    continue;
-                }
-                const file = f === first ? corrected : f;
-                if (!(await loadMonth(file, again.get(f.month)!, t, "re-loaded"))) {
-                    allOk = false;
-                    break;
-                }
-            }
+            allOk = await ingestPass({
+                pass: "re-check",
+                arrivals: again,
+                detail: "checked again at the publisher",
+                fileFor: (f) => (f === first ? corrected : f),
+                unchanged:
+                    "unchanged at the publisher (same sha256): nothing uploaded, no batch run",
+                loaded: "re-loaded",
+            });
         }
         await ingest.close();
 

@@ -53,12 +53,3 @@ def local_platform(tmp_path, monkeypatch):
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_HOME, ignore_errors=True)
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on now, picked by the OS (no fixed ranges to collide)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

@@ -86,30 +86,18 @@ def _prepare_process(kubeconfig: Path, home: Path) -> None:
         sys.path.insert(0, str(DAGS_DIR))
 
 
-def _return_value(run: Any, task_id: str) -> Any:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = (
-            session.query(XComModel)
-            .filter_by(dag_id=run.dag_id, run_id=run.run_id, task_id=task_id, key="return_value")
-            .one_or_none()
-        )
-        return None if row is None else XComModel.deserialize_value(row)
-
-
 def summary_problems(dag: Any, run: Any, api: Any) -> list[str]:
     """Each Job / SparkApplication task returned the summary at the end of its pod's log,
     read as a tail of its main container's log."""
     from common.runners import KubernetesTask
+    from tests import xcoms
     from tests.k8s_stand_in import POD_LOG_SUMMARY
 
     problems = []
     for task in dag.tasks:
         if not isinstance(task, KubernetesTask):
             continue
-        value = _return_value(run, task.task_id)
+        value = xcoms.return_value(run, task.task_id)
         if value != POD_LOG_SUMMARY:
             problems.append(f"{dag.dag_id}.{task.task_id} returned {value!r}, not the summary")
     if not any(r["tailLines"] and not r["follow"] for r in api.log_reads):

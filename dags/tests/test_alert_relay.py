@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 
 from common import alert_relay, notify
-from tests.conftest import free_port
+from taxi_testing.emulators import free_port
 from tests.test_report import Sink
 
 PAYLOAD = {

@@ -16,6 +16,7 @@ import pytest
 
 from common import datasets, factory
 from common.jobs import Job, batch_jobs, full_refresh_jobs
+from tests import xcoms
 
 pytestmark = pytest.mark.airflow_db
 
@@ -28,19 +29,6 @@ def _dagbag():
     from tests.conftest import DAGS_DIR
 
     return DagBag(dag_folder=str(DAGS_DIR))
-
-
-def _xcom(run, task_id: str):
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = (
-            session.query(XComModel)
-            .filter_by(dag_id=run.dag_id, run_id=run.run_id, task_id=task_id, key="return_value")
-            .one_or_none()
-        )
-        return None if row is None else XComModel.deserialize_value(row)
 
 
 def _states(run) -> dict[str, str]:
@@ -70,7 +58,7 @@ def test_trigger_smoke_logs_and_returns_the_uri(airflow_db):
     uri = "s3://landing/trip data/yellow_tripdata_2024-01.parquet"
     run = _dagbag().get_dag("trigger_smoke").test(run_conf={"uri": uri})
     assert run.state == "success"
-    assert _xcom(run, "check_conf") == {"uri": uri}
+    assert xcoms.return_value(run, "check_conf") == {"uri": uri}
 
 
 @pytest.mark.parametrize("conf", [{}, {"uri": ""}, {"uri": 3}])
@@ -112,7 +100,10 @@ def test_batch_local_runs_in_order_and_is_idempotent(airflow_db, local_platform)
     assert records["retrain"]["args"] == ["--month", "2024-01", "--run-id", run.run_id]
     assert records["dbt_build"]["args"] == ["build", "--vars", '{"source_month": "2024-01"}']
     assert {r["platform_runtime"] for r in records.values()} == {"local"}
-    assert _xcom(run, "copy_to_staging") == {"copy": "copied", "job": "copy_to_staging"}
+    assert xcoms.return_value(run, "copy_to_staging") == {
+        "copy": "copied",
+        "job": "copy_to_staging",
+    }
 
     snapshot = {p.relative_to(tmp): p.read_bytes() for p in tmp.rglob("*") if p.is_file()}
     again = dag.test(run_conf={"uri": source.as_uri()})
@@ -123,7 +114,10 @@ def test_batch_local_runs_in_order_and_is_idempotent(airflow_db, local_platform)
     changed = sorted(str(k) for k in after if after[k] != snapshot[k])
     with_run_id = ("copy_to_staging", "load", "retrain", "validate")
     assert changed == [f"records/{t}.json" for t in sorted(with_run_id)]
-    assert _xcom(again, "copy_to_staging") == {"copy": "skipped", "job": "copy_to_staging"}
+    assert xcoms.return_value(again, "copy_to_staging") == {
+        "copy": "skipped",
+        "job": "copy_to_staging",
+    }
 
 
 def test_batch_bad_conf_fails_the_first_task_only(airflow_db, local_platform):

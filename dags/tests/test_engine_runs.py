@@ -23,7 +23,7 @@ from common import datasets, engine_operators, factory
 from common.engine_tasks import RemoteEngineTask
 from common.engines import Engine
 from common.jobs import Job, batch_jobs
-from tests.conftest import free_port
+from taxi_testing.emulators import free_port
 from tests.engine_stand_ins import DBT_CANCELLED, StandIn
 
 pytestmark = pytest.mark.airflow_db

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from common import datasets, ingest, pipeline_env
-from tests.conftest import REPO_ROOT, free_port
+from taxi_testing.emulators import free_port
+from tests.conftest import REPO_ROOT
 
 PORT = free_port()
 BASE = f"http://127.0.0.1:{PORT}/trip-data"

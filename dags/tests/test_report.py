@@ -20,7 +20,7 @@ import pytest
 from common import datasets, factory, notify
 from common import report as rpt
 from common.jobs import batch_jobs
-from tests.conftest import free_port
+from taxi_testing.emulators import free_port
 from tests.test_dag_runs import MONTH_FILE, _states, small_table
 
 SMTP_PORT = free_port()

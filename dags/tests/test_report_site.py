@@ -23,15 +23,8 @@ BUCKET = "acme-taxi-dev-docs"
 
 @pytest.fixture(scope="module")
 def gcs(tmp_path_factory):
-    emulator = emulators.start_gcs(log_dir=tmp_path_factory.mktemp("gcs"))
-    mp = pytest.MonkeyPatch()
-    try:
-        mp.setenv("STORAGE_EMULATOR_HOST", emulator.endpoint)
-        emulators.create_gcs_bucket(emulator, BUCKET)
+    with emulators.gcs_with_bucket(tmp_path_factory.mktemp("gcs"), BUCKET) as emulator:
         yield emulator
-    finally:
-        mp.undo()
-        emulator.stop()
 
 
 def _report(dataset: str, month: str) -> rpt.RunReport:

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from common.secrets_backend import SecretManagerBackend, SecretManagerError
-from tests.conftest import free_port
+from taxi_testing.emulators import free_port
 
 PORT = free_port()
 PROJECT = "taxi-dev"

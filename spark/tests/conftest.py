@@ -80,12 +80,3 @@ def warehouse_env(monkeypatch, tmp_path) -> Path:
 
 def file_uri(path: Path) -> str:
     return "file://" + str(path)
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on now, picked by the OS (no fixed ranges to collide)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

@@ -18,9 +18,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import free_port
 from taxi_spark import testdata
 from taxi_spark.jobs import download
+from taxi_testing.emulators import free_port
 
 PUBLISHER_PORT = free_port()
 S3_PORT = free_port()

@@ -27,6 +27,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -251,3 +252,21 @@ def create_s3_bucket(aws: Emulator, bucket: str) -> None:
             resp.read()
     except urllib.error.HTTPError as exc:
         raise EmulatorError(f"creating s3://{bucket}: HTTP {exc.code} {exc.read()!r}") from exc
+
+
+@contextlib.contextmanager
+def gcs_with_bucket(log_dir: Path, bucket: str) -> Iterator[Emulator]:
+    """A GCS emulator holding ``bucket``, with ``STORAGE_EMULATOR_HOST`` pointing the Google
+    clients at it while the block runs; stopped (and the variable restored) after."""
+    emulator = start_gcs(log_dir=log_dir)
+    before = os.environ.get("STORAGE_EMULATOR_HOST")
+    try:
+        os.environ["STORAGE_EMULATOR_HOST"] = emulator.endpoint
+        create_gcs_bucket(emulator, bucket)
+        yield emulator
+    finally:
+        if before is None:
+            os.environ.pop("STORAGE_EMULATOR_HOST", None)
+        else:
+            os.environ["STORAGE_EMULATOR_HOST"] = before
+        emulator.stop()
