@@ -4,24 +4,30 @@
  *
  *   1. the pipeline folders' Python environments (spark, dags, dbt, ml), created once and cached;
  *   2. a few months of TLC-shaped monthly files (`taxi_spark.testdata`: real schema drift, a few
- *      bad rows), generated once into the state folder;
+ *      bad rows), generated once into the state folder, served by a loopback stand-in of the TLC
+ *      website (`local/tlc-server.ts`; none with --source, a real publisher);
  *   3. on 127.0.0.1: Airflow 3 (api-server, scheduler, dag-processor, triggerer; metadata DB on
  *      the local PostgreSQL, required unless --metadata-db sqlite), the MLflow tracking server and the
  *      docs app; the DAGs run with PLATFORM_RUNTIME=local (Spark local mode, DuckDB warehouse);
  *   4. the landing watcher: each new file in the landing folder becomes an S3-shaped event for
  *      the trigger function's own handler (functions/airflow-trigger/src/handler.ts), which starts
  *      the `batch` DAG through Airflow's REST API with its deterministic run id;
- *   5. each month's file is dropped into the landing folder in turn, and its run is followed task
- *      by task (rows loaded and quarantined, expectations, dbt tests, model metric, champion);
+ *   5. the `ingest` DAG, bounded to the run's months, downloads each month into the landing
+ *      folder (`local/ingest-flow.ts`: the last month is "not published yet" at first, the first
+ *      is then republished corrected and every month checked again); each new file's batch run
+ *      is followed task by task (rows loaded and quarantined, expectations, dbt tests, model
+ *      metric, champion);
  *   6. a summary with the warehouse counts and the URLs. With `--once` everything is then
  *      stopped and the exit code says whether every run succeeded; without it the services keep
  *      running (new files dropped into the landing folder are triggered and followed) until
  *      Ctrl-C, which stops every process started.
  *
- * Everything is kept in the state folder (default `.local/`), so a second run reuses it: a
- * re-delivered file has the same ETag, hence the same run id (the trigger gets HTTP 409); the
- * existing run is cleared and runs again, and every task overwrites what it owns, so the
- * warehouse ends with the same row counts. `npm start -- --help` lists the options.
+ * Everything is kept in the state folder (default `.local/`), so a second run reuses it: its
+ * months' ingest runs are cleared and check the publisher again; a landing file that differs is
+ * uploaded again, and when its content was seen before it has the same ETag, hence the same run
+ * id (the trigger gets HTTP 409): the existing run is cleared and runs again, and every task
+ * overwrites what it owns, so the warehouse ends with the same row counts. `npm start -- --help`
+ * lists the options.
  *
  * The offline render of the dev stack that `npm start` used to run is `npm run render -- dev`.
  */
