@@ -25,8 +25,8 @@ def typescript_keys() -> tuple[str, ...]:
 
 def test_python_and_typescript_lists_are_the_same():
     assert typescript_keys() == pipeline_env.PIPELINE_ENV_KEYS
-    assert len(pipeline_env.PIPELINE_ENV_KEYS) == 25
-    assert len(set(pipeline_env.PIPELINE_ENV_KEYS)) == 25
+    assert len(pipeline_env.PIPELINE_ENV_KEYS) == 27
+    assert len(set(pipeline_env.PIPELINE_ENV_KEYS)) == 27
 
 
 def test_read_keeps_only_set_pipeline_keys():
