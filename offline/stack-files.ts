@@ -71,7 +71,19 @@ export function parseStackFile(text: string, file: string): Record<string, unkno
         const { line, col } = lines.linePos(offset);
         return `${file}:${line}:${col}`;
     };
-    const problems = doc.errors.map((e) => yamlProblem(e, text, lines, at));
+    // A tab used for indentation misaligns what follows it: the parser's errors after the first
+    // tab (bad indentation, nested or multi-line implicit keys) are its consequences, gone once
+    // the tab is fixed, and would bury it (13 problems for one tab in a stack file). List the
+    // tabs and what comes before the first; say the rest is checked once they are fixed.
+    const firstTab = doc.errors.find((e) => e.code === "TAB_AS_INDENT")?.pos[0];
+    const errors = doc.errors.filter(
+        (e) => firstTab === undefined || e.code === "TAB_AS_INDENT" || e.pos[0] < firstTab,
+    );
+    const problems = errors.map((e) => yamlProblem(e, text, lines, at));
+    if (errors.length < doc.errors.length) {
+        const i = errors.findIndex((e) => e.code === "TAB_AS_INDENT");
+        problems[i] += " (the rest of the file is checked once the tabs are fixed)";
+    }
     if (problems.length > 0) throw new StackFileError(file, problems);
     const config: unknown = doc.get("config", true);
     if (config === undefined || config === null) return {};

@@ -484,6 +484,24 @@ describe("stack files: syntax, key names and secrets in messages", () => {
         );
     });
 
+    it("a tab is the one problem listed, not the misaligned lines after it", () => {
+        const msg = problemsOf(
+            [
+                "config:",
+                "  taxi-platform:environment: dev",
+                "\ttaxi-platform:gcpRegion: europe-west1",
+                "  taxi-platform:awsRegion: eu-west-1",
+                "  taxi-platform:systemPoolNodes: 1",
+                "",
+            ].join("\n"),
+        );
+        assert.match(msg, /^stacks\/Pulumi\.bad\.yaml: 1 problem; nothing was read from it:/);
+        assert.match(
+            msg,
+            /Pulumi\.bad\.yaml:3:1: a tab is used for indentation; .* \(the rest of the file is checked once the tabs are fixed\)$/,
+        );
+    });
+
     it("a duplicate key names the file, line and column, the key and its first line", () => {
         const msg = problemsOf(
             [
