@@ -50,7 +50,9 @@ errors = len(bag.import_errors)
 k8s = sorted(m for m in set(sys.modules) - loaded
              if m.startswith(("kubernetes.", "airflow.providers.cncf.kubernetes"))
              or m == "kubernetes")
+first = next(iter(bag.import_errors.values()), "").strip().splitlines()
 print(json.dumps({"seconds": elapsed, "dags": sorted(bag.dag_ids), "errors": errors,
+                  "first_error": first[-1] if first else "",
                   "rss_mib": rss() - before, "k8s": k8s}))
 """
 
@@ -75,6 +77,10 @@ def main() -> None:
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
             "PYTHONDONTWRITEBYTECODE": "1",
             "JOBS_NAMESPACE": "jobs",
+            # As the dag-processor runs: this folder is the DAGs folder, and on the import path
+            # (the DAG files import `common`), whatever the current directory is.
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(DAGS), os.environ.get("PYTHONPATH")])),
         }
         cpus, py = os.cpu_count(), platform.python_version()
         print(f"machine: {platform.machine()}, {cpus} cpus, Python {py}; median of {args.repeat}")
@@ -92,6 +98,12 @@ def main() -> None:
                 seconds = statistics.median(r["seconds"] for r in runs)
                 dags = ",".join(runs[0]["dags"])
                 errors = runs[0]["errors"]
+                if errors:
+                    # A file that fails to import parses in no time: its figure would be a lie.
+                    sys.exit(
+                        f"parse {label} [{runtime}]: {errors} import error(s), no figure printed:"
+                        f" {runs[0]['first_error']}"
+                    )
                 rss = statistics.median(r["rss_mib"] for r in runs)
                 k8s = ",".join(runs[0]["k8s"][:4]) or "none"
                 if len(runs[0]["k8s"]) > 4:
