@@ -55,6 +55,7 @@ import { mailSummary, reportEnv, reportFor, startSmtpSink } from "./local/mail";
 import { startDocsApp, startMlflow } from "./local/services";
 import { LANDING_BUCKET, startEmulatedStorage } from "./local/emulated-storage";
 import { startSparkConnect } from "./local/spark-connect";
+import { WarmWorkers } from "./local/warm-workers";
 import {
     createState,
     LANDING_KEY_PREFIX,
@@ -190,6 +191,7 @@ async function main(opts: StartOptions): Promise<number> {
     }
     const registry = new ProcessRegistry({ record: runRecord });
     let airflow: LocalAirflow | undefined;
+    let warm: WarmWorkers | undefined;
     // The loopback stand-in of the TLC website the ingest DAG downloads from (in this process);
     // none with --source (a real publisher).
     const site = opts.source ? undefined : new TlcServer(ports.tlc);
@@ -206,6 +208,7 @@ async function main(opts: StartOptions): Promise<number> {
             ])) {
                 if (r.status === "rejected") problems.push(String(r.reason));
             }
+            warm?.cleanup();
             const busy = await waitPortsFree(Object.values(ports));
             if (busy.length > 0) {
                 problems.push(
@@ -386,6 +389,9 @@ async function main(opts: StartOptions): Promise<number> {
                       env: localPipelineEnv(state, mlflow.url),
                   })
                 : undefined;
+        // One warm Python per component venv, started once Airflow is up: the tasks run in
+        // forks of it (warm-workers.ts).
+        warm = opts.warmWorkers ? new WarmWorkers(state.logs) : undefined;
         const mail = await startSmtpSink(registry, {
             dir: mailDir,
             port: ports.smtp,
@@ -415,6 +421,7 @@ async function main(opts: StartOptions): Promise<number> {
                 ...emulated?.pipelineEnv,
                 ...ingestEnv(sourceBase, months, { smallFiles: site !== undefined }),
                 ...spark?.env,
+                ...warm?.env,
                 ...db.env,
                 ...reportEnv({
                     smtpPort: ports.smtp,
@@ -446,6 +453,14 @@ async function main(opts: StartOptions): Promise<number> {
         progress.info(`docs app ${docs.url} (serving ${emulated?.docsUri ?? shown(state.docs)})`);
         await spark?.ready;
         if (spark) progress.info(`Spark Connect ${spark.url} (the Spark tasks' local Spark)`);
+        if (warm) {
+            // Not awaited: a task that comes first starts its own interpreter; a worker that
+            // fails to start stops the run through checkAlive (registry.dead()).
+            warm.start(registry).catch(() => undefined);
+            progress.info(
+                `warm workers for spark, dbt and ml starting: each task runs in a fork of its component's (logs ${shown(state.logs)}/warm-worker-*.log)`,
+            );
+        }
         const admin = af.users[ADMIN]!;
         const api = new AirflowApi(af.baseUrl, admin.username, admin.password);
         await api.unpause(DAG_ID);

@@ -33,18 +33,19 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from airflow.sdk import BaseOperator
 
-from common import pipeline_env, templates
+from common import pipeline_env, templates, warm_client
 from common.jobs import COMPONENTS, IMAGE_ROOTS, Job, final_args
 from common.log import event, get_logger
 from common.report import TASK_KEY, tail
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# Airflow's own settings (fernet key, DB URL, API secrets) never reach a job's environment.
-_WITHHELD_PREFIXES = ("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "_AIRFLOW")
+# Airflow's own settings (fernet key, DB URL, API secrets) and the local warm workers' sockets
+# never reach a job's environment.
+_WITHHELD_PREFIXES = ("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "_AIRFLOW", "TAXI_WARM_")
 # What the local runtime renders with when the Airflow process has no cluster values.
 LOCAL_RENDER_DEFAULTS = {
     "JOBS_NAMESPACE": "local",
@@ -287,12 +288,17 @@ class LocalJobOperator(_JobTask):
             local=True,
         )
         cmd, cwd, env = local_invocation(self.job, manifest, root=self.root)
-        event(log, "job_started", job=self.job.task_id, command=cmd, cwd=str(cwd))
+        proc = _start_local(self.job, cmd, cwd, env, root=self.root)
+        event(
+            log,
+            "job_started",
+            job=self.job.task_id,
+            command=cmd,
+            cwd=str(cwd),
+            warm_worker=proc.warm,
+        )
         stdout_tail: deque[str] = deque(maxlen=1)
         stderr_tail: deque[str] = deque(maxlen=20)
-        proc = subprocess.Popen(
-            cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
 
         def pump(stream, tail: deque[str], name: str) -> None:
             for raw in stream:
@@ -312,10 +318,11 @@ class LocalJobOperator(_JobTask):
             code = proc.wait()
         except BaseException:
             proc.kill()
-            proc.wait()
             raise
         for t in threads:
             t.join()
+        proc.stdout.close()
+        proc.stderr.close()
         if code != 0:
             last = "\n".join(stderr_tail)
             event(log, "job_failed", job=self.job.task_id, exit_code=code)
@@ -327,6 +334,55 @@ class LocalJobOperator(_JobTask):
         summary = parse_summary("\n".join(stdout_tail))
         event(log, "job_finished", job=self.job.task_id, summary=summary is not None)
         return summary
+
+
+class _LocalProcess:
+    """A running local job: its output streams, ``wait()`` for the exit code, ``kill()``."""
+
+    def __init__(self, stdout: IO[str], stderr: IO[str], wait, kill, warm: bool) -> None:
+        self.stdout, self.stderr = stdout, stderr
+        self.wait, self.kill, self.warm = wait, kill, warm
+
+
+def _start_local(
+    job: Job, cmd: list[str], cwd: Path, env: dict[str, str], *, root: Path
+) -> _LocalProcess:
+    """Start the job's command line: in the component's warm worker when ``npm start`` runs
+    one (:mod:`common.warm_client`; the same argv, cwd and env in a process that has the
+    component's libraries imported already), else as a new process."""
+    folder = root / (COMPONENTS[job.component].local_dir or "")
+    path = warm_client.worker_for(job.component, cmd, folder, os.environ)
+    if path is not None:
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            submitted = warm_client.submit(path, cmd[1:], str(cwd), env, out_w, err_w)
+        except (warm_client.WorkerUnavailableError, ValueError) as exc:
+            for fd in (out_r, err_r):
+                os.close(fd)
+            event(get_logger("local_runner"), "warm_worker_unavailable", error=str(exc))
+        except BaseException:
+            for fd in (out_r, err_r):
+                os.close(fd)
+            raise
+        else:
+            stdout = os.fdopen(out_r, encoding="utf-8", errors="replace")
+            stderr = os.fdopen(err_r, encoding="utf-8", errors="replace")
+            return _LocalProcess(stdout, stderr, submitted.wait, submitted.kill, True)
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+    def kill() -> None:
+        proc.kill()
+        proc.wait()
+
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    return _LocalProcess(proc.stdout, proc.stderr, proc.wait, kill, False)
 
 
 class KubernetesTask(_JobTask):

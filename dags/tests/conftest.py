@@ -53,3 +53,32 @@ def local_platform(tmp_path, monkeypatch):
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_HOME, ignore_errors=True)
+
+
+@pytest.fixture
+def warm_worker(tmp_path_factory):
+    """A warm worker (libs/python/taxi_common/warmworker.py) of this venv, as ``npm start``
+    runs one per component: yields ``(socket path, log path)``; stopped with SIGTERM after."""
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path_factory.mktemp("warm")
+    sock, log = folder / "w.sock", folder / "worker.log"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "libs" / "python")}
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "taxi_common.warmworker", "--socket", str(sock)]
+            + ["--name", "dags", "--preload", "json,csv", "--kill-grace", "2"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while not sock.exists():
+        assert proc.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, "the warm worker did not start in 60 s"
+        time.sleep(0.05)
+    yield sock, log
+    proc.terminate()
+    proc.wait(30)

@@ -68,8 +68,16 @@ def test_trigger_smoke_fails_without_a_uri(airflow_db, conf):
     assert _states(run) == {"check_conf": "failed"}
 
 
-def test_batch_local_runs_in_order_and_is_idempotent(airflow_db, local_platform):
+@pytest.mark.parametrize("warm", [False, True], ids=["process", "warm-worker"])
+def test_batch_local_runs_in_order_and_is_idempotent(
+    airflow_db, local_platform, warm, request, monkeypatch
+):
+    """Each job as a new process, or (``npm start``'s default) in a fork of a warm worker."""
     tmp = local_platform
+    worker_log = None
+    if warm:
+        sock, worker_log = request.getfixturevalue("warm_worker")
+        monkeypatch.setenv("TAXI_WARM_WORKERS", f"dags={sock}")
     source = tmp / "landing" / "trip data" / MONTH_FILE
     source.parent.mkdir(parents=True)
     source.write_bytes(b"PAR1 not really parquet PAR1")
@@ -118,6 +126,10 @@ def test_batch_local_runs_in_order_and_is_idempotent(airflow_db, local_platform)
         "copy": "skipped",
         "job": "copy_to_staging",
     }
+    if worker_log is not None:
+        events = [json.loads(line) for line in worker_log.read_text().splitlines()]
+        finished = [e for e in events if e["event"] == "job_finished"]
+        assert [e["exit_code"] for e in finished] == [0] * (2 * len(jobs))
 
 
 def test_batch_bad_conf_fails_the_first_task_only(airflow_db, local_platform):

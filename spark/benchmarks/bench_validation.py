@@ -14,6 +14,10 @@ current code, so before and after come from the same run. ``--connect-port N`` a
 current code's Spark Connect server (``python -m taxi_spark.connect_server``, as ``npm start``
 does; its start and warm-up are printed once, not charged to any task) and runs the current
 job as its client (``SPARK_REMOTE``), the variant ``connect``: a task with no JVM of its own.
+``--warm`` (with ``--connect-port``) also starts a warm worker of this venv (``python -m
+taxi_common.warmworker``, preloading what ``pyproject.toml`` lists, as ``npm start`` does; its
+start is printed once, not charged) and runs the Connect client in a fork of it through the
+local runner's client (``dags/common/warm_client.py``), the variant ``warm``.
 """
 
 from __future__ import annotations
@@ -38,8 +42,11 @@ SPARK_DIR = Path(__file__).resolve().parents[1]
 REPO = SPARK_DIR.parent
 
 
-def run_job(src: Path, libs: Path, uri: str, docs: str, remote: dict | None = None) -> dict:
-    """One validate task in a fresh process: wall seconds, summary, logged phase timings."""
+def run_job(  # noqa: PLR0917
+    src: Path, libs: Path, uri: str, docs: str, remote: dict | None = None, warm: str | None = None
+) -> dict:
+    """One validate task in a fresh process (or in a fork of the warm worker at ``warm``):
+    wall seconds, summary, logged phase timings."""
     env = dict(
         os.environ,
         PYTHONPATH=f"{src}{os.pathsep}{libs}",
@@ -49,14 +56,12 @@ def run_job(src: Path, libs: Path, uri: str, docs: str, remote: dict | None = No
     )
     env.pop("SPARK_REMOTE", None)
     env.update(remote or {})
+    argv = [sys.executable, "-m", "taxi_spark.jobs.validate", "--uri", uri]
     start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "taxi_spark.jobs.validate", "--uri", uri],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    if warm:
+        proc = run_in_worker(warm, argv[1:], env)
+    else:
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"validate exited {proc.returncode}:\n{proc.stderr[-3000:]}")
@@ -66,6 +71,48 @@ def run_job(src: Path, libs: Path, uri: str, docs: str, remote: dict | None = No
         if line.startswith("{") and '"validation_finished"' in line:
             timings = json.loads(line).get("timings", {})
     return {"wall": wall, "summary": summary, "timings": timings}
+
+
+def run_in_worker(socket_path: str, argv: list[str], env: dict) -> subprocess.CompletedProcess:
+    """``argv`` (without the interpreter) in a fork of the warm worker, as the local runner
+    sends it: output collected from the pipes the job writes to."""
+    sys.path.insert(0, str(REPO / "dags"))
+    from common import warm_client
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        job = warm_client.submit(socket_path, argv, str(SPARK_DIR), env, out.fileno(), err.fileno())
+        code = job.wait()
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(argv, code, out.read().decode(), err.read().decode())
+
+
+def start_worker(path: Path, log: Path) -> tuple[subprocess.Popen, float]:
+    """A warm worker of this venv on the socket ``path``: (process, start seconds)."""
+    env = dict(os.environ, PYTHONPATH=str(REPO / "libs" / "python"))
+    start = time.perf_counter()
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "taxi_common.warmworker",
+                "--socket",
+                str(path),
+                "--name",
+                "spark",
+                "--preload-from",
+                str(SPARK_DIR / "pyproject.toml"),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    while not path.exists():
+        if proc.poll() is not None:
+            raise SystemExit(f"the warm worker exited {proc.returncode}:\n{log.read_text()}")
+        time.sleep(0.1)
+    return proc, time.perf_counter() - start
 
 
 def start_server(port: int, log: Path) -> tuple[subprocess.Popen, dict, float]:
@@ -116,7 +163,12 @@ def main() -> None:
     parser.add_argument(
         "--connect-port", type=int, default=None, help="also run as a Spark Connect client"
     )
+    parser.add_argument(
+        "--warm", action="store_true", help="also run the client in a warm worker's fork"
+    )
     args = parser.parse_args()
+    if args.warm and not args.connect_port:
+        parser.error("--warm needs --connect-port (the warm worker runs the Connect client)")
     sizes = [int(n) for n in args.rows.split(",")]
     if len(sizes) < 2:
         parser.error("--rows needs at least two sizes to separate fixed and per-row cost")
@@ -130,17 +182,21 @@ def main() -> None:
             files[n] = "file://" + str(path)
         current = (SPARK_DIR / "src", REPO / "libs" / "python")
         variants: dict[str, tuple[Path, Path, dict | None]] = {"current": (*current, None)}
+        socket_path = Path(tmp) / "warm.sock"
         if args.baseline:
             variants[f"@{args.baseline}"] = (
                 *checkout(args.baseline, Path(tmp) / "baseline"),
                 None,
             )
-        server, server_seconds = None, 0.0
+        server, server_seconds, worker, worker_seconds = None, 0.0, None, 0.0
         if args.connect_port:
             server, client, server_seconds = start_server(
                 args.connect_port, Path(tmp) / "connect-server.log"
             )
             variants["connect"] = (*current, client)
+        if args.warm:
+            worker, worker_seconds = start_worker(socket_path, Path(tmp) / "warm-worker.log")
+            variants["warm"] = (*current, client)
         docs = "file://" + str(Path(tmp) / "docs")
         runs: dict[tuple[str, int], list[dict]] = {}
         try:
@@ -150,19 +206,30 @@ def main() -> None:
                 for n in sizes:
                     for name in order:
                         src, libs, remote = variants[name]
+                        warm = str(socket_path) if name == "warm" else None
                         runs.setdefault((name, n), []).append(
-                            run_job(src, libs, files[n], docs, remote)
+                            run_job(src, libs, files[n], docs, remote, warm)
                         )
         finally:
+            if worker is not None:
+                worker.terminate()
+                worker.wait(60)
             if server is not None:
                 server.terminate()
                 server.wait(120)
-    report(args, sizes, list(variants), runs, server_seconds)
+    report(args, sizes, list(variants), runs, server_seconds, worker_seconds)
 
 
-def report(args, sizes: list[int], variants: list[str], runs: dict, server_seconds: float) -> None:
+def report(  # noqa: PLR0917
+    args,
+    sizes: list[int],
+    variants: list[str],
+    runs: dict,
+    server_seconds: float,
+    worker_seconds: float,
+) -> None:
     print(
-        f"machine: {machine()} (shared; other jobs running); Spark local"
+        f"machine: {machine()}, load average {os.getloadavg()[0]:.1f} at the end; Spark local"
         f"[{os.environ.get('SPARK_LOCAL_CORES', '2')}]; {args.rounds} run(s) per size and "
         f"variant, medians; bad fraction {args.bad_fraction}"
     )
@@ -170,6 +237,11 @@ def report(args, sizes: list[int], variants: list[str], runs: dict, server_secon
         print(
             f"Spark Connect server (variant connect): started and warmed up in "
             f"{server_seconds:.1f} s, once (npm start pays it while Airflow starts)"
+        )
+    if args.warm:
+        print(
+            f"warm worker (variant warm: a Connect client in a fork of it): ready in "
+            f"{worker_seconds:.1f} s, once (npm start pays it while Airflow starts)"
         )
     phases = ["count", "gx_import", "context", "checks", "publish"]
     print(f"\n{'variant':<14}{'rows':>11}{'task wall s':>13}{'checks':>8}  phases (s)")

@@ -2,14 +2,16 @@
  * Benchmark (issue 26): `npm start -- --once` end to end, the current tree against a baseline in
  * the same run, and where each month's time goes, task by task.
  *
- *   tsx tools/local/bench-start.ts [--baseline REV | --baseline no-spark-connect] [--rounds 1]
+ *   tsx tools/local/bench-start.ts [--baseline REV | --baseline no-warm-workers[,no-spark-connect]]
+ *       [--rounds 1]
  *       [--port-base 28950] [-- <npm start options, default: --months 2 --rows 100000>]
  *
  * Each round runs every variant once, alternating which goes first, each on a fresh state folder
  * (`--reset`, so both pay the same services start and a first retraining): the current tree, and
  * either the revision REV (`git archive` into a temporary folder that borrows this tree's
- * node_modules and Python environments) or this tree with `--no-spark-connect` (a JVM per Spark
- * task). It reads what `npm start` prints (`✓ services (…)`, `✓ <month> · <task> (…)`) and
+ * node_modules and Python environments) or this tree with `npm start`'s `--no-…` switches
+ * (`no-warm-workers`: a fresh interpreter per task; `no-spark-connect`: a JVM per Spark task;
+ * both, comma-separated: the pipeline as it was before issue 26). It reads what `npm start` prints (`✓ services (…)`, `✓ <month> · <task> (…)`) and
  * prints, per variant, medians of: wall time, services start, each task's time summed over the
  * months, and task time per month. A script that prints figures, not a test.
  */
@@ -104,16 +106,19 @@ async function main(argv: string[]): Promise<void> {
         const i = own.indexOf(name);
         return i >= 0 && own[i + 1] !== undefined ? own[i + 1]! : dflt;
     };
-    const baseline = opt("--baseline", "no-spark-connect");
+    const baseline = opt("--baseline", "no-warm-workers");
+    // `no-x[,no-y]`: this tree with npm start's --no-x --no-y switches; anything else a revision.
+    const switches = /^no-[a-z-]+(,no-[a-z-]+)*$/.test(baseline)
+        ? baseline.split(",").map((s) => `--${s}`)
+        : undefined;
     const rounds = Number(opt("--rounds", "1"));
     const portBase = opt("--port-base", "28950");
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bench-start-"));
     const variants: Record<string, { root: string; extra: string[] }> = {
         current: { root: REPO_ROOT, extra: [] },
-        [baseline === "no-spark-connect" ? "--no-spark-connect" : `@${baseline}`]:
-            baseline === "no-spark-connect"
-                ? { root: REPO_ROOT, extra: ["--no-spark-connect"] }
-                : { root: baselineTree(baseline, tmp), extra: [] },
+        [switches ? switches.join(" ") : `@${baseline}`]: switches
+            ? { root: REPO_ROOT, extra: switches }
+            : { root: baselineTree(baseline, tmp), extra: [] },
     };
     const results: Record<string, StartFigures[]> = {};
     const names = Object.keys(variants);

@@ -51,6 +51,7 @@ describe("npm start: options", () => {
                 "--storage",
                 "emulated",
                 "--no-spark-connect",
+                "--no-warm-workers",
                 "--source",
                 "https://mirror.example/tlc/trip-data/",
             ],
@@ -72,6 +73,7 @@ describe("npm start: options", () => {
                 reset: false,
                 storage: "emulated",
                 sparkConnect: false,
+                warmWorkers: false,
                 source: "https://mirror.example/tlc/trip-data",
             },
         );

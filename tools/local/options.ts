@@ -28,6 +28,9 @@ export interface StartOptions {
     portBase: number;
     /** Spark tasks as clients of one local Spark Connect server (false: a JVM per task). */
     sparkConnect: boolean;
+    /** Python jobs run in forks of warm workers that imported their libraries once (false: a
+     * fresh interpreter per task). */
+    warmWorkers: boolean;
     /** Airflow metadata DB: local PostgreSQL when reachable (`auto`), or forced. */
     metadataDb: MetadataDbChoice;
     /** Mark a failed task failed for good instead of waiting for Airflow's retries. */
@@ -49,6 +52,7 @@ export const DEFAULTS: Omit<StartOptions, "stateDir"> = {
     badFraction: 0.002,
     portBase: 28500,
     sparkConnect: true,
+    warmWorkers: true,
     metadataDb: "auto",
     failFast: false,
     reset: false,
@@ -94,6 +98,9 @@ Options:
                        before issue 26) instead of being a client of one long-lived local
                        Spark Connect server (the default; --storage emulated keeps a JVM per
                        task)
+  --no-warm-workers    each Python task starts a fresh interpreter that imports its libraries
+                       (dbt, MLflow, scikit-learn, PySpark's client, Great Expectations) instead
+                       of running in a fork of its component's warm worker (the default)
   --source URL         the ingest DAG downloads the real months from this base URL (the TLC's
                        https://d37ci6vzurychx.cloudfront.net/trip-data, or a mirror) instead
                        of the loopback stand-in; nothing is generated and nothing republished
@@ -147,6 +154,9 @@ export function parseOptions(argv: string[], cwd = process.cwd()): StartOptions 
                 break;
             case "--no-spark-connect":
                 o.sparkConnect = false;
+                break;
+            case "--no-warm-workers":
+                o.warmWorkers = false;
                 break;
             case "--help":
             case "-h":
