@@ -8,7 +8,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
+import { execFileSync } from "node:child_process";
+
 import { IMAGE_BUILDS, imageBuilds } from "../components/images/catalog";
+import { imageNodeFlags } from "../docs-app/bench/image-flags";
 import { DockerIgnore, contextFiles, matchPath } from "../offline/dockerignore";
 import {
     checkBasesPinned,
@@ -81,6 +84,25 @@ describe("Dockerfiles of the repository", () => {
                 `catalog docs-app contentPaths lacks ${manifest}`,
             );
         }
+    });
+
+    it("docs-app: the image's Node flags bound V8's heap well under the pod's 128 MiB", () => {
+        const flags = imageNodeFlags(
+            fs.readFileSync(path.join(ROOT, IMAGE_BUILDS["docs-app"].dockerfile), "utf8"),
+        );
+        // A real Node with those flags: V8's own heap limit (young + old generation).
+        const limit = (args: string[]): number =>
+            Number(
+                execFileSync(
+                    process.execPath,
+                    [...args, "-p", "require('v8').getHeapStatistics().heap_size_limit"],
+                    { encoding: "utf8" },
+                ).trim(),
+            ) /
+            2 ** 20;
+        const bounded = limit(flags);
+        assert.ok(bounded <= 80, `heap limit ${bounded.toFixed(0)} MiB with ${flags.join(" ")}`);
+        assert.ok(limit([]) > 2 * bounded, "the flags should lower Node's default heap limit");
     });
 
     for (const [key, build] of Object.entries(IMAGE_BUILDS)) {

@@ -10,12 +10,14 @@
  *
  *   tsx docs-app/bench/nginx.ts [--rounds 3] [--duration 10] [--connections 10]
  *                               [--baseline <git revision>] [--node-floor] [--port-base 28750]
+ *                               [--node-flags "--max-semi-space-size=1 …"]
  *
  * `--baseline main` also serves the tree with the docs app of that revision (its `docs-app/src`
  * taken with `git archive`), interleaved with the others, to compare before and after.
  * `--node-floor` adds, for the index scenario, a bare `node:http` server answering with the index
  * page's bytes from memory and the app's response headers (a fresh request id each time): what
- * one Node process can do with the same response at all, for scale.
+ * one Node process can do with the same response at all, for scale. Every Node server runs with
+ * the flags of the image's CMD (docs-app/Dockerfile; `--node-flags` to try others).
  *
  * Prerequisites: nginx and wrk (Debian: `apt-get install -y nginx-light wrk`).
  * Ports <port-base> to <port-base>+3 on 127.0.0.1 (default 28750-28753).
@@ -28,6 +30,8 @@ import * as path from "node:path";
 import * as zlib from "node:zlib";
 
 import { build } from "esbuild";
+
+import { imageNodeFlags } from "./image-flags";
 
 const REPO = path.resolve(__dirname, "..", "..");
 type ServerName = "nginx" | "app" | "baseline" | "floor";
@@ -135,9 +139,11 @@ async function waitFor(port: number, pathName: string): Promise<void> {
     throw new Error(`nothing answered on port ${port}`);
 }
 
+let NODE_FLAGS: string[] = [];
+
 function startApp(name: "app" | "baseline", label: string, dir: string, root: string): Running {
     const log = fs.openSync(path.join(dir, `${name}.log`), "a");
-    const proc = spawn(process.execPath, [path.join(dir, `${name}.js`)], {
+    const proc = spawn(process.execPath, [...NODE_FLAGS, path.join(dir, `${name}.js`)], {
         env: {
             ...process.env,
             NODE_PATH: path.join(REPO, "node_modules"),
@@ -212,7 +218,7 @@ server.keepAliveTimeout = 620000;
 server.listen(${PORTS.floor}, "127.0.0.1");
 `,
     );
-    const proc = spawn(process.execPath, [script, file], {
+    const proc = spawn(process.execPath, [...NODE_FLAGS, script, file], {
         stdio: ["ignore", "ignore", "inherit"],
     });
     return { name: "floor", label: "bare node:http (floor)", proc, pid: () => proc.pid! };
@@ -303,6 +309,11 @@ async function main(): Promise<void> {
     const portBase = numberOption("port-base", 28750);
     if (portBase < 1024 || portBase > 65532) throw new Error("--port-base needs a port 1024-65532");
     PORTS = { nginx: portBase, app: portBase + 1, baseline: portBase + 2, floor: portBase + 3 };
+    const flags = option("node-flags");
+    NODE_FLAGS =
+        flags !== undefined
+            ? flags.split(/\s+/).filter(Boolean)
+            : imageNodeFlags(fs.readFileSync(path.join(REPO, "docs-app", "Dockerfile"), "utf8"));
     const nginx = which("nginx");
     if (nginx === undefined || which("wrk") === undefined) {
         console.error(
@@ -354,6 +365,7 @@ async function main(): Promise<void> {
             },
         ];
         const version = spawnSync(nginx, ["-v"], { encoding: "utf8" }).stderr.trim();
+        console.log(`node flags (docs app and floor): ${NODE_FLAGS.join(" ") || "(none)"}`);
         const cpus = os.cpus();
         console.log(
             `docs app vs nginx: ${rounds} interleaved rounds, wrk 1 thread, ${connections} ` +
