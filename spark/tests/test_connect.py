@@ -165,6 +165,17 @@ def server(tmp_path_factory):
 
 
 @pytest.mark.spark
+def test_the_warm_up_ran_on_the_server_and_as_its_client(server):
+    """Both warm-ups succeeded: the classic one and the one through Connect (with the token),
+    which the first task would otherwise pay for."""
+    events = [json.loads(x) for x in server["log"].read_text().splitlines() if x.startswith("{")]
+    names = [e["event"] for e in events]
+    assert "connect_server_warm_up_failed" not in names, events
+    warmed = next(e for e in events if e["event"] == "connect_server_warmed")
+    assert 0 < warmed["classic_seconds"] < warmed["seconds"]
+
+
+@pytest.mark.spark
 def test_validate_and_load_run_as_clients(server, tmp_path):
     testdata.write_months("file://" + str(tmp_path / "in"), [(2023, 1)], 2000, seed=3)
     uri = file_uri(tmp_path / "in" / "yellow_tripdata_2023-01.parquet")
