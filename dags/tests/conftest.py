@@ -68,8 +68,11 @@ def warm_worker(tmp_path_factory):
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "libs" / "python")}
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "taxi_common.warmworker", "--socket", str(sock)]
-            + ["--name", "dags", "--preload", "json,csv", "--kill-grace", "2"],
+            [
+                sys.executable,
+                *("-m", "taxi_common.warmworker", "--socket", str(sock), "--name", "dags"),
+                *("--preload", "json,csv", "--kill-grace", "2"),
+            ],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from common import warm_client
-from common.runners import _start_local
 from common.jobs import Job
+from common.runners import _start_local
 from tests.conftest import REPO_ROOT
 
 
@@ -233,8 +233,11 @@ def test_a_preloaded_module_that_starts_a_thread_is_refused(tmp_path):
     )
     env = {**os.environ, "PYTHONPATH": f"{REPO_ROOT / 'libs' / 'python'}:{tmp_path}"}
     proc = subprocess.run(
-        [sys.executable, "-m", "taxi_common.warmworker", "--socket", str(tmp_path / "s")]
-        + ["--preload", "threaded"],
+        [
+            sys.executable,
+            *("-m", "taxi_common.warmworker", "--socket", str(tmp_path / "s")),
+            *("--preload", "threaded"),
+        ],
         env=env,
         capture_output=True,
         text=True,
