@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAX_MESSAGE = 1 << 20
+_JOB_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGCHLD}
 
 
 def log(event: str, **fields: Any) -> None:
@@ -297,6 +298,11 @@ class Worker:
     def _fork(self, conn: socket.socket, req: Request, fds: list[int]) -> None:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
+        # Signals stay blocked across the fork until the child has its own handlers: a SIGTERM
+        # that arrives first (the caller went away at once) must kill the job, not run the
+        # worker's handler in it. Both sides set the job's process group (the usual idiom), so
+        # it exists before the worker can signal it.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _JOB_SIGNALS)
         pid = os.fork()
         if pid == 0:  # the job
             code = 1
@@ -306,6 +312,7 @@ class Worker:
                 for sig in (signal.SIGCHLD, signal.SIGTERM):
                     signal.signal(sig, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.default_int_handler)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, _JOB_SIGNALS)
                 self.sel.close()
                 self.listener.close()
                 conn.close()
@@ -325,6 +332,9 @@ class Worker:
                 traceback.print_exc()
             finally:
                 os._exit(code)
+        with contextlib.suppress(OSError):  # the child may have set it already
+            os.setpgid(pid, pid)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _JOB_SIGNALS)
         for fd in fds:
             os.close(fd)
         job = Job(pid, conn, time.monotonic())
