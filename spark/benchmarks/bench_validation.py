@@ -76,7 +76,8 @@ def run_job(  # noqa: PLR0917
 def run_in_worker(socket_path: str, argv: list[str], env: dict) -> subprocess.CompletedProcess:
     """``argv`` (without the interpreter) in a fork of the warm worker, as the local runner
     sends it: output collected from the pipes the job writes to."""
-    sys.path.insert(0, str(REPO / "dags"))
+    if str(REPO / "dags") not in sys.path:
+        sys.path.insert(0, str(REPO / "dags"))
     from common import warm_client
 
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:

@@ -6,23 +6,18 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { portInUse, type ProcessRegistry, type Service } from "./processes";
+import { portInUse, waitUntil, type ProcessRegistry, type Service } from "./processes";
 import { venvBin } from "./python";
 
 export const MAIL_CONN_ID = "smtp_reports";
 export const REPORT_RECIPIENT = "data-team@taxi-platform.local";
 export const REPORT_SENDER = "reports@taxi-platform.local";
 
-async function waitForPort(service: Service, port: number, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-        if (!service.running()) {
-            throw new Error(`${service.name} exited before listening; see ${service.logFile}`);
-        }
-        if (await portInUse(port)) return;
-        await new Promise((r) => setTimeout(r, 300));
-    }
-    throw new Error(`${service.name} did not listen on 127.0.0.1:${port} in ${timeoutMs / 1000} s`);
+function waitForPort(service: Service, port: number, timeoutMs: number): Promise<void> {
+    return waitUntil(service, `listening on 127.0.0.1:${port}`, () => portInUse(port), {
+        timeoutMs,
+        pollMs: 300,
+    });
 }
 
 /** Start the SMTP sink; resolves once it listens. */

@@ -153,6 +153,32 @@ export function tcpAnswers(host: string, port: number, timeoutMs: number): Promi
     });
 }
 
+/**
+ * Poll `ready()` every `pollMs` until it is true, failing early (with the log's tail) when the
+ * service exits first, and after `timeoutMs` naming `what` it was waiting for.
+ */
+export async function waitUntil(
+    service: Service,
+    what: string,
+    ready: () => boolean | Promise<boolean>,
+    o: { timeoutMs: number; pollMs?: number; exitHint?: (code: number | string | null) => string },
+): Promise<void> {
+    const deadline = Date.now() + o.timeoutMs;
+    while (Date.now() < deadline) {
+        if (!service.running()) {
+            const code = service.child.exitCode ?? service.child.signalCode;
+            throw new Error(
+                `${service.name} exited (${code}${o.exitHint?.(code) ?? ""}) before ${what}; see ${service.logFile}:\n${tailFile(service.logFile)}`,
+            );
+        }
+        if (await ready()) return;
+        await sleep(o.pollMs ?? 500);
+    }
+    throw new Error(
+        `${service.name} was not ${what} in ${Math.round(o.timeoutMs / 1000)} s; see ${service.logFile}:\n${tailFile(service.logFile)}`,
+    );
+}
+
 /** Wait until `url` answers 200, failing early (with the log's tail) if the service exits. */
 export async function waitForHttp(service: Service, url: string, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;

@@ -14,14 +14,7 @@
 import { randomBytes } from "node:crypto";
 import * as path from "node:path";
 import { REPO_ROOT } from "./options";
-import {
-    portInUse,
-    sleep,
-    tailFile,
-    tcpAnswers,
-    type ProcessRegistry,
-    type Service,
-} from "./processes";
+import { portInUse, tcpAnswers, waitUntil, type ProcessRegistry, type Service } from "./processes";
 import { venvBin } from "./python";
 
 export interface SparkConnect {
@@ -75,19 +68,14 @@ export async function startSparkConnect(
 }
 
 /** Wait until 127.0.0.1:port accepts connections, failing early (with the log) on exit. */
-async function waitForTcp(service: Service, port: number, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-        if (!service.running()) {
-            const code = service.child.exitCode ?? service.child.signalCode;
-            throw new Error(
-                `${service.name} exited (${code}${code === 2 ? ": bad argument or port taken" : ""}) before listening on 127.0.0.1:${port}; see ${service.logFile}:\n${tailFile(service.logFile)}`,
-            );
-        }
-        if (await tcpAnswers("127.0.0.1", port, 1000)) return;
-        await sleep(500);
-    }
-    throw new Error(
-        `${service.name} did not listen on 127.0.0.1:${port} in ${Math.round(timeoutMs / 1000)} s; see ${service.logFile}:\n${tailFile(service.logFile)}`,
+function waitForTcp(service: Service, port: number, timeoutMs: number): Promise<void> {
+    return waitUntil(
+        service,
+        `listening on 127.0.0.1:${port}`,
+        () => tcpAnswers("127.0.0.1", port, 1000),
+        {
+            timeoutMs,
+            exitHint: (code) => (code === 2 ? ": bad argument or port taken" : ""),
+        },
     );
 }

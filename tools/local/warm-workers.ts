@@ -16,7 +16,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { REPO_ROOT } from "./options";
-import { sleep, tailFile, type ProcessRegistry, type Service } from "./processes";
+import { waitUntil, type ProcessRegistry, type Service } from "./processes";
 import { venvBin, type PipelineFolder } from "./python";
 
 /** The component venvs that get a worker; each lists what its worker imports first in its
@@ -89,19 +89,6 @@ export class WarmWorkers {
     }
 }
 
-async function waitForSocket(service: Service, socket: string, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-        if (!service.running()) {
-            const code = service.child.exitCode ?? service.child.signalCode;
-            throw new Error(
-                `${service.name} exited (${code}) before it was ready; see ${service.logFile}:\n${tailFile(service.logFile)}`,
-            );
-        }
-        if (fs.existsSync(socket)) return;
-        await sleep(200);
-    }
-    throw new Error(
-        `${service.name} was not ready in ${Math.round(timeoutMs / 1000)} s; see ${service.logFile}:\n${tailFile(service.logFile)}`,
-    );
+function waitForSocket(service: Service, socket: string, timeoutMs: number): Promise<void> {
+    return waitUntil(service, "ready", () => fs.existsSync(socket), { timeoutMs, pollMs: 200 });
 }
