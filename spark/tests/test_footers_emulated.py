@@ -5,8 +5,11 @@ fake-gcs-server and moto's server (``libs/python/taxi_testing/emulators.py``, fr
 ``uris.filesystem`` (pyarrow's GCS and S3 clients, pointed there by ``STORAGE_EMULATOR_HOST`` and
 ``AWS_ENDPOINT_URL_S3``), ``uris.list_parquet`` and ``grouping.group_files`` with its default
 opener. 200 files of three schemas under a prefix with a space (``trip data/``) are grouped,
-and the thread pool is checked to overlap its requests: footers in flight at once, and wall
-time against a serial run over the same files.
+and the thread pool is checked to overlap its requests: how many footers are in flight at once.
+Its wall time against a serial run is printed, not asserted: on loopback an emulator has no
+network latency to hide, and on a loaded 2-core machine a CPU-bound emulator can answer 16
+concurrent requests no faster than one at a time (seen: serial 2.12 s, pooled 2.43 s). The
+speed-up is measured by ``benchmarks/bench_grouping.py``.
 """
 
 from __future__ import annotations
@@ -128,4 +131,3 @@ def test_the_thread_pool_overlaps_footer_requests(clouds, scheme):
     assert serial.opened == pooled.opened == FILES
     assert serial.max_in_flight == 1
     assert pooled.max_in_flight >= 8, "the pool must have many requests open at once"
-    assert pooled_s < serial_s, "overlapping requests must beat the serial run"
