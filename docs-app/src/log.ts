@@ -38,34 +38,36 @@ export function errorFields(err: unknown): LogFields {
     return { error: String(err) };
 }
 
+/** How long a log line may wait for others before it is written (see {@link batchedWriter}). */
+export const LOG_FLUSH_MS = 20;
+
 /**
- * Lines written in one event-loop turn go out in one write, on the next turn: under load the
- * per-request log line costs a string append instead of a write system call (synchronous when
- * stdout is a file). `flush()` writes what is pending at once; more than `maxBytes` pending
- * flushes immediately, so the buffer stays small.
+ * Lines are collected and written together, at most `LOG_FLUSH_MS` after the first of them:
+ * under load the per-request log line costs a string append instead of a write system call
+ * (synchronous when stdout is a file or a pipe). `flush()` writes what is pending at once; more
+ * than `maxBytes` pending flushes immediately, so the buffer stays small. The timer does not keep
+ * the process alive: what is pending at exit is written by the exit handler.
  */
 export function batchedWriter(
     sink: (chunk: string) => void,
     options: { maxBytes?: number; schedule?: (fn: () => void) => void } = {},
 ): { write: (line: string) => void; flush: () => void } {
     const maxBytes = options.maxBytes ?? 256 * 1024;
-    const schedule = options.schedule ?? ((fn: () => void) => void setImmediate(fn));
-    let pending: string[] = [];
-    let bytes = 0;
+    const schedule =
+        options.schedule ?? ((fn: () => void) => void setTimeout(fn, LOG_FLUSH_MS).unref());
+    let pending = "";
     let scheduled = false;
     const flush = (): void => {
         scheduled = false;
         if (pending.length === 0) return;
-        const chunk = pending.join("");
-        pending = [];
-        bytes = 0;
+        const chunk = pending;
+        pending = "";
         sink(chunk);
     };
     return {
         write: (line) => {
-            pending.push(line);
-            bytes += line.length;
-            if (bytes >= maxBytes) {
+            pending += line;
+            if (pending.length >= maxBytes) {
                 flush();
             } else if (!scheduled) {
                 scheduled = true;
@@ -89,34 +91,49 @@ function stdout(): (line: string) => void {
     return stdoutWriter;
 }
 
+/** The base keys of every line; a field with one of these names replaces it. */
+const BASE_KEYS = ["ts", "level", "severity", "logger", "event"] as const;
+
+let lastMs = -1;
+let lastIso = "";
+
+/** `new Date().toISOString()`, formatted once per millisecond however many lines share it. */
+function isoNow(): string {
+    const now = Date.now();
+    if (now !== lastMs) {
+        lastMs = now;
+        lastIso = new Date(now).toISOString();
+    }
+    return lastIso;
+}
+
 export function createLogger(
     options: { level?: LogLevel; name?: string; write?: (line: string) => void } = {},
 ): Logger {
     const min = RANK[options.level ?? "info"];
     const name = options.name ?? "docs-app";
+    const nameJson = JSON.stringify(name);
     const write = options.write ?? stdout();
     const log = (level: LogLevel, event: string, fields?: LogFields): void => {
         if (RANK[level] < min) return;
-        const record = {
-            ts: new Date().toISOString(),
-            level,
-            severity: SEVERITY[level],
-            logger: name,
-            event,
-            ...fields,
-        };
+        // The base keys are written as text and the fields object is serialised as it is: no
+        // merged copy per line (a request logs one line; this is most of what logging costs).
+        const head = `{"ts":"${isoNow()}","level":"${level}","severity":"${SEVERITY[level]}","logger":${nameJson},"event":${JSON.stringify(event)}`;
+        if (fields === undefined) {
+            write(head + "}\n");
+            return;
+        }
         let line: string;
         try {
-            line = JSON.stringify(record);
+            if (BASE_KEYS.some((key) => Object.hasOwn(fields, key))) {
+                const record = { ts: lastIso, level, severity: SEVERITY[level], logger: name };
+                line = JSON.stringify({ ...record, event, ...fields });
+            } else {
+                const rest = JSON.stringify(fields);
+                line = rest === "{}" ? head + "}" : head + "," + rest.slice(1);
+            }
         } catch {
-            line = JSON.stringify({
-                ts: record.ts,
-                level,
-                severity: record.severity,
-                logger: name,
-                event,
-                fields: "[unserialisable]",
-            });
+            line = head + ',"fields":"[unserialisable]"}';
         }
         write(line + "\n");
     };

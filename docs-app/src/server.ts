@@ -22,7 +22,7 @@ import { BodyCache } from "./body-cache";
 import { StatCache } from "./stat-cache";
 import type { SiteSummary } from "./catalog";
 import { renderError, renderIndex, renderNotPublished, renderSiteListing } from "./index-page";
-import type { Logger } from "./log";
+import type { LogFields, Logger } from "./log";
 import { errorFields } from "./log";
 import type { Counter, Histogram } from "prom-client";
 
@@ -39,6 +39,7 @@ const gzipAsync = promisify(zlib.gzip);
 export const GZIP_MIN_BYTES = 1024;
 const HTML_CACHE = "private, no-cache";
 const ASSET_CACHE = "private, max-age=300";
+const HSTS = "max-age=31536000";
 
 /** Headers on every response. */
 const SECURITY_HEADERS: Record<string, string> = {
@@ -93,6 +94,12 @@ interface Page {
     body: Buffer;
     etag: string;
     gzip?: Buffer;
+    /**
+     * The response headers of a 200, but the request id, by variant (gzip or not, HSTS or not),
+     * built on first use: every request then copies flat, validated-once strings instead of
+     * concatenating an ETag and spreading the constants again.
+     */
+    headers?: (http.OutgoingHttpHeaders | undefined)[];
 }
 
 interface RequestContext {
@@ -223,31 +230,41 @@ export class DocsServer {
         res.requestId = ctx.id;
         if (this.draining) res.shouldKeepAlive = false;
         this.metrics.inFlight.inc();
-        res.once("close", () => {
-            this.metrics.inFlight.dec();
-            const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-            const status = res.statusCode;
-            this.countRequest(ctx.route, methodLabel(req.method), status, seconds);
-            const quiet = ctx.route === "healthz" || ctx.route === "metrics";
-            const level = status >= 500 ? "warn" : quiet ? "debug" : "info";
-            if (!this.log.enabled(level)) return;
-            const forwarded = req.headers["x-forwarded-for"];
-            this.log[level]("request", {
-                request_id: ctx.id,
-                method: (req.method ?? "").slice(0, 16),
-                path: (req.url ?? "").slice(0, 512),
-                route: ctx.route,
-                ...(ctx.site !== undefined ? { site: ctx.site } : {}),
-                status,
-                duration_ms: Math.round(seconds * 1e5) / 100,
-                ...(res.writableFinished ? {} : { aborted: true }),
-                remote:
-                    (typeof forwarded === "string" ? forwarded.split(",")[0]?.trim() : undefined) ??
-                    req.socket.remoteAddress,
-                user_agent: (req.headers["user-agent"] ?? "").slice(0, 200),
-            });
-        });
+        res.once("close", () => this.finished(req, res, ctx, started));
         this.handle(req, res, ctx).catch((err: unknown) => this.fail(req, res, ctx, err));
+    }
+
+    /** Count and log a response that ended (sent, failed or abandoned by the client). */
+    private finished(
+        req: http.IncomingMessage,
+        res: DocsResponse,
+        ctx: RequestContext,
+        started: bigint,
+    ): void {
+        this.metrics.inFlight.dec();
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const status = res.statusCode;
+        this.countRequest(ctx.route, methodLabel(req.method), status, seconds);
+        const quiet = ctx.route === "healthz" || ctx.route === "metrics";
+        const level = status >= 500 ? "warn" : quiet ? "debug" : "info";
+        if (!this.log.enabled(level)) return;
+        // Built key by key, in a fixed order, without spreads: one line per request.
+        const fields: LogFields = {
+            request_id: ctx.id,
+            method: (req.method ?? "").slice(0, 16),
+            path: (req.url ?? "").slice(0, 512),
+            route: ctx.route,
+        };
+        if (ctx.site !== undefined) fields.site = ctx.site;
+        fields.status = status;
+        fields.duration_ms = Math.round(seconds * 1e5) / 100;
+        if (!res.writableFinished) fields.aborted = true;
+        const forwarded = req.headers["x-forwarded-for"];
+        fields.remote =
+            (typeof forwarded === "string" ? forwarded.split(",")[0]?.trim() : undefined) ??
+            req.socket.remoteAddress;
+        fields.user_agent = (req.headers["user-agent"] ?? "").slice(0, 200);
+        this.log[level]("request", fields);
     }
 
     private async handle(
@@ -564,31 +581,28 @@ export class DocsServer {
         html: string | Page,
     ): Promise<void> {
         const page = typeof html === "string" ? preparePage(html) : html;
-        const { body, etag } = page;
-        const headers: http.OutgoingHttpHeaders = {
-            "X-Request-Id": res.requestId,
-            ...SECURITY_HEADERS,
-            "Content-Security-Policy": GENERATED_CSP,
-            "Content-Type": "text/html; charset=utf-8",
-            "Cache-Control": status === 200 ? HTML_CACHE : "no-store",
-            Vary: "Accept-Encoding",
-        };
-        this.addHsts(req, headers);
+        const hsts = req.headers["x-forwarded-proto"] === "https";
+        if (status === 200 && notModified(req, `p${page.etag}`, undefined)) {
+            const headers = pageHeaders(page, status, false, hsts);
+            delete headers["Content-Length"];
+            delete headers["Content-Encoding"];
+            headers.ETag = `"p${page.etag}"`;
+            res.writeHead(304, { "X-Request-Id": res.requestId, ...headers }).end();
+            return;
+        }
+        const gzip =
+            page.body.length >= GZIP_MIN_BYTES && acceptsGzip(req.headers["accept-encoding"]);
+        if (gzip && page.gzip === undefined) page.gzip = await gzipAsync(page.body);
+        const payload = gzip ? page.gzip! : page.body;
+        let headers: http.OutgoingHttpHeaders;
         if (status === 200) {
-            headers.ETag = `"p${etag}"`;
-            if (notModified(req, `p${etag}`, undefined)) {
-                res.writeHead(304, headers).end();
-                return;
-            }
+            const variant = (gzip ? 1 : 0) + (hsts ? 2 : 0);
+            page.headers ??= [];
+            const prepared = (page.headers[variant] ??= pageHeaders(page, 200, gzip, hsts));
+            headers = { "X-Request-Id": res.requestId, ...prepared };
+        } else {
+            headers = { "X-Request-Id": res.requestId, ...pageHeaders(page, status, gzip, hsts) };
         }
-        let payload = body;
-        if (body.length >= GZIP_MIN_BYTES && acceptsGzip(req.headers["accept-encoding"])) {
-            page.gzip ??= await gzipAsync(body);
-            payload = page.gzip;
-            headers["Content-Encoding"] = "gzip";
-            if (headers.ETag !== undefined) headers.ETag = `"p${etag}-gz"`;
-        }
-        headers["Content-Length"] = payload.length;
         res.writeHead(status, headers);
         res.end(req.method === "HEAD" ? undefined : payload);
     }
@@ -624,7 +638,7 @@ export class DocsServer {
     private addHsts(req: http.IncomingMessage, headers: http.OutgoingHttpHeaders): void {
         // Only over HTTPS (the load balancer terminates TLS and says so).
         if (req.headers["x-forwarded-proto"] === "https") {
-            headers["Strict-Transport-Security"] = "max-age=31536000";
+            headers["Strict-Transport-Security"] = HSTS;
         }
     }
 
@@ -697,6 +711,31 @@ export function notModified(
             return Math.floor(updated.getTime() / 1000) <= Math.floor(since / 1000);
     }
     return false;
+}
+
+/**
+ * The headers of a generated page's response but the request id: a 200 has an ETag (the gzip
+ * variant its own, `-gz`); an error page is not stored by caches.
+ */
+function pageHeaders(
+    page: Page,
+    status: number,
+    gzip: boolean,
+    hsts: boolean,
+): http.OutgoingHttpHeaders {
+    const headers: http.OutgoingHttpHeaders = {
+        ...SECURITY_HEADERS,
+        "Content-Security-Policy": GENERATED_CSP,
+        "Content-Type": "text/html; charset=utf-8",
+        "Cache-Control": status === 200 ? HTML_CACHE : "no-store",
+        Vary: "Accept-Encoding",
+    };
+    // Only over HTTPS (the load balancer terminates TLS and says so).
+    if (hsts) headers["Strict-Transport-Security"] = HSTS;
+    if (status === 200) headers.ETag = `"p${page.etag}${gzip ? "-gz" : ""}"`;
+    if (gzip) headers["Content-Encoding"] = "gzip";
+    headers["Content-Length"] = String((gzip ? page.gzip! : page.body).length);
+    return headers;
 }
 
 function preparePage(html: string): Page {

@@ -227,6 +227,41 @@ describe("docs-app server (file backend, loopback)", () => {
             assert.equal(both.status, 200, "If-None-Match wins over If-Modified-Since");
         });
 
+        it("keeps the generated index page's four header variants apart (gzip x HSTS)", async () => {
+            const variants = [
+                { gzip: true, https: true },
+                { gzip: false, https: false },
+                { gzip: true, https: false },
+                { gzip: false, https: true },
+            ];
+            // Twice over, in an order that reuses each prepared variant after the others.
+            for (const round of [1, 2]) {
+                for (const v of variants) {
+                    const headers: Record<string, string> = {};
+                    if (v.gzip) headers["accept-encoding"] = "gzip";
+                    if (v.https) headers["x-forwarded-proto"] = "https";
+                    const r = await request(srv.port, "/", { headers });
+                    const what = `round ${round} ${JSON.stringify(v)}`;
+                    assert.equal(r.status, 200, what);
+                    const body = v.gzip ? zlib.gunzipSync(r.body) : r.body;
+                    assert.match(body.toString("utf8"), /<html/i, what);
+                    assert.equal(r.headers["content-length"], String(r.body.length), what);
+                    assert.equal(r.headers["content-encoding"], v.gzip ? "gzip" : undefined, what);
+                    assert.equal(
+                        r.headers["strict-transport-security"],
+                        v.https ? "max-age=31536000" : undefined,
+                        what,
+                    );
+                    assert.match(
+                        String(r.headers.etag),
+                        v.gzip ? /^"p[0-9a-f]+-gz"$/ : /^"p[0-9a-f]+"$/,
+                        what,
+                    );
+                    assert.match(String(r.headers["x-request-id"]), /^[0-9a-f-]{36}$/, what);
+                }
+            }
+        });
+
         it("revalidates the generated index page by ETag", async () => {
             const first = await request(srv.port, "/");
             const r = await request(srv.port, "/", {

@@ -10,7 +10,7 @@ import { acceptsGzip, contentTypeFor } from "../src/content-types";
 import { BodyCache } from "../src/body-cache";
 import { escapeHtml, renderIndex } from "../src/index-page";
 import { Catalog } from "../src/catalog";
-import { batchedWriter } from "../src/log";
+import { batchedWriter, createLogger } from "../src/log";
 import { StatCache } from "../src/stat-cache";
 import type { ObjectInfo, Storage } from "../src/storage";
 import { encodePath, parseTarget } from "../src/paths";
@@ -248,7 +248,7 @@ describe("body cache", () => {
 });
 
 describe("batched log writer", () => {
-    it("writes the lines of one turn in one write, in order, and flushes early when full", () => {
+    it("writes lines collected together in one write, in order, and flushes early when full", () => {
         const chunks: string[] = [];
         const turns: (() => void)[] = [];
         const writer = batchedWriter((c) => chunks.push(c), {
@@ -257,8 +257,8 @@ describe("batched log writer", () => {
         });
         writer.write("a\n");
         writer.write("b\n");
-        assert.deepEqual(chunks, [], "nothing written until the next turn");
-        assert.equal(turns.length, 1, "one flush scheduled per turn");
+        assert.deepEqual(chunks, [], "nothing written until the scheduled flush");
+        assert.equal(turns.length, 1, "one flush scheduled for both lines");
         turns[0]!();
         assert.deepEqual(chunks, ["a\nb\n"]);
         writer.write("0123456789\n");
@@ -268,6 +268,144 @@ describe("batched log writer", () => {
         assert.deepEqual(chunks.at(-1), "c\n");
         turns.at(-1)!();
         assert.equal(chunks.length, 3, "a flush with nothing pending writes nothing");
+    });
+});
+
+describe("stdout logger of a process", () => {
+    it("writes a line within the flush delay, writes what is pending at exit, and lets the process end", function () {
+        this.timeout(60_000);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "docs-log-"));
+        const probe = path.join(dir, "probe.js");
+        const log = path.resolve(__dirname, "..", "src", "log.ts");
+        // Line 1 waits for the timer, line 2 is pending when the process ends on its own (the
+        // timer must not keep it alive), line 3 after exit was asked for.
+        fs.writeFileSync(
+            probe,
+            `const { createLogger, LOG_FLUSH_MS } = require(${JSON.stringify(log)});
+            const fs = require("node:fs");
+            const logger = createLogger();
+            logger.info("first", { n: 1 });
+            setTimeout(() => {
+                // stdout is a file here: its size says whether line 1 was written by now.
+                fs.writeSync(2, fs.fstatSync(1).size > 0 ? "flushed" : "pending");
+                logger.info("second", { n: 2 });
+                if (process.argv[2] === "exit") { logger.info("third", { n: 3 }); process.exit(0); }
+            }, LOG_FLUSH_MS * 5);`,
+        );
+        try {
+            for (const mode of ["ends", "exit"]) {
+                const t0 = Date.now();
+                const out = path.join(dir, `${mode}.log`);
+                const fd = fs.openSync(out, "w");
+                const r = spawnSync(process.execPath, ["-r", "tsx/cjs", probe, mode], {
+                    encoding: "utf8",
+                    cwd: path.resolve(__dirname, "..", ".."),
+                    stdio: ["ignore", fd, "pipe"],
+                    timeout: 30_000,
+                });
+                fs.closeSync(fd);
+                assert.equal(r.status, 0, r.stderr);
+                assert.equal(r.stderr, "flushed", "line 1 written within 5 flush delays");
+                const events = fs
+                    .readFileSync(out, "utf8")
+                    .trim()
+                    .split("\n")
+                    .map((l) => (JSON.parse(l) as { event: string }).event);
+                assert.deepEqual(
+                    events,
+                    mode === "exit" ? ["first", "second", "third"] : ["first", "second"],
+                );
+                assert.ok(
+                    Date.now() - t0 < 20_000,
+                    "the flush timer does not keep the process alive",
+                );
+            }
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+});
+
+describe("logger", () => {
+    const capture = (level?: "debug" | "info" | "warn" | "error") => {
+        const lines: string[] = [];
+        const log = createLogger({ name: "docs-app", write: (l) => lines.push(l), level });
+        return {
+            log,
+            lines,
+            parsed: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
+        };
+    };
+
+    it("writes one JSON object per line: base keys first, then the fields as given", () => {
+        const { log, lines, parsed } = capture();
+        const before = Date.now();
+        log.info("request", { path: '/a"b\\c\n', status: 200, nested: { x: [1, null] } });
+        log.warn("bare");
+        log.error("empty", {});
+        log.info("undefined-only", { skipped: undefined });
+        assert.ok(lines.every((l) => l.endsWith("\n") && !l.slice(0, -1).includes("\n")));
+        const [a, b, c, d] = parsed();
+        assert.deepEqual(Object.keys(a!), [
+            "ts",
+            "level",
+            "severity",
+            "logger",
+            "event",
+            "path",
+            "status",
+            "nested",
+        ]);
+        assert.deepEqual(a, {
+            ts: a!.ts,
+            level: "info",
+            severity: "INFO",
+            logger: "docs-app",
+            event: "request",
+            path: '/a"b\\c\n',
+            status: 200,
+            nested: { x: [1, null] },
+        });
+        const ts = Date.parse(a.ts as string);
+        assert.match(a.ts as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+        assert.ok(ts >= before && ts <= Date.now(), "the timestamp is now");
+        assert.deepEqual(b, {
+            ts: b!.ts,
+            level: "warn",
+            severity: "WARNING",
+            logger: "docs-app",
+            event: "bare",
+        });
+        assert.equal(c!.event, "empty");
+        assert.equal(Object.keys(c!).length, 5);
+        assert.equal(Object.keys(d!).length, 5, "undefined fields are left out");
+    });
+
+    it("lets a field replace a base key (one key, no duplicate) and survives unserialisable fields", () => {
+        const { log, lines, parsed } = capture();
+        log.info("first", { event: "second", logger: "custom" });
+        const cyclic: Record<string, unknown> = {};
+        cyclic.self = cyclic;
+        log.error("broken", { cyclic });
+        log.error("bigint", { n: 1n });
+        const [a, b, c] = parsed();
+        assert.equal(lines[0]!.match(/"event":/g)?.length, 1);
+        assert.equal(a!.event, "second");
+        assert.equal(a!.logger, "custom");
+        assert.equal(a!.severity, "INFO");
+        assert.equal(b!.event, "broken");
+        assert.equal(b!.fields, "[unserialisable]");
+        assert.equal(c!.fields, "[unserialisable]");
+    });
+
+    it("drops lines under its level", () => {
+        const { log, lines } = capture("warn");
+        log.info("hidden");
+        log.debug("hidden");
+        log.warn("shown");
+        assert.equal(lines.length, 1);
+        assert.equal(log.enabled("info"), false);
+        assert.equal(log.enabled("error"), true);
     });
 });
 
