@@ -8,16 +8,17 @@
  *      not take a burst of API calls; or any SQLAlchemy URL you pass), generated fernet key /
  *      API secret key / JWT secret, a light password hash for the local users;
  *   2. `airflow db migrate`, `airflow users create` for one API user (role `User` by default:
- *      enough to create DAG runs) and any extra users (e.g. an `Admin` for the UI), `airflow dags
- *      reserialize` so the API knows the DAGs. With a kept home, each user's password is read
+ *      enough to create DAG runs) and any extra users (e.g. an `Admin` for the UI), and, unless a
+ *      `dag-processor` is started (it parses the folder itself), `airflow dags reserialize` so
+ *      the API knows the DAGs. With a kept home, each user's password is read
  *      back from its credentials file, and a user that already exists in a kept metadata DB gets
  *      its password reset to the one in the file;
  *   3. starts the requested components (default: only `api-server`, which is all that creating
  *      runs needs; add `scheduler`, `dag-processor`, `triggerer` to run them), each in its own
  *      process group with output in `<home>/logs/<component>.log` and a marker in its
  *      environment that every descendant inherits (`local/proctree.ts`);
- *   4. waits for `GET /api/v2/monitor/health` and, if asked, checks that the expected DAGs are
- *      known to the API.
+ *   4. waits for `GET /api/v2/monitor/health` and, if asked, until the expected DAGs are known
+ *      to the API (a clear error at once when the folder has import errors).
  * It returns the base URL, the user's credentials, `status()` (which components still run) and
  * `stop()`, which stops every process it started and all their descendants, in whatever process
  * group or session they are (SIGTERM, then SIGKILL, bounded), and removes a temp home. If starting
@@ -78,7 +79,11 @@ export interface LocalAirflowOptions {
     user?: { username: string; password?: string; role?: string };
     /** More users to create (e.g. an `Admin` for the UI and for clearing runs). */
     extraUsers?: LocalAirflowUser[];
-    /** Run `airflow dags reserialize` before starting (default true). */
+    /**
+     * Run `airflow dags reserialize` before starting. Default: only when no `dag-processor` is
+     * started (it parses the DAG folder as it starts, while the api-server starts: about 6 s of
+     * a local start saved; `expectDags` then waits for its first parse).
+     */
     reserialize?: boolean;
     /** DAG ids that must be known to the API once it is up; a clear error otherwise. */
     expectDags?: string[];
@@ -368,11 +373,38 @@ async function waitForHealth(
     );
 }
 
+/**
+ * One unauthenticated request to the Task Execution API (its health ping), which makes the
+ * api-server do its first-request work; the milliseconds it took. Never throws: a failure here
+ * only means the first task pays instead.
+ */
+async function warmExecutionApi(baseUrl: string): Promise<number | undefined> {
+    const t0 = Date.now();
+    try {
+        const res = await fetch(`${baseUrl}/execution/health/ping`, {
+            signal: AbortSignal.timeout(60_000),
+        });
+        await res.arrayBuffer();
+        return Date.now() - t0;
+    } catch {
+        return undefined;
+    }
+}
+
+/** How long the API may take to know an expected DAG once it is healthy (the first parse). */
+const DAG_WAIT_MS = 120_000;
+
+/**
+ * Check that the API knows each of `dagIds`; until `waitUntil` (epoch ms), a DAG it does not
+ * know yet is asked for again (the dag-processor's first parse). Fails at once when the DAG's
+ * own file (`<dag id>.py`) has an import error; the error lists the folder's import errors.
+ */
 async function checkDags(
     baseUrl: string,
     username: string,
     password: string,
     dagIds: string[],
+    options: { waitUntil: number },
 ): Promise<void> {
     const tokenRes = await fetch(`${baseUrl}/auth/token`, {
         method: "POST",
@@ -385,16 +417,40 @@ async function checkDags(
         );
     }
     const { access_token } = (await tokenRes.json()) as { access_token: string };
+    const headers = { authorization: `Bearer ${access_token}` };
     for (const dagId of dagIds) {
-        const res = await fetch(`${baseUrl}/api/v2/dags/${encodeURIComponent(dagId)}`, {
-            headers: { authorization: `Bearer ${access_token}` },
-        });
-        if (res.status !== 200) {
-            throw new LocalAirflowError(
-                `the API does not know DAG ${dagId} (${res.status}: ${await res.text()}): is dags/${dagId}.py there, and does it import without errors (airflow dags list-import-errors)?`,
+        for (;;) {
+            const res = await fetch(`${baseUrl}/api/v2/dags/${encodeURIComponent(dagId)}`, {
+                headers,
+            });
+            if (res.status === 200) break;
+            const body = await res.text();
+            const errors = await fetch(`${baseUrl}/api/v2/importErrors`, { headers })
+                .then((r) => (r.ok ? (r.json() as Promise<ImportErrors>) : undefined))
+                .catch(() => undefined);
+            // A DAG's own file failing to import ends the wait at once (this project names
+            // each DAG's file after it); other import errors are listed if it times out.
+            const ownFile = errors?.import_errors.some(
+                (e) => path.basename(e.filename) === `${dagId}.py`,
             );
+            if (ownFile || res.status !== 404 || Date.now() >= options.waitUntil) {
+                const found = (errors?.import_errors ?? [])
+                    .map((e) => `\n  ${e.filename}: ${e.stack_trace.trim().split("\n").at(-1)}`)
+                    .join("");
+                throw new LocalAirflowError(
+                    `the API does not know DAG ${dagId} (${res.status}: ${body.slice(0, 300)})` +
+                        (found
+                            ? `; import errors in the DAG folder:${found}`
+                            : `: is dags/${dagId}.py there, and does it import without errors (airflow dags list-import-errors)?`),
+                );
+            }
+            await sleep(500);
         }
     }
+}
+
+interface ImportErrors {
+    import_errors: { filename: string; stack_trace: string }[];
 }
 
 export async function startLocalAirflow(options: LocalAirflowOptions = {}): Promise<LocalAirflow> {
@@ -517,7 +573,8 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
             );
         }
         fs.writeFileSync(hashMarker, `${LOCAL_PASSWORD_HASH}\n`);
-        if (options.reserialize ?? true) {
+        const reserialize = options.reserialize ?? !components.includes("dag-processor");
+        if (reserialize) {
             await runCommand(
                 tracker,
                 bin,
@@ -555,9 +612,20 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
         const api = started.find((s) => s.component === "api-server");
         if (api) {
             await waitForHealth(baseUrl, api.child, logFile("api-server"), deadline);
+            // The Task Execution API's first request costs seconds (measured: 5.5 s of a start
+            // on 2 cores; 11 s when a task's `PATCH …/run` paid it, while the warm workers
+            // started): paid here, alongside the DAG check, instead of by the first task.
+            // Only when tasks will run (a scheduler is started).
+            const warmUp = components.includes("scheduler")
+                ? warmExecutionApi(baseUrl).then((ms) => log("execution_api_warmed", { ms }))
+                : Promise.resolve();
             if (options.expectDags?.length) {
-                await checkDags(baseUrl, username, password, options.expectDags);
+                await checkDags(baseUrl, username, password, options.expectDags, {
+                    // Serialised before the start, or by the dag-processor's first parse.
+                    waitUntil: reserialize ? 0 : Math.min(deadline, Date.now() + DAG_WAIT_MS),
+                });
             }
+            await warmUp;
         }
         log("local_airflow_ready", {
             url: baseUrl,
