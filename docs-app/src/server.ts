@@ -22,12 +22,10 @@ import { BodyCache } from "./body-cache";
 import { StatCache } from "./stat-cache";
 import type { SiteSummary } from "./catalog";
 import { renderError, renderIndex, renderNotPublished, renderSiteListing } from "./index-page";
-import type { LogFields, Logger } from "./log";
+import type { Logger } from "./log";
 import { errorFields } from "./log";
-import type { Counter, Histogram } from "prom-client";
 
 import type { Metrics, RouteLabel } from "./metrics";
-import { methodLabel } from "./metrics";
 import type { ParsedTarget } from "./paths";
 import { encodePath, parseTarget } from "./paths";
 import type { ObjectInfo, Storage } from "./storage";
@@ -81,12 +79,25 @@ export interface DocsServerOptions {
 }
 
 /**
- * The server's response class: it carries the request id, so each response's headers go to
- * `writeHead` in one object. A `setHeader` before `writeHead` makes Node merge every header one
- * by one (validate, lower-case, store): measured, about a third of the CPU of a small response.
+ * The server's response class: it carries what the request's log line and metrics need (request
+ * id, route, site, start time), so a request allocates no context object and no closure. Each
+ * response's headers go to `writeHead` in one object: a `setHeader` before `writeHead` makes Node
+ * merge every header one by one (validate, lower-case, store): measured, about a third of the CPU
+ * of a small response.
  */
 export class DocsResponse extends http.ServerResponse {
     requestId = "";
+    route: RouteLabel = "rejected";
+    site: string | undefined = undefined;
+    /** `performance.now()` when the request arrived. */
+    startedAt = 0;
+    /** The server that answers it (read by the shared `close` listener). */
+    owner: DocsServer | undefined = undefined;
+}
+
+/** Every response's one `close` listener, shared: `this` is the response. */
+function responseClosed(this: DocsResponse): void {
+    this.owner?.finished(this);
 }
 
 /** A generated page, ready to send: its bytes, ETag and (once a client asked) gzip variant. */
@@ -95,17 +106,12 @@ interface Page {
     etag: string;
     gzip?: Buffer;
     /**
-     * The response headers of a 200, but the request id, by variant (gzip or not, HSTS or not),
-     * built on first use: every request then copies flat, validated-once strings instead of
-     * concatenating an ETag and spreading the constants again.
+     * The response headers of a 200 by variant (gzip or not, HSTS or not), built on first use as
+     * a flat `[name, value, …]` list whose first pair is `X-Request-Id` and an empty value: a
+     * request copies the list and sets its id, instead of concatenating an ETag and spreading
+     * the constants into a new object (Node also walks a list faster than an object's keys).
      */
-    headers?: (http.OutgoingHttpHeaders | undefined)[];
-}
-
-interface RequestContext {
-    id: string;
-    route: RouteLabel;
-    site?: string;
+    headers?: (string[] | undefined)[];
 }
 
 class HttpError extends Error {
@@ -125,14 +131,12 @@ export class DocsServer {
     private readonly metrics: Metrics;
     private readonly cache: BodyCache;
     private readonly stats: StatCache;
-    /** Metric children by label values: prom-client hashes a labels object on every call. */
-    private readonly requestCounters = new Map<string, Counter.Internal>();
-    private readonly durationHistograms = new Map<string, Histogram.Internal<"route">>();
     /** Reads of whole objects in progress, so concurrent misses share one read. */
     private readonly loading = new Map<string, Promise<Buffer>>();
     /** The index page rendered from the catalog's current summaries. */
     private indexPage: { sites: readonly SiteSummary[]; page: Page } | undefined;
     private draining = false;
+    private readonly ids = new RequestIds();
     private closing: Promise<void> | undefined;
 
     constructor(options: DocsServerOptions) {
@@ -225,53 +229,55 @@ export class DocsServer {
     }
 
     private onRequest(req: http.IncomingMessage, res: DocsResponse): void {
-        const started = process.hrtime.bigint();
-        const ctx: RequestContext = { id: randomUUID(), route: "rejected" };
-        res.requestId = ctx.id;
+        res.startedAt = performance.now();
+        res.requestId = this.ids.next();
+        res.owner = this;
         if (this.draining) res.shouldKeepAlive = false;
-        this.metrics.inFlight.inc();
-        res.once("close", () => this.finished(req, res, ctx, started));
-        this.handle(req, res, ctx).catch((err: unknown) => this.fail(req, res, ctx, err));
+        this.metrics.inFlightCount++;
+        res.on("close", responseClosed);
+        // Synchronous when it can be (a cached page): no promise per request.
+        try {
+            const pending = this.handle(req, res);
+            if (pending !== undefined) pending.catch((err: unknown) => this.fail(req, res, err));
+        } catch (err) {
+            this.fail(req, res, err);
+        }
     }
 
-    /** Count and log a response that ended (sent, failed or abandoned by the client). */
-    private finished(
-        req: http.IncomingMessage,
-        res: DocsResponse,
-        ctx: RequestContext,
-        started: bigint,
-    ): void {
-        this.metrics.inFlight.dec();
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    /**
+     * Count and log a response that ended (sent, failed or abandoned by the client). Called by
+     * the response's `close` listener only.
+     * @internal
+     */
+    finished(res: DocsResponse): void {
+        this.metrics.inFlightCount--;
+        const req = res.req;
+        const seconds = (performance.now() - res.startedAt) / 1000;
         const status = res.statusCode;
-        this.countRequest(ctx.route, methodLabel(req.method), status, seconds);
-        const quiet = ctx.route === "healthz" || ctx.route === "metrics";
+        const route = res.route;
+        this.metrics.recordRequest(route, req.method, status, seconds);
+        const quiet = route === "healthz" || route === "metrics";
         const level = status >= 500 ? "warn" : quiet ? "debug" : "info";
         if (!this.log.enabled(level)) return;
-        // Built key by key, in a fixed order, without spreads: one line per request.
-        const fields: LogFields = {
-            request_id: ctx.id,
-            method: (req.method ?? "").slice(0, 16),
-            path: (req.url ?? "").slice(0, 512),
-            route: ctx.route,
-        };
-        if (ctx.site !== undefined) fields.site = ctx.site;
-        fields.status = status;
-        fields.duration_ms = Math.round(seconds * 1e5) / 100;
-        if (!res.writableFinished) fields.aborted = true;
+        // One line per request, written as JSON text in a fixed key order: every value a client
+        // controls goes through JSON.stringify; no fields object is built and serialised.
+        let line =
+            `"request_id":"${res.requestId}","method":${JSON.stringify((req.method ?? "").slice(0, 16))}` +
+            `,"path":${JSON.stringify((req.url ?? "").slice(0, 512))},"route":"${route}"`;
+        if (res.site !== undefined) line += `,"site":${JSON.stringify(res.site)}`;
+        line += `,"status":${status},"duration_ms":${Math.round(seconds * 1e5) / 100}`;
+        if (!res.writableFinished) line += ',"aborted":true';
         const forwarded = req.headers["x-forwarded-for"];
-        fields.remote =
+        const remote =
             (typeof forwarded === "string" ? forwarded.split(",")[0]?.trim() : undefined) ??
             req.socket.remoteAddress;
-        fields.user_agent = (req.headers["user-agent"] ?? "").slice(0, 200);
-        this.log[level]("request", fields);
+        if (remote !== undefined) line += `,"remote":${JSON.stringify(remote)}`;
+        line += `,"user_agent":${JSON.stringify((req.headers["user-agent"] ?? "").slice(0, 200))}`;
+        this.log.members(level, "request", line);
     }
 
-    private async handle(
-        req: http.IncomingMessage,
-        res: DocsResponse,
-        ctx: RequestContext,
-    ): Promise<void> {
+    /** Answers the request; a promise only when it waits for something (storage, gzip, metrics). */
+    private handle(req: http.IncomingMessage, res: DocsResponse): Promise<void> | undefined {
         const method = req.method ?? "";
         if (method !== "GET" && method !== "HEAD") {
             res.setHeader("Allow", "GET, HEAD");
@@ -286,7 +292,7 @@ export class DocsServer {
             case "reject":
                 throw new HttpError(target.status, target.reason);
             case "healthz":
-                ctx.route = "healthz";
+                res.route = "healthz";
                 this.sendText(
                     req,
                     res,
@@ -294,30 +300,35 @@ export class DocsServer {
                     this.draining ? "draining\n" : "ok\n",
                 );
                 return;
-            case "metrics": {
-                ctx.route = "metrics";
-                const body = await this.metrics.registry.metrics();
-                res.writeHead(200, {
-                    "X-Request-Id": res.requestId,
-                    ...SECURITY_HEADERS,
-                    "Content-Type": this.metrics.registry.contentType,
-                    "Cache-Control": "no-store",
-                });
-                res.end(req.method === "HEAD" ? undefined : body);
-                return;
-            }
+            case "metrics":
+                res.route = "metrics";
+                return this.sendMetrics(req, res);
             case "index": {
-                ctx.route = "index";
-                const sites = this.catalog.freshSites() ?? (await this.catalog.sites());
-                await this.sendPage(req, res, 200, this.renderIndexPage(sites));
-                return;
+                res.route = "index";
+                const sites = this.catalog.freshSites();
+                if (sites !== undefined) {
+                    return this.sendPage(req, res, 200, this.renderIndexPage(sites));
+                }
+                return this.catalog
+                    .sites()
+                    .then((listed) => this.sendPage(req, res, 200, this.renderIndexPage(listed)));
             }
             case "site":
-                ctx.route = "site";
-                ctx.site = target.site;
-                await this.serveSite(req, res, target);
-                return;
+                res.route = "site";
+                res.site = target.site;
+                return this.serveSite(req, res, target);
         }
+    }
+
+    private async sendMetrics(req: http.IncomingMessage, res: DocsResponse): Promise<void> {
+        const body = await this.metrics.registry.metrics();
+        res.writeHead(200, {
+            "X-Request-Id": res.requestId,
+            ...SECURITY_HEADERS,
+            "Content-Type": this.metrics.registry.contentType,
+            "Cache-Control": "no-store",
+        });
+        res.end(req.method === "HEAD" ? undefined : body);
     }
 
     private async serveSite(
@@ -461,23 +472,6 @@ export class DocsServer {
         return info;
     }
 
-    private countRequest(route: RouteLabel, method: string, status: number, seconds: number): void {
-        const id = `${route} ${method} ${status}`;
-        let counter = this.requestCounters.get(id);
-        if (counter === undefined) {
-            // Bounded: five routes, three method labels and the statuses this server sends.
-            counter = this.metrics.requests.labels(route, method, String(status));
-            this.requestCounters.set(id, counter);
-        }
-        counter.inc();
-        let histogram = this.durationHistograms.get(route);
-        if (histogram === undefined) {
-            histogram = this.metrics.duration.labels(route);
-            this.durationHistograms.set(route, histogram);
-        }
-        histogram.observe(seconds);
-    }
-
     private lookup(info: ObjectInfo, variant: "raw" | "gzip"): Buffer | undefined {
         const hit = this.cache.get(info.key, info.etag, variant);
         this.metrics.cacheLookups.inc({ variant, result: hit ? "hit" : "miss" });
@@ -574,12 +568,13 @@ export class DocsServer {
         return page;
     }
 
-    private async sendPage(
+    /** Sends a generated page; a promise only while its gzip variant is first compressed. */
+    private sendPage(
         req: http.IncomingMessage,
         res: DocsResponse,
         status: number,
         html: string | Page,
-    ): Promise<void> {
+    ): Promise<void> | undefined {
         const page = typeof html === "string" ? preparePage(html) : html;
         const hsts = req.headers["x-forwarded-proto"] === "https";
         if (status === 200 && notModified(req, `p${page.etag}`, undefined)) {
@@ -592,19 +587,38 @@ export class DocsServer {
         }
         const gzip =
             page.body.length >= GZIP_MIN_BYTES && acceptsGzip(req.headers["accept-encoding"]);
-        if (gzip && page.gzip === undefined) page.gzip = await gzipAsync(page.body);
-        const payload = gzip ? page.gzip! : page.body;
-        let headers: http.OutgoingHttpHeaders;
+        if (gzip && page.gzip === undefined) {
+            return gzipAsync(page.body).then((compressed) => {
+                page.gzip ??= compressed;
+                this.writePage(req, res, status, page, gzip, hsts);
+            });
+        }
+        this.writePage(req, res, status, page, gzip, hsts);
+        return;
+    }
+
+    private writePage(
+        req: http.IncomingMessage,
+        res: DocsResponse,
+        status: number,
+        page: Page,
+        gzip: boolean,
+        hsts: boolean,
+    ): void {
+        let headers: http.OutgoingHttpHeaders | string[];
         if (status === 200) {
             const variant = (gzip ? 1 : 0) + (hsts ? 2 : 0);
             page.headers ??= [];
-            const prepared = (page.headers[variant] ??= pageHeaders(page, 200, gzip, hsts));
-            headers = { "X-Request-Id": res.requestId, ...prepared };
+            const prepared = (page.headers[variant] ??= flatHeaders(
+                pageHeaders(page, 200, gzip, hsts),
+            ));
+            headers = prepared.slice();
+            headers[1] = res.requestId;
         } else {
             headers = { "X-Request-Id": res.requestId, ...pageHeaders(page, status, gzip, hsts) };
         }
         res.writeHead(status, headers);
-        res.end(req.method === "HEAD" ? undefined : payload);
+        res.end(req.method === "HEAD" ? undefined : gzip ? page.gzip! : page.body);
     }
 
     private sendText(
@@ -649,23 +663,22 @@ export class DocsServer {
     }
 
     /** Map a failure to a response. Causes go to the log, never to the client. */
-    private fail(
-        req: http.IncomingMessage,
-        res: DocsResponse,
-        ctx: RequestContext,
-        err: unknown,
-    ): void {
+    private fail(req: http.IncomingMessage, res: DocsResponse, err: unknown): void {
         let status = 500;
         let detail: string | undefined;
         if (err instanceof HttpError) {
             status = err.status;
-            this.log.debug("request_rejected", { request_id: ctx.id, status, reason: err.message });
+            this.log.debug("request_rejected", {
+                request_id: res.requestId,
+                status,
+                reason: err.message,
+            });
         } else if (isStorageError(err)) {
             status = err.kind === "unavailable" ? 503 : err.kind === "not_found" ? 404 : 502;
             this.countStorageError(err);
             if (status !== 404) {
                 this.log.error("storage_error", {
-                    request_id: ctx.id,
+                    request_id: res.requestId,
                     status,
                     backend: this.storage.backend,
                     ...errorFields(err),
@@ -673,7 +686,7 @@ export class DocsServer {
             }
         } else {
             this.log.error("request_failed", {
-                request_id: ctx.id,
+                request_id: res.requestId,
                 ...errorFields(err),
                 stack: err instanceof Error ? err.stack : undefined,
             });
@@ -684,9 +697,13 @@ export class DocsServer {
             return;
         }
         if (status === 503) res.setHeader("Retry-After", "5");
-        this.sendPage(req, res, status, renderError(status, ctx.id, detail)).catch(() =>
-            res.destroy(),
-        );
+        try {
+            this.sendPage(req, res, status, renderError(status, res.requestId, detail))?.catch(() =>
+                res.destroy(),
+            );
+        } catch {
+            res.destroy();
+        }
     }
 }
 
@@ -736,6 +753,36 @@ function pageHeaders(
     if (gzip) headers["Content-Encoding"] = "gzip";
     headers["Content-Length"] = String((gzip ? page.gzip! : page.body).length);
     return headers;
+}
+
+/** `headers` as a flat `[name, value, …]` list after an `X-Request-Id` pair to fill in. */
+function flatHeaders(headers: http.OutgoingHttpHeaders): string[] {
+    const flat = ["X-Request-Id", ""];
+    for (const [name, value] of Object.entries(headers)) {
+        if (value !== undefined) flat.push(name, String(value));
+    }
+    return flat;
+}
+
+/**
+ * Request ids: UUIDs (version 4 form) whose first 74 random bits are drawn once per process and
+ * whose last 48 bits count requests, so an id costs a counter increment rather than 16 bytes of
+ * randomness. Unique across processes (the random part) and within one (the counter); not
+ * secret, and not meant to be: they name a request in logs and on error pages.
+ */
+class RequestIds {
+    private prefix = "";
+    private count = 0;
+
+    next(): string {
+        if (this.count % 0x1000000000000 === 0) {
+            // First use, or 2^48 ids later: a new random part.
+            this.prefix = randomUUID().slice(0, 24);
+            this.count = 0;
+        }
+        const n = this.count++;
+        return this.prefix + n.toString(16).padStart(12, "0");
+    }
 }
 
 function preparePage(html: string): Page {

@@ -113,6 +113,8 @@ export interface RunningServer {
     port: number;
     base: string;
     logs: Record<string, unknown>[];
+    /** Lines the logger wrote that are not one JSON object (there must be none). */
+    unparsable: string[];
     close(): Promise<void>;
 }
 
@@ -121,9 +123,23 @@ export async function startServer(
     options: { logLevel?: LogLevel; catalogTtlSeconds?: number; statCacheMs?: number } = {},
 ): Promise<RunningServer> {
     const logs: Record<string, unknown>[] = [];
+    const unparsable: string[] = [];
     const logger = createLogger({
         level: options.logLevel ?? "info",
-        write: (line) => logs.push(JSON.parse(line) as Record<string, unknown>),
+        write: (line) => {
+            let parsed: unknown;
+            try {
+                parsed = JSON.parse(line);
+            } catch {
+                parsed = undefined;
+            }
+            const oneLine = line.endsWith("\n") && line.indexOf("\n") === line.length - 1;
+            if (oneLine && typeof parsed === "object" && parsed !== null) {
+                logs.push(parsed as Record<string, unknown>);
+            } else {
+                unparsable.push(line);
+            }
+        },
     });
     const docs = new DocsServer({
         storage,
@@ -138,6 +154,7 @@ export async function startServer(
         port: address.port,
         base: `http://127.0.0.1:${address.port}`,
         logs,
+        unparsable,
         close: () => docs.shutdown({ delayMs: 0, timeoutMs: 2000 }),
     };
 }
@@ -186,7 +203,13 @@ export function request(
  * Send a request line exactly as given (node:http refuses many hostile targets client-side),
  * read until the server closes, and split status, headers and body.
  */
-export function rawRequest(port: number, target: string, method = "GET"): Promise<Reply> {
+/** `headers`: extra header lines, sent as latin1 bytes (`Name: value\r\n` each). */
+export function rawRequest(
+    port: number,
+    target: string,
+    method = "GET",
+    headers = "",
+): Promise<Reply> {
     return new Promise((resolve, reject) => {
         const socket = net.connect(port, "127.0.0.1");
         const chunks: Buffer[] = [];
@@ -197,7 +220,7 @@ export function rawRequest(port: number, target: string, method = "GET"): Promis
                     Buffer.from(`${method} `, "latin1"),
                     Buffer.from(target, "utf8"),
                     Buffer.from(
-                        " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                        ` HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${headers}\r\n`,
                         "latin1",
                     ),
                 ]),

@@ -279,3 +279,103 @@ describe("docs-app hostile input (file backend, loopback)", () => {
         }
     });
 });
+
+describe("docs-app request log lines under hostile input", () => {
+    let tree: DocsTree;
+    let srv: RunningServer;
+    const REQUEST_KEYS = new Set([
+        "ts",
+        "level",
+        "severity",
+        "logger",
+        "event",
+        "request_id",
+        "method",
+        "path",
+        "route",
+        "site",
+        "status",
+        "duration_ms",
+        "aborted",
+        "remote",
+        "user_agent",
+    ]);
+
+    before(async () => {
+        tree = makeDocsTree();
+        srv = await startServer(new FileStorage(tree.root), { logLevel: "info" });
+    });
+    after(async () => {
+        await srv.close();
+        tree.cleanup();
+    });
+
+    it("writes one valid JSON line per request, client values as data, never as keys", async function () {
+        this.timeout(120_000);
+        // Header values a client controls: quotes, backslashes, JSON fragments, tabs, latin1.
+        const agents = [
+            'probe"}, "status": 200, "injected": "yes',
+            "back\\slash\\",
+            "tab\there",
+            "\u00ff\u00fe latin1 \u00e9",
+            '{"level":"error"}',
+            "",
+        ];
+        const forwarded = ['"10.0.0.1", 10.0.0.2', '1.2.3.4\\", "remote": "x'];
+        const sent: { target: string; agent: string; forwarded: string }[] = [];
+        const targets = generate(300, 7);
+        for (let i = 0; i < targets.length; i += 25) {
+            const batch = targets.slice(i, i + 25).map((target, j) => ({
+                target,
+                agent: agents[(i + j) % agents.length]!,
+                forwarded: forwarded[(i + j) % forwarded.length]!,
+            }));
+            sent.push(...batch);
+            await Promise.all(
+                batch.map((b) =>
+                    rawRequest(
+                        srv.port,
+                        b.target,
+                        "GET",
+                        `User-Agent: ${b.agent}\r\nX-Forwarded-For: ${b.forwarded}\r\n`,
+                    ),
+                ),
+            );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.deepEqual(srv.unparsable, []);
+        const lines = srv.logs.filter((l) => l.event === "request");
+        // The parser rejects some targets before the server sees them (no request, no line).
+        assert.ok(lines.length >= sent.length / 2, `${lines.length} request lines`);
+        const ids = new Set<unknown>();
+        for (const line of lines) {
+            for (const key of Object.keys(line)) {
+                assert.ok(
+                    REQUEST_KEYS.has(key),
+                    `unexpected key ${key} in ${JSON.stringify(line)}`,
+                );
+            }
+            assert.equal(line.level === "info" || line.level === "warn", true);
+            assert.equal(typeof line.status, "number");
+            assert.ok(agents.includes(String(line.user_agent)), String(line.user_agent));
+            // The first X-Forwarded-For entry, as sent (it is logged, not trusted).
+            const firsts = forwarded.map((f) => f.split(",")[0]!.trim());
+            assert.ok(firsts.includes(String(line.remote)), String(line.remote));
+            ids.add(line.request_id);
+        }
+        assert.equal(ids.size, lines.length, "request ids are unique");
+        // A second server (another process, another pod) draws its own ids.
+        const other = await startServer(new FileStorage(tree.root), { logLevel: "info" });
+        try {
+            await rawRequest(other.port, "/");
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            const otherIds = other.logs
+                .filter((l) => l.event === "request")
+                .map((l) => l.request_id);
+            assert.equal(otherIds.length, 1);
+            assert.ok(!ids.has(otherIds[0]), "ids differ between servers");
+        } finally {
+            await other.close();
+        }
+    });
+});

@@ -24,6 +24,9 @@ import {
     startServer,
 } from "./fixtures";
 
+/** Request ids are UUIDs of the version 4 form. */
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
 describe("docs-app server (file backend, loopback)", () => {
     let tree: DocsTree;
     let srv: RunningServer;
@@ -171,7 +174,7 @@ describe("docs-app server (file backend, loopback)", () => {
                     /frame-ancestors/,
                     target,
                 );
-                assert.match(String(r.headers["x-request-id"]), /^[0-9a-f-]{36}$/, target);
+                assert.match(String(r.headers["x-request-id"]), UUID_V4, target);
                 assert.equal(r.headers["strict-transport-security"], undefined);
             }
             const https = await request(srv.port, "/dbt/", {
@@ -257,7 +260,7 @@ describe("docs-app server (file backend, loopback)", () => {
                         v.gzip ? /^"p[0-9a-f]+-gz"$/ : /^"p[0-9a-f]+"$/,
                         what,
                     );
-                    assert.match(String(r.headers["x-request-id"]), /^[0-9a-f-]{36}$/, what);
+                    assert.match(String(r.headers["x-request-id"]), UUID_V4, what);
                 }
             }
         });
@@ -574,6 +577,8 @@ describe("docs-app server (file backend, loopback)", () => {
                 ),
             );
             assert.doesNotMatch(text, /etc\/passwd/);
+            // The scrape itself is the one request in flight: the others were counted out.
+            assert.match(text, /^docs_http_requests_in_flight 1$/m);
         });
 
         it("writes one structured JSON log line per request", async () => {
@@ -700,7 +705,7 @@ describe("docs-app server (file backend, loopback)", () => {
                 assert.equal(inm.status, 304, target);
                 assert.equal(inm.body.length, 0);
                 assert.equal(inm.headers.etag, full.headers.etag);
-                assert.match(String(inm.headers["x-request-id"]), /^[0-9a-f-]{36}$/);
+                assert.match(String(inm.headers["x-request-id"]), UUID_V4);
                 // No range support (Accept-Ranges: none): a Range request gets the whole body.
                 const range = await request(local.port, target, {
                     headers: { range: "bytes=0-9" },

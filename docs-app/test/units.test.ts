@@ -11,6 +11,7 @@ import { BodyCache } from "../src/body-cache";
 import { escapeHtml, renderIndex } from "../src/index-page";
 import { Catalog } from "../src/catalog";
 import { batchedWriter, createLogger } from "../src/log";
+import { Metrics } from "../src/metrics";
 import { StatCache } from "../src/stat-cache";
 import type { ObjectInfo, Storage } from "../src/storage";
 import { encodePath, parseTarget } from "../src/paths";
@@ -406,6 +407,44 @@ describe("logger", () => {
         assert.equal(lines.length, 1);
         assert.equal(log.enabled("info"), false);
         assert.equal(log.enabled("error"), true);
+    });
+});
+
+describe("request metrics (counted in plain numbers, exposed by prom-client's registry)", () => {
+    it("exposes counts and a cumulative duration histogram by route, across scrapes", async () => {
+        const m = new Metrics();
+        m.recordRequest("site", "GET", 200, 0.003);
+        m.recordRequest("site", "GET", 200, 0.02);
+        m.recordRequest("index", "HEAD", 304, 20);
+        m.recordRequest("rejected", "PROPFIND", 400, 0.0005);
+        const first = await m.registry.metrics();
+        const has = (text: string, line: string): void =>
+            assert.ok(text.split("\n").includes(line), `missing ${line} in\n${text}`);
+        has(first, "# TYPE docs_http_request_duration_seconds histogram");
+        has(first, 'docs_http_requests_total{route="site",method="GET",status="200"} 2');
+        has(first, 'docs_http_requests_total{route="index",method="HEAD",status="304"} 1');
+        has(first, 'docs_http_requests_total{route="rejected",method="other",status="400"} 1');
+        has(first, 'docs_http_request_duration_seconds_bucket{le="0.001",route="site"} 0');
+        has(first, 'docs_http_request_duration_seconds_bucket{le="0.005",route="site"} 1');
+        has(first, 'docs_http_request_duration_seconds_bucket{le="0.01",route="site"} 1');
+        has(first, 'docs_http_request_duration_seconds_bucket{le="0.025",route="site"} 2');
+        has(first, 'docs_http_request_duration_seconds_bucket{le="10",route="site"} 2');
+        has(first, 'docs_http_request_duration_seconds_bucket{le="+Inf",route="site"} 2');
+        has(first, `docs_http_request_duration_seconds_sum{route="site"} ${0.003 + 0.02}`);
+        has(first, 'docs_http_request_duration_seconds_count{route="site"} 2');
+        has(first, 'docs_http_request_duration_seconds_bucket{le="10",route="index"} 0');
+        has(first, 'docs_http_request_duration_seconds_bucket{le="+Inf",route="index"} 1');
+        has(first, 'docs_http_request_duration_seconds_bucket{le="0.001",route="rejected"} 1');
+        assert.doesNotMatch(first, /route="healthz"/, "no series for a route never answered");
+        // Totals keep growing across scrapes (the pending counts are added, not set).
+        m.recordRequest("site", "GET", 200, 0.5);
+        const second = await m.registry.metrics();
+        has(second, 'docs_http_requests_total{route="site",method="GET",status="200"} 3');
+        has(second, 'docs_http_requests_total{route="index",method="HEAD",status="304"} 1');
+        has(second, 'docs_http_request_duration_seconds_bucket{le="0.5",route="site"} 3');
+        has(second, 'docs_http_request_duration_seconds_count{route="site"} 3');
+        m.inFlightCount = 4;
+        has(await m.registry.metrics(), "docs_http_requests_in_flight 4");
     });
 });
 
