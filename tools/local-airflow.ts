@@ -7,8 +7,9 @@
  *      (by default a new database on the local PostgreSQL, dropped by `stop()`: SQLite does
  *      not take a burst of API calls; or any SQLAlchemy URL you pass), generated fernet key /
  *      API secret key / JWT secret, a light password hash for the local users;
- *   2. `airflow db migrate`, `airflow users create` for one API user (role `User` by default:
- *      enough to create DAG runs) and any extra users (e.g. an `Admin` for the UI), and, unless a
+ *   2. `airflow db migrate`, then one API user (role `User` by default: enough to create DAG
+ *      runs) and any extra users (e.g. an `Admin` for the UI), all created in one Python process
+ *      (`local/fab_users.py`, FAB's security manager as `airflow users create` uses it), and, unless a
  *      `dag-processor` is started (it parses the folder itself), `airflow dags reserialize` so
  *      the API knows the DAGs. With a kept home, each user's password is read
  *      back from its credentials file, and a user that already exists in a kept metadata DB gets
@@ -141,7 +142,10 @@ function shown(args: string[]): string {
     return args.map((a) => (a.startsWith("--password=") ? "--password=********" : a)).join(" ");
 }
 
-/** Run one `airflow` CLI command to completion in its own process group, output to a log file. */
+/**
+ * Run one `airflow` CLI command (or, with `what`, another program of the Airflow environment) to
+ * completion in its own process group, output to a log file.
+ */
 async function runCommand(
     tracker: ProcessTracker,
     bin: string,
@@ -150,6 +154,7 @@ async function runCommand(
     logFile: string,
     deadline: number,
     input?: string,
+    what = `airflow ${shown(args)}`,
 ): Promise<void> {
     const out = fs.openSync(logFile, "a");
     const child = spawn(bin, args, {
@@ -165,14 +170,14 @@ async function runCommand(
         child.stdin!.end(input);
     }
     const pgid = child.pid!;
-    tracker.add(pgid, `airflow ${args[0] ?? ""}`);
+    tracker.add(pgid, what.split(" ").slice(0, 2).join(" "));
     const code = await new Promise<number | null>((resolve, reject) => {
         const timer = setTimeout(
             () => {
                 killGroup(pgid, "SIGKILL");
                 reject(
                     new LocalAirflowError(
-                        `airflow ${shown(args)} did not finish in time; see ${logFile}:\n${tail(logFile)}`,
+                        `${what} did not finish in time; see ${logFile}:\n${tail(logFile)}`,
                     ),
                 );
             },
@@ -191,7 +196,7 @@ async function runCommand(
     });
     if (code !== 0) {
         throw new LocalAirflowError(
-            `airflow ${shown(args)} exited with ${code}; see ${logFile}:\n${tail(logFile)}`,
+            `${what} exited with ${code}; see ${logFile}:\n${tail(logFile)}`,
         );
     }
 }
@@ -208,58 +213,44 @@ function storedPassword(file: string, username: string): string | undefined {
     }
 }
 
+/** Creates the local FAB users in one process (one Airflow start instead of one per command). */
+const FAB_USERS_SCRIPT = path.join(ROOT, "tools", "local", "fab_users.py");
+
 /**
- * Create a FAB user. When it exists already (a kept metadata DB) and its password is not the one
- * kept in its credentials file (`known`), reset the password to ours so the file is right. The
- * password is never logged.
+ * Create the FAB users that do not exist. A user that exists already (a kept metadata DB) gets
+ * our password stored when its password is not the one kept in its credentials file (`known`)
+ * or its stored hash predates LOCAL_PASSWORD_HASH (`rehash`). Passwords go through stdin and are
+ * never logged.
  */
-async function ensureUser(
+async function ensureUsers(
     tracker: ProcessTracker,
     bin: string,
-    user: { username: string; password: string; role: string; known: boolean; rehash: boolean },
+    users: { username: string; password: string; role: string; known: boolean }[],
+    rehash: boolean,
     env: NodeJS.ProcessEnv,
     logFile: string,
     deadline: number,
 ): Promise<void> {
-    const before = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
+    const input = users
+        .map((u) =>
+            JSON.stringify({
+                username: u.username,
+                password: u.password,
+                role: u.role,
+                reset: !u.known || rehash,
+            }),
+        )
+        .join("\n");
     await runCommand(
         tracker,
-        bin,
-        [
-            "users",
-            "create",
-            "--username",
-            user.username,
-            // No --password: the CLI then asks for it twice (getpass, which reads stdin when the
-            // process has no terminal), so the password never appears on a command line.
-            "--role",
-            user.role,
-            "--firstname",
-            "Local",
-            "--lastname",
-            user.username,
-            "--email",
-            `${user.username}@localhost.invalid`,
-        ],
+        path.join(path.dirname(bin), "python"),
+        [FAB_USERS_SCRIPT],
         env,
         logFile,
         deadline,
-        `${user.password}\n${user.password}\n`,
+        `${input}\n`,
+        `creating the local Airflow users (${users.map((u) => u.username).join(", ")}) with ${path.relative(ROOT, FAB_USERS_SCRIPT)}`,
     );
-    const output = fs.readFileSync(logFile, "utf8").slice(before);
-    // Reset when the password is not the one in the file, or its stored hash predates
-    // LOCAL_PASSWORD_HASH (a metadata DB kept from an earlier version).
-    if ((!user.known || user.rehash) && output.includes(`${user.username} already exists`)) {
-        await runCommand(
-            tracker,
-            bin,
-            ["users", "reset-password", "--username", user.username],
-            env,
-            logFile,
-            deadline,
-            `${user.password}\n${user.password}\n`,
-        );
-    }
 }
 
 /**
@@ -562,16 +553,15 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
         const rehash =
             !fs.existsSync(hashMarker) ||
             fs.readFileSync(hashMarker, "utf8").trim() !== LOCAL_PASSWORD_HASH;
-        for (const u of [{ username, password, role, known }, ...Object.values(users)]) {
-            await ensureUser(
-                tracker,
-                bin,
-                { ...u, rehash },
-                env,
-                logFile("users-create"),
-                deadline,
-            );
-        }
+        await ensureUsers(
+            tracker,
+            bin,
+            [{ username, password, role, known }, ...Object.values(users)],
+            rehash,
+            env,
+            logFile("users-create"),
+            deadline,
+        );
         fs.writeFileSync(hashMarker, `${LOCAL_PASSWORD_HASH}\n`);
         const reserialize = options.reserialize ?? !components.includes("dag-processor");
         if (reserialize) {

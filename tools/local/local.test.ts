@@ -406,21 +406,22 @@ describe("tools/local-airflow: users", () => {
     });
     afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    /** A stand-in `airflow` that records its arguments and its stdin, and fails `users create`. */
+    /**
+     * Stand-ins for `airflow` and the environment's `python` that record their arguments and
+     * stdin; creating the users (`python …/fab_users.py`) fails.
+     */
     function fakeAirflow(): { bin: string; calls: () => { argv: string[]; stdin: string }[] } {
         const bin = path.join(dir, "airflow");
         const record = path.join(dir, "calls.jsonl");
-        fs.writeFileSync(
-            bin,
-            `#!/usr/bin/env node
+        const script = `#!/usr/bin/env node
 const fs = require("fs");
 let stdin = "";
 try { stdin = fs.readFileSync(0, "utf8"); } catch {}
 fs.appendFileSync(${JSON.stringify(record)}, JSON.stringify({ argv: process.argv.slice(2), stdin }) + "\\n");
-process.exit(process.argv[2] === "users" ? 2 : 0);
-`,
-            { mode: 0o755 },
-        );
+process.exit(String(process.argv[2]).endsWith("fab_users.py") ? 2 : 0);
+`;
+        fs.writeFileSync(bin, script, { mode: 0o755 });
+        fs.writeFileSync(path.join(dir, "python"), script, { mode: 0o755 });
         return {
             bin,
             calls: () =>
@@ -432,9 +433,10 @@ process.exit(process.argv[2] === "users" ? 2 : 0);
         };
     }
 
-    it("passes a password on stdin (asked twice), never on a command line or in an error", async () => {
+    it("passes passwords on stdin, never on a command line or in an error", async () => {
         const fake = fakeAirflow();
         const password = "-starts-with-a-dash";
+        const admin = 'quote"and\\backslash';
         await assert.rejects(
             startLocalAirflow({
                 airflowBin: fake.bin,
@@ -442,20 +444,35 @@ process.exit(process.argv[2] === "users" ? 2 : 0);
                 databaseUrl: `sqlite:///${path.join(dir, "never-opened.db")}`,
                 port: 28529,
                 user: { username: "u", password },
+                extraUsers: [{ username: "admin", password: admin, role: "Admin" }],
                 log: () => undefined,
             }),
             (err: Error) => {
-                assert.match(err.message, /airflow users create --username u .*exited with 2/);
+                assert.match(
+                    err.message,
+                    /creating the local Airflow users \(u, admin\) with tools\/local\/fab_users\.py exited with 2/,
+                );
                 assert.ok(!err.message.includes(password), "the password is not in the message");
+                assert.ok(!err.message.includes(admin), "nor the admin's");
                 return true;
             },
         );
-        const create = fake.calls().find((c) => c.argv[0] === "users")!;
-        assert.ok(
-            create.argv.every((a) => !a.includes(password) && !a.startsWith("--password")),
+        const calls = fake.calls();
+        assert.deepEqual(calls[0]!.argv, ["db", "migrate"]);
+        const create = calls.find((c) => String(c.argv[0]).endsWith("fab_users.py"))!;
+        assert.deepEqual(
+            create.argv.length,
+            1,
             `no password on the command line: ${JSON.stringify(create.argv)}`,
         );
-        assert.equal(create.stdin, `${password}\n${password}\n`, "the CLI's two prompts");
+        const users = create.stdin
+            .trim()
+            .split("\n")
+            .map((l) => JSON.parse(l) as Record<string, unknown>);
+        assert.deepEqual(users, [
+            { username: "u", password, role: "User", reset: true },
+            { username: "admin", password: admin, role: "Admin", reset: true },
+        ]);
         const stored = JSON.parse(fs.readFileSync(path.join(dir, "home", "api-user.json"), "utf8"));
         assert.deepEqual(stored, { username: "u", password });
         assert.equal(fs.statSync(path.join(dir, "home", "api-user.json")).mode & 0o777, 0o600);
