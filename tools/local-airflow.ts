@@ -8,8 +8,9 @@
  *      not take a burst of API calls; or any SQLAlchemy URL you pass), generated fernet key /
  *      API secret key / JWT secret, a light password hash for the local users;
  *   2. `airflow db migrate`, then one API user (role `User` by default: enough to create DAG
- *      runs) and any extra users (e.g. an `Admin` for the UI), all created in one Python process
- *      (`local/fab_users.py`, FAB's security manager as `airflow users create` uses it), and, unless a
+ *      runs) and any extra users (e.g. an `Admin` for the UI), all in one Python process
+ *      (`local/airflow_prepare.py`: the CLI's migrate, then FAB's security manager as
+ *      `airflow users create` uses it; log `<home>/logs/prepare.log`), and, unless a
  *      `dag-processor` is started (it parses the folder itself), `airflow dags reserialize` so
  *      the API knows the DAGs. With a kept home, each user's password is read
  *      back from its credentials file, and a user that already exists in a kept metadata DB gets
@@ -213,16 +214,16 @@ function storedPassword(file: string, username: string): string | undefined {
     }
 }
 
-/** Creates the local FAB users in one process (one Airflow start instead of one per command). */
-const FAB_USERS_SCRIPT = path.join(ROOT, "tools", "local", "fab_users.py");
+/** Migrates the metadata DB and creates the users in one process (one Airflow start, not three). */
+const PREPARE_SCRIPT = path.join(ROOT, "tools", "local", "airflow_prepare.py");
 
 /**
- * Create the FAB users that do not exist. A user that exists already (a kept metadata DB) gets
- * our password stored when its password is not the one kept in its credentials file (`known`)
- * or its stored hash predates LOCAL_PASSWORD_HASH (`rehash`). Passwords go through stdin and are
- * never logged.
+ * `airflow db migrate` (Airflow's CLI, run in the script's process), then the FAB users that do
+ * not exist. A user that exists already (a kept metadata DB) gets our password stored when its
+ * password is not the one kept in its credentials file (`known`) or its stored hash predates
+ * LOCAL_PASSWORD_HASH (`rehash`). Passwords go through stdin and are never logged.
  */
-async function ensureUsers(
+async function migrateAndEnsureUsers(
     tracker: ProcessTracker,
     bin: string,
     users: { username: string; password: string; role: string; known: boolean }[],
@@ -244,12 +245,12 @@ async function ensureUsers(
     await runCommand(
         tracker,
         path.join(path.dirname(bin), "python"),
-        [FAB_USERS_SCRIPT],
+        [PREPARE_SCRIPT, "--migrate"],
         env,
         logFile,
         deadline,
         `${input}\n`,
-        `creating the local Airflow users (${users.map((u) => u.username).join(", ")}) with ${path.relative(ROOT, FAB_USERS_SCRIPT)}`,
+        `airflow db migrate and the local users (${users.map((u) => u.username).join(", ")}) with ${path.relative(ROOT, PREPARE_SCRIPT)}`,
     );
 }
 
@@ -546,20 +547,19 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
             database: databaseUrl.replace(/\/\/[^@/]*@/, "//***@"),
             dags: dagsFolder,
         });
-        await runCommand(tracker, bin, ["db", "migrate"], env, logFile("db-migrate"), deadline);
         const known = stored !== undefined && stored === password;
         // Which hash the users' passwords were last stored with (a marker next to the DB).
         const hashMarker = path.join(home, ".fab-password-hash");
         const rehash =
             !fs.existsSync(hashMarker) ||
             fs.readFileSync(hashMarker, "utf8").trim() !== LOCAL_PASSWORD_HASH;
-        await ensureUsers(
+        await migrateAndEnsureUsers(
             tracker,
             bin,
             [{ username, password, role, known }, ...Object.values(users)],
             rehash,
             env,
-            logFile("users-create"),
+            logFile("prepare"),
             deadline,
         );
         fs.writeFileSync(hashMarker, `${LOCAL_PASSWORD_HASH}\n`);

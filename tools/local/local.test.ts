@@ -408,7 +408,7 @@ describe("tools/local-airflow: users", () => {
 
     /**
      * Stand-ins for `airflow` and the environment's `python` that record their arguments and
-     * stdin; creating the users (`python …/fab_users.py`) fails.
+     * stdin; preparing the DB (`python …/airflow_prepare.py --migrate`) fails.
      */
     function fakeAirflow(): { bin: string; calls: () => { argv: string[]; stdin: string }[] } {
         const bin = path.join(dir, "airflow");
@@ -418,7 +418,7 @@ const fs = require("fs");
 let stdin = "";
 try { stdin = fs.readFileSync(0, "utf8"); } catch {}
 fs.appendFileSync(${JSON.stringify(record)}, JSON.stringify({ argv: process.argv.slice(2), stdin }) + "\\n");
-process.exit(String(process.argv[2]).endsWith("fab_users.py") ? 2 : 0);
+process.exit(String(process.argv[2]).endsWith("airflow_prepare.py") ? 2 : 0);
 `;
         fs.writeFileSync(bin, script, { mode: 0o755 });
         fs.writeFileSync(path.join(dir, "python"), script, { mode: 0o755 });
@@ -450,7 +450,7 @@ process.exit(String(process.argv[2]).endsWith("fab_users.py") ? 2 : 0);
             (err: Error) => {
                 assert.match(
                     err.message,
-                    /creating the local Airflow users \(u, admin\) with tools\/local\/fab_users\.py exited with 2/,
+                    /airflow db migrate and the local users \(u, admin\) with tools\/local\/airflow_prepare\.py exited with 2/,
                 );
                 assert.ok(!err.message.includes(password), "the password is not in the message");
                 assert.ok(!err.message.includes(admin), "nor the admin's");
@@ -458,11 +458,12 @@ process.exit(String(process.argv[2]).endsWith("fab_users.py") ? 2 : 0);
             },
         );
         const calls = fake.calls();
-        assert.deepEqual(calls[0]!.argv, ["db", "migrate"]);
-        const create = calls.find((c) => String(c.argv[0]).endsWith("fab_users.py"))!;
+        assert.equal(calls.length, 1, "one process migrates and creates the users");
+        const create = calls[0]!;
+        assert.ok(String(create.argv[0]).endsWith("tools/local/airflow_prepare.py"));
         assert.deepEqual(
-            create.argv.length,
-            1,
+            create.argv.slice(1),
+            ["--migrate"],
             `no password on the command line: ${JSON.stringify(create.argv)}`,
         );
         const users = create.stdin
