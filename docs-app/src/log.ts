@@ -120,11 +120,14 @@ export function createLogger(
     const name = options.name ?? "docs-app";
     const nameJson = JSON.stringify(name);
     const write = options.write ?? stdout();
+    /** A line's base keys as JSON text, without the closing brace. */
+    const headOf = (level: LogLevel, event: string): string =>
+        `{"ts":"${isoNow()}","level":"${level}","severity":"${SEVERITY[level]}","logger":${nameJson},"event":${JSON.stringify(event)}`;
     const log = (level: LogLevel, event: string, fields?: LogFields): void => {
         if (RANK[level] < min) return;
         // The base keys are written as text and the fields object is serialised as it is: no
         // merged copy per line (a request logs one line; this is most of what logging costs).
-        const head = `{"ts":"${isoNow()}","level":"${level}","severity":"${SEVERITY[level]}","logger":${nameJson},"event":${JSON.stringify(event)}`;
+        const head = headOf(level, event);
         if (fields === undefined) {
             write(head + "}\n");
             return;
@@ -144,10 +147,7 @@ export function createLogger(
         write(line + "\n");
     };
     const members = (level: LogLevel, event: string, json: string): void => {
-        if (RANK[level] < min) return;
-        write(
-            `{"ts":"${isoNow()}","level":"${level}","severity":"${SEVERITY[level]}","logger":${nameJson},"event":${JSON.stringify(event)},${json}}\n`,
-        );
+        if (RANK[level] >= min) write(`${headOf(level, event)},${json}}\n`);
     };
     return {
         members,

@@ -180,19 +180,21 @@ export class Metrics {
     }
 
     /**
-     * Count and time one answered request: plain numbers, no labels object, no hashing (this runs
-     * once per request; prom-client's counters and histograms do that work per call).
+     * Count one answered request and, when given, its duration: plain numbers, no labels object,
+     * no hashing (this runs once per request; prom-client's counters and histograms do that work
+     * per call). `method` is reduced to `GET`, `HEAD` or `other`, so arbitrary method tokens
+     * cannot grow the label set.
      */
     recordRequest(
         route: RouteLabel,
         method: string | undefined,
         status: number,
-        seconds: number,
+        seconds?: number,
     ): void {
         const m = method === "GET" ? 0 : method === "HEAD" ? 1 : 2;
         const key = (ROUTE_INDEX[route] * 3 + m) * 1000 + (status % 1000);
         this.pendingRequests.set(key, (this.pendingRequests.get(key) ?? 0) + 1);
-        this.duration.observe(route, seconds);
+        if (seconds !== undefined) this.duration.observe(route, seconds);
     }
 
     private flushRequests(): void {

@@ -174,7 +174,8 @@ export class DocsServer {
                     : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
                       ? 408
                       : 400;
-            this.metrics.requests.inc({ route: "rejected", method: "other", status });
+            // The parser refused the request: no method to speak of, no duration.
+            this.metrics.recordRequest("rejected", undefined, status);
             this.log.debug("client_error", { status, error_code: err.code });
             if (socket.writable && err.code !== "ECONNRESET") {
                 socket.end(
@@ -771,17 +772,16 @@ function flatHeaders(headers: http.OutgoingHttpHeaders): string[] {
  * secret, and not meant to be: they name a request in logs and on error pages.
  */
 class RequestIds {
-    private prefix = "";
+    private prefix = randomUUID().slice(0, 24);
     private count = 0;
 
     next(): string {
-        if (this.count % 0x1000000000000 === 0) {
-            // First use, or 2^48 ids later: a new random part.
+        if (this.count === 2 ** 48) {
+            // The counter's 12 hex digits are used up: a new random part.
             this.prefix = randomUUID().slice(0, 24);
             this.count = 0;
         }
-        const n = this.count++;
-        return this.prefix + n.toString(16).padStart(12, "0");
+        return this.prefix + (this.count++).toString(16).padStart(12, "0");
     }
 }
 

@@ -257,6 +257,12 @@ describe("docs-app hostile input (file backend, loopback)", () => {
             const r = await rawRequest(srv.port, target);
             assert.equal(r.status, status, target.slice(0, 80));
         }
+        // What Node's parser refused (the 431) is counted too, as a rejected request.
+        const metrics = (await rawRequest(srv.port, "/metrics")).body.toString();
+        assert.match(
+            metrics,
+            /^docs_http_requests_total\{route="rejected",method="other",status="431"\} [1-9]/m,
+        );
     });
 
     it("answers unknown and unsupported methods with 4xx", async () => {

@@ -408,6 +408,23 @@ describe("logger", () => {
         assert.equal(log.enabled("info"), false);
         assert.equal(log.enabled("error"), true);
     });
+
+    it("writes members given as JSON text after the same base keys, at its level", () => {
+        const { log, lines, parsed } = capture("info");
+        log.members("debug", "hidden", '"a":1');
+        log.members("warn", "request", `"path":${JSON.stringify('/a"b')},"status":200`);
+        assert.equal(lines.length, 1);
+        const [a] = parsed();
+        assert.deepEqual(a, {
+            ts: a!.ts,
+            level: "warn",
+            severity: "WARNING",
+            logger: "docs-app",
+            event: "request",
+            path: '/a"b',
+            status: 200,
+        });
+    });
 });
 
 describe("request metrics (counted in plain numbers, exposed by prom-client's registry)", () => {
