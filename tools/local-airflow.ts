@@ -171,7 +171,7 @@ async function runCommand(
         child.stdin!.end(input);
     }
     const pgid = child.pid!;
-    tracker.add(pgid, what.split(" ").slice(0, 2).join(" "));
+    tracker.add(pgid, what);
     const code = await new Promise<number | null>((resolve, reject) => {
         const timer = setTimeout(
             () => {

@@ -5,6 +5,7 @@
  * `npm test`).
  */
 import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -13,7 +14,8 @@ import { startLocalAirflow } from "../local-airflow";
 import { localPipelineEnv } from "../start";
 import { logLine, renderLogText } from "./airflow-api";
 import { NewObjectDetector, scanLanding } from "./landing";
-import { databaseName } from "./metadata-db";
+import { databaseName, temporaryDatabase } from "./metadata-db";
+import { venvBin } from "./python";
 import { DEFAULTS, monthList, OptionsError, parseOptions, REPO_ROOT } from "./options";
 import { duration } from "./progress";
 import { copyFileAtomic, createState, removeState, STATE_MARKER, stateLayout } from "./state";
@@ -477,6 +479,85 @@ process.exit(String(process.argv[2]).endsWith("airflow_prepare.py") ? 2 : 0);
         const stored = JSON.parse(fs.readFileSync(path.join(dir, "home", "api-user.json"), "utf8"));
         assert.deepEqual(stored, { username: "u", password });
         assert.equal(fs.statSync(path.join(dir, "home", "api-user.json")).mode & 0o777, 0o600);
+    });
+});
+
+describe("tools/local-airflow: users against the real Airflow (dags/.venv, local PostgreSQL)", () => {
+    const PREPARE = path.join(REPO_ROOT, "tools", "local", "airflow_prepare.py");
+    let dir: string;
+    let db: Awaited<ReturnType<typeof temporaryDatabase>> | undefined;
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "taxi-airflow-users-"));
+    });
+    afterEach(() => {
+        db?.drop();
+        db = undefined;
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    async function token(base: string, username: string, password: string): Promise<number> {
+        const r = await fetch(`${base}/auth/token`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ username, password }),
+        });
+        await r.arrayBuffer();
+        return r.status;
+    }
+
+    it("refuses a bad users line before touching the database, naming the line", () => {
+        // No AIRFLOW_HOME or database here: a line that is refused must stop it before migrating.
+        const run = (input: string) =>
+            spawnSync(venvBin("dags", "python"), [PREPARE, "--migrate"], {
+                input,
+                encoding: "utf8",
+                timeout: 60_000,
+                env: { PATH: process.env.PATH, AIRFLOW_HOME: path.join(dir, "never-created") },
+            });
+        const missing = run('{"username":"u"}\n');
+        assert.equal(missing.status, 1);
+        assert.match(missing.stderr, /stdin line 1: missing password, role/);
+        const bad = run('{"username":"u","password":"p","role":"User"}\nnot json\n');
+        assert.equal(bad.status, 1);
+        assert.match(bad.stderr, /stdin line 2: not JSON/);
+        assert.ok(!fs.existsSync(path.join(dir, "never-created")), "Airflow was never started");
+    });
+
+    it("creates the users on a new DB, stores a changed password on a kept one, leaves the others", async function () {
+        this.timeout(240_000);
+        db = await temporaryDatabase();
+        const home = path.join(dir, "home");
+        const start = (admin: string) =>
+            startLocalAirflow({
+                home,
+                port: 28534,
+                databaseUrl: db!.url,
+                env: db!.env,
+                extraUsers: [{ username: "admin", password: admin, role: "Admin" }],
+                log: () => undefined,
+            });
+        const first = await start("first-password-1");
+        try {
+            assert.equal(await token(first.baseUrl, "admin", "first-password-1"), 201);
+            assert.equal(await token(first.baseUrl, first.username, first.password), 201);
+        } finally {
+            await first.stop();
+        }
+        const second = await start("second-password-2");
+        try {
+            assert.equal(await token(second.baseUrl, "admin", "second-password-2"), 201);
+            assert.equal(await token(second.baseUrl, "admin", "first-password-1"), 401);
+            // The API user's password was read back from its credentials file: still valid.
+            assert.equal(second.password, first.password);
+            assert.equal(await token(second.baseUrl, second.username, second.password), 201);
+        } finally {
+            await second.stop();
+        }
+        const log = fs.readFileSync(path.join(home, "logs", "prepare.log"), "utf8");
+        assert.match(log, /User "admin" created with role "Admin"/);
+        assert.match(log, /User "admin" already exists; password stored/);
+        assert.match(log, /User "trigger-fn" already exists\n/);
+        assert.ok(!log.includes("first-password-1") && !log.includes("second-password-2"));
     });
 });
 
