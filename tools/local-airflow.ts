@@ -38,6 +38,7 @@ import * as path from "node:path";
 import { killGroup, portInUse, sleep } from "./local/processes";
 import { temporaryDatabase } from "./local/metadata-db";
 import { describe, ProcessTracker, type RunRecord } from "./local/proctree";
+import { withQuickExit } from "./local/quick-exit";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -333,7 +334,8 @@ export function airflowEnv(o: {
         AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR: "True",
         ...o.extra,
     };
-    return env;
+    // Airflow's processes exit without a full-heap collection (local/quick-exit.ts).
+    return withQuickExit(env);
 }
 
 async function waitForHealth(

@@ -11,6 +11,7 @@ import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process"
 import * as fs from "node:fs";
 import * as net from "node:net";
 import { describe, ProcessTracker, sleep, type RunRecord } from "./proctree";
+import { withQuickExit } from "./quick-exit";
 
 export { sleep };
 
@@ -75,7 +76,8 @@ export class ProcessRegistry {
         const { ipc, ...spawnOptions } = options;
         const child = spawn(cmd, args, {
             ...spawnOptions,
-            env: this.tracker.env(spawnOptions.env ?? process.env),
+            // Python services exit without a full-heap collection (quick-exit.ts).
+            env: withQuickExit(this.tracker.env(spawnOptions.env ?? process.env)),
             detached: true,
             stdio: ipc ? ["ignore", out, out, "ipc"] : ["ignore", out, out],
         });

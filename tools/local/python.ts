@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { ensureVenv } from "../python-suites";
 import { REPO_ROOT } from "./options";
+import { withQuickExit } from "./quick-exit";
 
 /** The folders whose environments the local pipeline uses. */
 export const PIPELINE_FOLDERS = ["spark", "dags", "dbt", "ml"] as const;
@@ -41,12 +42,12 @@ export function runPython(
     return new Promise((resolve, reject) => {
         const child = spawn(venvBin(folder, "python"), args, {
             cwd,
-            env: {
+            env: withQuickExit({
                 ...process.env,
                 PYTHONPATH: `src${path.delimiter}../libs/python`,
                 PYTHONUNBUFFERED: "1",
                 ...env,
-            },
+            }),
             stdio: ["ignore", "pipe", "pipe"],
         });
         let stdout = "";

@@ -1,0 +1,106 @@
+/**
+ * The quick exit of the local Python processes (`quick-exit.ts`, `quick-exit/sitecustomize.py`),
+ * with the machine's real `python3`: the collector is frozen at exit, and nothing else changes
+ * (exit codes, tracebacks, output, a `sitecustomize` further on the path).
+ */
+import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { QUICK_EXIT_DIR, withQuickExit } from "./quick-exit";
+
+/** A garbage cycle whose `__del__` says when the collector reclaims it. */
+const CYCLE = `
+import gc, sys
+gc.disable()
+class Node:
+    def __del__(self):
+        sys.stdout.write("collected\\n")
+        sys.stdout.flush()
+a = Node(); b = Node(); a.other = b; b.other = a
+del a, b
+print("exiting", flush=True)
+`;
+
+function python(code: string, env: NodeJS.ProcessEnv) {
+    const base = { ...process.env };
+    delete base.PYTHONPATH; // only what the test gives
+    const r = spawnSync("python3", ["-c", code], {
+        env: { ...base, ...env },
+        encoding: "utf8",
+        timeout: 30_000,
+    });
+    assert.equal(r.error, undefined, String(r.error));
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("local Python processes exit quickly (quick-exit)", () => {
+    it("puts its folder first on PYTHONPATH and keeps the rest as given", () => {
+        const d = path.delimiter;
+        assert.equal(withQuickExit({}).PYTHONPATH, QUICK_EXIT_DIR);
+        assert.equal(withQuickExit({ PYTHONPATH: "" }).PYTHONPATH, QUICK_EXIT_DIR);
+        assert.equal(
+            withQuickExit({ PYTHONPATH: `src${d}../libs/python`, OTHER: "x" }).PYTHONPATH,
+            `${QUICK_EXIT_DIR}${d}src${d}../libs/python`,
+        );
+        assert.equal(withQuickExit({ OTHER: "x" }).OTHER, "x");
+        // Applied twice (a service started with an environment that already has it): once.
+        const twice = withQuickExit(withQuickExit({ PYTHONPATH: "src" }));
+        assert.equal(twice.PYTHONPATH, `${QUICK_EXIT_DIR}${d}src`);
+    });
+
+    it("freezes the collector at exit: a garbage cycle is not collected by the finalisation", () => {
+        const plain = python(CYCLE, {});
+        assert.equal(plain.code, 0, plain.stderr);
+        assert.equal(plain.stdout, "exiting\ncollected\ncollected\n", "the interpreter's own exit");
+        const quick = python(CYCLE, withQuickExit({}));
+        assert.equal(quick.code, 0, quick.stderr);
+        assert.equal(quick.stdout, "exiting\n");
+    });
+
+    it("runs after every other exit handler, which still sees a working collector", () => {
+        const r = python(
+            `import atexit, gc
+atexit.register(lambda: print("handler", gc.isenabled(), gc.get_freeze_count() == 0, flush=True))
+print("main", flush=True)`,
+            withQuickExit({}),
+        );
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, "main\nhandler True True\n");
+    });
+
+    it("leaves exit codes, tracebacks and signals as they were", () => {
+        const env = withQuickExit({});
+        assert.equal(python("import sys; sys.exit(3)", env).code, 3);
+        const failed = python("raise ValueError('boom')", env);
+        assert.equal(failed.code, 1);
+        assert.match(failed.stderr, /ValueError: boom/);
+        const r = spawnSync(
+            "python3",
+            ["-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"],
+            {
+                env: { ...process.env, ...env },
+            },
+        );
+        assert.equal(r.signal, "SIGTERM");
+    });
+
+    it("still imports a sitecustomize further on the path", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "taxi-quick-exit-"));
+        try {
+            fs.writeFileSync(
+                path.join(dir, "sitecustomize.py"),
+                'import builtins\nbuiltins.NEXT_SITE = "loaded"\n',
+            );
+            const r = python("print(NEXT_SITE)", withQuickExit({ PYTHONPATH: dir }));
+            assert.equal(r.code, 0, r.stderr);
+            assert.equal(r.stdout, "loaded\n");
+            // And without one: nothing to import, nothing printed.
+            const alone = python("print('ok')", withQuickExit({}));
+            assert.equal(alone.stdout + alone.stderr, "ok\n");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+});
