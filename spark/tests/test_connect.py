@@ -123,6 +123,15 @@ def test_server_settings_are_the_local_runtimes():
     assert conf["spark.master"] == session.local_conf()["spark.master"]
     assert conf["spark.sql.session.timeZone"] == "UTC"
     assert conf["spark.driver.memory"] == "3g"
+    # The local runtime's JVM options, and C1-only compilation for the server alone.
+    java = conf["spark.driver.extraJavaOptions"].split()
+    assert java == [
+        *session.local_conf()["spark.driver.extraJavaOptions"].split(),
+        "-XX:TieredStopAtLevel=1",
+    ]
+    assert "TieredStopAtLevel" not in session.local_conf()["spark.driver.extraJavaOptions"]
+    own = connect_server.server_conf("127.0.0.1", 15002, ["spark.driver.extraJavaOptions=-Dx=1"])
+    assert own["spark.driver.extraJavaOptions"] == "-Dx=1"
     with pytest.raises(ConfigError, match="is not KEY=VALUE"):
         connect_server.server_conf("127.0.0.1", 15002, ["spark.driver.memory"])
 

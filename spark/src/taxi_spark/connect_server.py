@@ -54,10 +54,23 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+# The server's JVM compiles with C1 only. It serves many small queries (a month is ~100k rows
+# locally) on a machine where tasks, Airflow and the warm workers share two cores: C2's compiler
+# threads took CPU from the tasks for minutes after the start, and its faster code never paid
+# that back here. `npm start -- --once --reset --months 2 --rows 100000` on a 2-core machine:
+# validate + load of the three batch runs 51.5 and 56.9 s with C1 only against 62.3-70.3 s
+# (4 runs) with the default tiers. The cluster's SparkApplications keep the default.
+JIT_OPTIONS = "-XX:TieredStopAtLevel=1"
+
+
 def server_conf(host: str, port: int, extra: list[str]) -> dict[str, str]:
-    """The server's Spark settings: the local runtime's, the plugin and its address."""
+    """The server's Spark settings: the local runtime's, C1-only JIT (:data:`JIT_OPTIONS`), the
+    plugin and its address; ``extra`` replaces any of them (``spark.driver.extraJavaOptions``
+    too, which drops the JIT option unless it is given again)."""
+    local = session.local_conf()
     conf = {
-        **session.local_conf(),
+        **local,
+        "spark.driver.extraJavaOptions": f"{local['spark.driver.extraJavaOptions']} {JIT_OPTIONS}",
         "spark.app.name": "taxi-spark-connect",
         "spark.plugins": PLUGIN,
         "spark.connect.grpc.binding.address": host,
