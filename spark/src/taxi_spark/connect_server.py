@@ -58,8 +58,9 @@ def parser() -> argparse.ArgumentParser:
 # locally) on a machine where tasks, Airflow and the warm workers share two cores: C2's compiler
 # threads took CPU from the tasks for minutes after the start, and its faster code never paid
 # that back here. `npm start -- --once --reset --months 2 --rows 100000` on a 2-core machine:
-# validate + load of the three batch runs 51.5 and 56.9 s with C1 only against 62.3-70.3 s
-# (4 runs) with the default tiers. The cluster's SparkApplications keep the default.
+# validate + load of the three batch runs 51.5-65.6 s (5 runs, median 58.9) with C1 only
+# against 61.3-72.6 s (6 runs, median 66.9) with the default tiers; the first validate 15-19 s
+# against 20-24 s. The cluster's SparkApplications keep the default.
 JIT_OPTIONS = "-XX:TieredStopAtLevel=1"
 
 
