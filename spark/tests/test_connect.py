@@ -237,6 +237,51 @@ def test_a_client_without_the_token_is_refused(server, tmp_path):
     assert f"Spark Connect server at SPARK_REMOTE={server['url']} did not answer" in proc.stderr
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc's parent links)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+@pytest.mark.spark
+def test_the_servers_jvm_compiles_with_c1_only(server):
+    """The option reaches the JVM spark-submit starts (a conf key the launcher ignored would
+    leave C2 on), and the JVM runs with it: its own flag table says so."""
+    drivers = []
+    for pid in descendants(server["proc"].pid):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"org.apache.spark.deploy.SparkSubmit" in argv:
+            drivers.append((pid, argv))
+    assert len(drivers) == 1, drivers
+    pid, argv = drivers[0]
+    assert b"-XX:TieredStopAtLevel=1" in argv
+    java = Path(os.readlink(f"/proc/{pid}/exe"))
+    flags = subprocess.run(
+        [str(java.parent / "jcmd"), str(pid), "VM.flags"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert "-XX:TieredStopAtLevel=1" in flags, flags
+
+
 @pytest.mark.spark
 def test_server_stops_on_sigterm_and_frees_its_port(server):
     proc = server["proc"]

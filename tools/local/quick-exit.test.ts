@@ -1,13 +1,18 @@
 /**
  * The quick exit of the local Python processes (`quick-exit.ts`, `quick-exit/sitecustomize.py`),
  * with the machine's real `python3`: the collector is frozen at exit, and nothing else changes
- * (exit codes, tracebacks, output, a `sitecustomize` further on the path).
+ * (exit codes, tracebacks, output, a `sitecustomize` further on the path); and real processes
+ * started the ways `npm start` starts them (the registry, Airflow's environment, `runPython`,
+ * the last two with dags/.venv) import it, with their own `PYTHONPATH` after it.
  */
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { airflowEnv } from "../local-airflow";
+import { ProcessRegistry } from "./processes";
+import { runPython, venvBin } from "./python";
 import { QUICK_EXIT_DIR, withQuickExit } from "./quick-exit";
 
 /** A garbage cycle whose `__del__` says when the collector reclaims it. */
@@ -102,5 +107,53 @@ print("main", flush=True)`,
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
+    });
+
+    describe("reaches the processes npm start runs, with their own PYTHONPATH kept", () => {
+        /** What the interpreter imported as sitecustomize, and its path after ours. */
+        const SHOW =
+            "import os, sys, sitecustomize\n" +
+            "here = os.path.dirname(sitecustomize.__file__)\n" +
+            "print(here)\n" +
+            "print(sys.path[sys.path.index(here) + 1 : sys.path.index(here) + 3])";
+        const quickDir = (out: string) => out.split("\n")[0];
+
+        it("a service started by the registry (the Spark Connect server's PYTHONPATH)", async () => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "taxi-quick-exit-"));
+            const registry = new ProcessRegistry();
+            try {
+                const logFile = path.join(dir, "service.log");
+                const service = registry.start("python", "python3", ["-c", SHOW], logFile, {
+                    cwd: dir,
+                    env: { ...process.env, PYTHONPATH: `/opt/a${path.delimiter}/opt/b` },
+                });
+                await new Promise((resolve) => service.child.once("exit", resolve));
+                const out = fs.readFileSync(logFile, "utf8");
+                assert.equal(quickDir(out), QUICK_EXIT_DIR, out);
+                assert.match(out, /\['\/opt\/a', '\/opt\/b'\]/);
+            } finally {
+                await registry.stopAll();
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        });
+
+        it("Airflow's processes (their environment has no PYTHONPATH of its own)", () => {
+            const env = airflowEnv({
+                home: os.tmpdir(),
+                dagsFolder: os.tmpdir(),
+                port: 1,
+                databaseUrl: "sqlite:////nonexistent",
+            });
+            const r = spawnSync(venvBin("dags", "python"), ["-c", SHOW], { env, encoding: "utf8" });
+            assert.equal(r.status, 0, r.stderr);
+            assert.equal(quickDir(r.stdout), QUICK_EXIT_DIR);
+        });
+
+        it("a command of runPython (src and libs/python after it)", async () => {
+            const r = await runPython("dags", ["-c", SHOW]);
+            assert.equal(r.code, 0, r.stderr);
+            assert.equal(quickDir(r.stdout), QUICK_EXIT_DIR);
+            assert.match(r.stdout, /\/dags\/src', '.*\/libs\/python'\]/);
+        });
     });
 });

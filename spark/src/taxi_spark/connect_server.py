@@ -54,13 +54,10 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-# The server's JVM compiles with C1 only. It serves many small queries (a month is ~100k rows
-# locally) on a machine where tasks, Airflow and the warm workers share two cores: C2's compiler
-# threads took CPU from the tasks for minutes after the start, and its faster code never paid
-# that back here. `npm start -- --once --reset --months 2 --rows 100000` on a 2-core machine:
-# validate + load of the three batch runs 51.5-65.6 s (5 runs, median 58.9) with C1 only
-# against 61.3-72.6 s (6 runs, median 66.9) with the default tiers; the first validate 15-19 s
-# against 20-24 s. The cluster's SparkApplications keep the default.
+# The server's JVM compiles with C1 only: it serves many small queries on a machine where the
+# tasks, Airflow and the warm workers share two cores, and C2's compiler threads took CPU from
+# the tasks without paying it back (figures and command: spark/README.md). The cluster's
+# SparkApplications keep the default.
 JIT_OPTIONS = "-XX:TieredStopAtLevel=1"
 
 
