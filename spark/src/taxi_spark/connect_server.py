@@ -131,7 +131,9 @@ def warm_up(spark, url: str | None = None) -> None:
         back = spark.read.parquet("file://" + folder + "/w").persist()
         back.count()
         back.groupBy("location").agg(F.count("*"), F.avg("amount"), F.max("ts")).collect()
-        back.select(F.percentile_approx("amount", [0.5, 0.9]), F.countDistinct("id")).collect()
+        # No percentile_approx here: beside a distinct count (an Expand per distinct key) it
+        # took 15-17 s of CPU for these 20,000 rows, warm JVM or not, and no task runs it.
+        back.select(F.countDistinct("id"), F.mean("amount")).collect()
         back.unpersist()
         classic = round(time.perf_counter() - started, 3)
         if url is not None:
