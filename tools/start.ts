@@ -54,11 +54,7 @@ import { lastJsonLine, prepareVenvs, runPython } from "./local/python";
 import { mailSummary, reportEnv, reportFor, startSmtpSink } from "./local/mail";
 import { startDocsApp, startMlflow } from "./local/services";
 import { LANDING_BUCKET, startEmulatedStorage } from "./local/emulated-storage";
-import {
-    planSparkConnect,
-    requireSparkConnectPort,
-    startSparkConnect,
-} from "./local/spark-connect";
+import { startSparkConnect } from "./local/spark-connect";
 import { WarmWorkers } from "./local/warm-workers";
 import {
     createState,
@@ -382,14 +378,17 @@ async function main(opts: StartOptions): Promise<number> {
             logFile: path.join(state.logs, "docs-app.log"),
             ...(emulated ? { env: emulated.docsAppEnv } : {}),
         });
-        // One local Spark for every Spark task. It starts once Airflow is up: its JVM start and
-        // warm-up took a third of the CPU while Airflow's components started (they wait for
-        // nothing else), and the first Spark task comes after the month's download.
+        // One local Spark for every Spark task (its JVM starts while Airflow does).
         // Not with --storage emulated: the copy task's s3:// read would then run in the
         // server's JVM, which has no emulator endpoint (that mode keeps a JVM per task).
-        const sparkPlan =
-            opts.sparkConnect && !emulated ? planSparkConnect(ports.sparkConnect) : undefined;
-        if (sparkPlan) await requireSparkConnectPort(sparkPlan.port);
+        const spark =
+            opts.sparkConnect && !emulated
+                ? await startSparkConnect(registry, {
+                      port: ports.sparkConnect,
+                      logFile: path.join(state.logs, "spark-connect.log"),
+                      env: localPipelineEnv(state, mlflow.url),
+                  })
+                : undefined;
         // One warm Python per component venv, started once Airflow is up: the tasks run in
         // forks of it (warm-workers.ts).
         warm = opts.warmWorkers ? new WarmWorkers(state.logs) : undefined;
@@ -421,7 +420,7 @@ async function main(opts: StartOptions): Promise<number> {
                 ...localPipelineEnv(state, mlflow.url),
                 ...emulated?.pipelineEnv,
                 ...ingestEnv(sourceBase, months, { smallFiles: site !== undefined }),
-                ...sparkPlan?.env,
+                ...spark?.env,
                 ...warm?.env,
                 ...db.env,
                 ...reportEnv({
@@ -456,17 +455,8 @@ async function main(opts: StartOptions): Promise<number> {
         );
         await docs.ready;
         progress.info(`docs app ${docs.url} (serving ${emulated?.docsUri ?? shown(state.docs)})`);
-        const spark = sparkPlan
-            ? await startSparkConnect(registry, sparkPlan, {
-                  logFile: path.join(state.logs, "spark-connect.log"),
-                  env: localPipelineEnv(state, mlflow.url),
-              })
-            : undefined;
-        if (spark) {
-            progress.info(
-                `Spark Connect ${spark.url} starting (the Spark tasks' local Spark; the batch DAG is unpaused once it listens)`,
-            );
-        }
+        await spark?.ready;
+        if (spark) progress.info(`Spark Connect ${spark.url} (the Spark tasks' local Spark)`);
         if (warm) {
             // Not awaited: a task that comes first starts its own interpreter; a worker that
             // fails to start stops the run through checkAlive (registry.dead()).
@@ -477,9 +467,7 @@ async function main(opts: StartOptions): Promise<number> {
         }
         const admin = af.users[ADMIN]!;
         const api = new AirflowApi(af.baseUrl, admin.username, admin.password);
-        // With a Spark Connect server, the batch DAG waits (paused: its runs queue) until the
-        // server listens, so no Spark task can start before it; the ingest goes on meanwhile.
-        await api.setPaused(DAG_ID, spark !== undefined);
+        await api.unpause(DAG_ID);
         const leftovers = await api.listRuns(DAG_ID, ["queued", "running"]);
         for (const run of leftovers) await api.setRunState(DAG_ID, run.dag_run_id, "failed");
         if (leftovers.length > 0) {
@@ -627,13 +615,6 @@ async function main(opts: StartOptions): Promise<number> {
             `${INGEST_DAG_ID} DAG unpaused for ${months[0]}..${months.at(-1)} (INGEST_MONTHS): it downloads each month from ${sourceBase} into ${landingTarget}` +
                 (cleared ? `; ${cleared} run(s) of an earlier session cleared to check again` : ""),
         );
-        if (spark) {
-            await spark.ready;
-            await api.unpause(DAG_ID);
-            progress.info(
-                `Spark Connect ${spark.url} listening (${duration((Date.now() - spark.startedAt) / 1000)} after its start): ${DAG_ID} DAG unpaused`,
-            );
-        }
         /** The landing event of `f` → its batch run, followed; false when something failed. */
         const loadMonth = async (
             f: GeneratedFile,

@@ -222,13 +222,8 @@ export class AirflowApi {
     }
 
     async unpause(dagId: string): Promise<void> {
-        await this.setPaused(dagId, false);
-    }
-
-    /** A paused DAG still accepts runs (queued); the scheduler starts none until unpaused. */
-    async setPaused(dagId: string, paused: boolean): Promise<void> {
         await this.request("PATCH", `/api/v2/dags/${encodeURIComponent(dagId)}`, {
-            is_paused: paused,
+            is_paused: false,
         });
     }
 }

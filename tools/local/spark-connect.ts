@@ -12,10 +12,9 @@
  * cannot run Spark code as this user through the port.
  */
 import { randomBytes } from "node:crypto";
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { REPO_ROOT } from "./options";
-import { portInUse, waitUntil, type ProcessRegistry, type Service } from "./processes";
+import { portInUse, tcpAnswers, waitUntil, type ProcessRegistry, type Service } from "./processes";
 import { venvBin } from "./python";
 
 export interface SparkConnect {
@@ -24,10 +23,8 @@ export interface SparkConnect {
     url: string;
     /** What the local Airflow (hence the Spark jobs) needs in its environment. */
     env: Record<string, string>;
-    /** Resolves once the server logged it is ready; rejects (with its log) if it exits. */
+    /** Resolves once the server accepts connections; rejects (with its log) if it exits. */
     ready: Promise<void>;
-    /** `Date.now()` when it was started. */
-    startedAt: number;
 }
 
 /** The environment of the Spark tasks for the server at `port` with `token`. */
@@ -35,43 +32,21 @@ export function sparkConnectEnv(port: number, token: string): Record<string, str
     return { SPARK_REMOTE: `sc://localhost:${port}`, SPARK_CONNECT_AUTHENTICATE_TOKEN: token };
 }
 
-/** The server `npm start` will run on `port`: its address and token, known before it starts
- * (Airflow's environment needs them; the server itself starts once Airflow is up). */
-export interface SparkConnectPlan {
-    port: number;
-    token: string;
-    url: string;
-    env: Record<string, string>;
-}
-
-export function planSparkConnect(port: number): SparkConnectPlan {
-    const token = randomBytes(24).toString("hex");
-    return { port, token, url: `sc://localhost:${port}`, env: sparkConnectEnv(port, token) };
-}
-
-/** Fails (naming the fix) when `port` is taken: checked before anything starts. */
-export async function requireSparkConnectPort(port: number): Promise<void> {
-    if (await portInUse(port)) {
-        throw new Error(
-            `127.0.0.1:${port} (Spark Connect server) is already in use: another \`npm start\` or test run? Stop it, or pass --port-base with a free range`,
-        );
-    }
-}
-
 export async function startSparkConnect(
     registry: ProcessRegistry,
-    plan: SparkConnectPlan,
-    o: { logFile: string; env?: Record<string, string> },
+    o: { port: number; logFile: string; env?: Record<string, string> },
 ): Promise<SparkConnect> {
-    await requireSparkConnectPort(plan.port);
-    const { port, token } = plan;
-    const startedAt = Date.now();
-    const offset = fs.existsSync(o.logFile) ? fs.statSync(o.logFile).size : 0;
+    if (await portInUse(o.port)) {
+        throw new Error(
+            `127.0.0.1:${o.port} (Spark Connect server) is already in use: another \`npm start\` or test run? Stop it, or pass --port-base with a free range`,
+        );
+    }
+    const token = randomBytes(24).toString("hex");
     const spark = path.join(REPO_ROOT, "spark");
     const service = registry.start(
         "Spark Connect server",
         venvBin("spark", "python"),
-        ["-m", "taxi_spark.connect_server", "--host", "127.0.0.1", "--port", String(port)],
+        ["-m", "taxi_spark.connect_server", "--host", "127.0.0.1", "--port", String(o.port)],
         o.logFile,
         {
             cwd: spark,
@@ -87,53 +62,20 @@ export async function startSparkConnect(
             },
         },
     );
-    const ready = waitForReady(service, offset, 300_000);
-    ready.catch(() => undefined); // awaited later, before the first Spark task can run
-    return { service, url: plan.url, env: plan.env, ready, startedAt };
+    const ready = waitForTcp(service, o.port, 300_000);
+    ready.catch(() => undefined); // awaited later, after the other services started
+    return { service, url: `sc://localhost:${o.port}`, env: sparkConnectEnv(o.port, token), ready };
 }
 
-/**
- * Wait until the server logged `connect_server_ready` after `offset` of its (appended) log,
- * failing early (with the log) on exit. Its port alone is not enough: the gRPC service listens
- * before the server's Spark session is the default one, and a client in between gets
- * "[INTERNAL_ERROR] No active or default Spark session found" (seen: the first validate of a
- * run failed so, and its retry came minutes later).
- */
-function waitForReady(service: Service, offset: number, timeoutMs: number): Promise<void> {
+/** Wait until 127.0.0.1:port accepts connections, failing early (with the log) on exit. */
+function waitForTcp(service: Service, port: number, timeoutMs: number): Promise<void> {
     return waitUntil(
         service,
-        "ready (connect_server_ready in its log)",
-        () => loggedReady(service.logFile, offset),
+        `listening on 127.0.0.1:${port}`,
+        () => tcpAnswers("127.0.0.1", port, 1000),
         {
             timeoutMs,
-            pollMs: 200,
             exitHint: (code) => (code === 2 ? ": bad argument or port taken" : ""),
         },
     );
-}
-
-/** Whether `file` holds a `connect_server_ready` JSON line after byte `offset`. */
-export function loggedReady(file: string, offset: number): boolean {
-    let text: string;
-    try {
-        const fd = fs.openSync(file, "r");
-        try {
-            const size = fs.fstatSync(fd).size;
-            const buf = Buffer.alloc(Math.max(0, size - offset));
-            fs.readSync(fd, buf, 0, buf.length, offset);
-            text = buf.toString("utf8");
-        } finally {
-            fs.closeSync(fd);
-        }
-    } catch {
-        return false;
-    }
-    return text.split("\n").some((line) => {
-        if (!line.includes("connect_server_ready")) return false;
-        try {
-            return (JSON.parse(line) as { event?: unknown }).event === "connect_server_ready";
-        } catch {
-            return false;
-        }
-    });
 }
