@@ -12,9 +12,10 @@
  * cannot run Spark code as this user through the port.
  */
 import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { REPO_ROOT } from "./options";
-import { portInUse, tcpAnswers, waitUntil, type ProcessRegistry, type Service } from "./processes";
+import { portInUse, waitUntil, type ProcessRegistry, type Service } from "./processes";
 import { venvBin } from "./python";
 
 export interface SparkConnect {
@@ -23,7 +24,7 @@ export interface SparkConnect {
     url: string;
     /** What the local Airflow (hence the Spark jobs) needs in its environment. */
     env: Record<string, string>;
-    /** Resolves once the server accepts connections; rejects (with its log) if it exits. */
+    /** Resolves once the server logged it is ready; rejects (with its log) if it exits. */
     ready: Promise<void>;
 }
 
@@ -42,6 +43,7 @@ export async function startSparkConnect(
         );
     }
     const token = randomBytes(24).toString("hex");
+    const offset = fs.existsSync(o.logFile) ? fs.statSync(o.logFile).size : 0;
     const spark = path.join(REPO_ROOT, "spark");
     const service = registry.start(
         "Spark Connect server",
@@ -62,20 +64,53 @@ export async function startSparkConnect(
             },
         },
     );
-    const ready = waitForTcp(service, o.port, 300_000);
+    const ready = waitForReady(service, offset, 300_000);
     ready.catch(() => undefined); // awaited later, after the other services started
     return { service, url: `sc://localhost:${o.port}`, env: sparkConnectEnv(o.port, token), ready };
 }
 
-/** Wait until 127.0.0.1:port accepts connections, failing early (with the log) on exit. */
-function waitForTcp(service: Service, port: number, timeoutMs: number): Promise<void> {
+/**
+ * Wait until the server logged `connect_server_ready` after `offset` of its (appended) log,
+ * failing early (with the log) on exit. Its port alone is not enough: the gRPC service listens
+ * before the server's Spark session is the default one, and a client in between gets
+ * "[INTERNAL_ERROR] No active or default Spark session found" (seen: the first validate of a
+ * run failed so, and its retry came minutes later).
+ */
+function waitForReady(service: Service, offset: number, timeoutMs: number): Promise<void> {
     return waitUntil(
         service,
-        `listening on 127.0.0.1:${port}`,
-        () => tcpAnswers("127.0.0.1", port, 1000),
+        "ready (connect_server_ready in its log)",
+        () => loggedReady(service.logFile, offset),
         {
             timeoutMs,
+            pollMs: 200,
             exitHint: (code) => (code === 2 ? ": bad argument or port taken" : ""),
         },
     );
+}
+
+/** Whether `file` holds a `connect_server_ready` JSON line after byte `offset`. */
+export function loggedReady(file: string, offset: number): boolean {
+    let text: string;
+    try {
+        const fd = fs.openSync(file, "r");
+        try {
+            const size = fs.fstatSync(fd).size;
+            const buf = Buffer.alloc(Math.max(0, size - offset));
+            fs.readSync(fd, buf, 0, buf.length, offset);
+            text = buf.toString("utf8");
+        } finally {
+            fs.closeSync(fd);
+        }
+    } catch {
+        return false;
+    }
+    return text.split("\n").some((line) => {
+        if (!line.includes("connect_server_ready")) return false;
+        try {
+            return (JSON.parse(line) as { event?: unknown }).event === "connect_server_ready";
+        } catch {
+            return false;
+        }
+    });
 }
