@@ -131,8 +131,8 @@ def warm_up(spark, url: str | None = None) -> None:
         back = spark.read.parquet("file://" + folder + "/w").persist()
         back.count()
         back.groupBy("location").agg(F.count("*"), F.avg("amount"), F.max("ts")).collect()
-        # No percentile_approx here: beside a distinct count (an Expand per distinct key) it
-        # took 15-17 s of CPU for these 20,000 rows, warm JVM or not, and no task runs it.
+        # No percentile_approx here: in one query with a distinct count it took 15-17 s for
+        # these 20,000 rows on an idle machine, warm JVM or not, and no task runs it.
         back.select(F.countDistinct("id"), F.mean("amount")).collect()
         back.unpersist()
         classic = round(time.perf_counter() - started, 3)
