@@ -295,6 +295,9 @@ function writeFabConfig(home: string): string {
  */
 export const LOCAL_DB_POOL = { size: 5, maxOverflow: -1, recycleSeconds: 1800 } as const;
 
+/** How long the stop lets the triggerer wait for its exited runner (`stop` in startLocalAirflow). */
+export const TRIGGERER_WAIT_MS = 2_000;
+
 /** Environment for every Airflow process. */
 export function airflowEnv(o: {
     home: string;
@@ -523,10 +526,24 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
     let stopping: Promise<void> | undefined;
     const stop = () =>
         (stopping ??= (async () => {
-            const survivors = await tracker.terminate(10_000);
+            // The triggerer can outlive its trigger runner by the rest of its own 10 s escalation
+            // delay: Airflow's supervisor then waits in a select with no socket left to wake it
+            // (py-spy; 1 stop in 10 here, and 3 `npm start` runs of 13 ended so, in SIGKILL).
+            // With no live child after 2 s it has nothing left to do and is ended then.
+            const triggerer = started.find((s) => s.component === "triggerer")?.child.pid;
+            const survivors = await tracker.terminate(
+                10_000,
+                undefined,
+                triggerer ? { pids: [triggerer], afterMs: TRIGGERER_WAIT_MS } : undefined,
+            );
             temporaryDb?.drop();
             if (tempHome) fs.rmSync(home, { recursive: true, force: true });
-            log("local_airflow_stopped", { home, removed: tempHome, sigkill: tracker.killed });
+            log("local_airflow_stopped", {
+                home,
+                removed: tempHome,
+                sigkill: tracker.killed,
+                ended_idle: tracker.ended,
+            });
             if (survivors.length > 0) {
                 throw new LocalAirflowError(
                     `Airflow processes still alive after SIGKILL:\n  ${survivors.map(describe).join("\n  ")}`,

@@ -18,6 +18,7 @@ import {
     MARKER_ENV,
     procEnv,
     procInfo,
+    ProcessTracker,
     sleep,
     stopLeftovers,
 } from "./proctree";
@@ -175,5 +176,82 @@ describe("npm start: stopping every process it started (proctree)", function () 
         fs.writeFileSync(record, "{ not json");
         assert.deepEqual(await stopLeftovers(record, dir), [], "an unreadable record is dropped");
         assert.equal(fs.existsSync(record), false);
+    });
+});
+
+/**
+ * A parent that, like Airflow's triggerer after its runner exited, only sleeps once it got
+ * SIGTERM (in its handler, with no child process of its own), and a child that exits
+ * `childLingerMs` after its own SIGTERM and marks the moment in `childExit`.
+ */
+const WAITER = `
+import signal, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", """
+import signal, sys, time
+def term(*_):
+    time.sleep(float(sys.argv[1]) / 1000)
+    open(sys.argv[2], "w").write(repr(time.time()))
+    sys.exit(0)
+signal.signal(signal.SIGTERM, term)
+open(sys.argv[2] + ".ready", "w").close()
+while True:
+    time.sleep(0.05)
+""", sys.argv[1], sys.argv[2]])
+signal.signal(signal.SIGTERM, lambda *_: time.sleep(60))
+print(child.pid, flush=True)
+time.sleep(60)
+`;
+
+describe("npm start: a waiter whose children are gone is ended early (proctree)", function () {
+    this.timeout(60_000);
+    let dir: string;
+    beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "proctree-waiter-"))));
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    async function start(childLingerMs: number) {
+        const tracker = new ProcessTracker();
+        const childExit = path.join(dir, `child-exit-${childLingerMs}`);
+        const parent = spawn("python3", ["-c", WAITER, String(childLingerMs), childExit], {
+            env: tracker.env(process.env),
+            stdio: ["ignore", "pipe", "inherit"],
+        });
+        const childPid = await new Promise<number>((resolve) =>
+            parent.stdout.once("data", (d: Buffer) => resolve(Number(d.toString().trim()))),
+        );
+        tracker.add(parent.pid!, "waiter");
+        while (!fs.existsSync(`${childExit}.ready`)) await sleep(20); // its handler is set
+        return { tracker, parent: parent.pid!, childPid, childExit };
+    }
+
+    it("without waiters it lives to the end of the grace period and gets SIGKILL", async () => {
+        const { tracker, parent } = await start(0);
+        assert.deepEqual(await tracker.terminate(1500, 5000), []);
+        assert.equal(alive(parent), false);
+        assert.equal(tracker.killed.length, 1, tracker.killed.join("; "));
+        assert.deepEqual(tracker.ended, []);
+    });
+
+    it("is ended once its child has exited, not while the child still runs, and not counted as killed", async () => {
+        const { tracker, parent, childPid, childExit } = await start(1200);
+        let parentGoneAt = 0;
+        const watch = (async () => {
+            while (alive(parent)) await sleep(20);
+            parentGoneAt = Date.now() / 1000;
+        })();
+        assert.deepEqual(
+            await tracker.terminate(30_000, 5000, { pids: [parent], afterMs: 200 }),
+            [],
+        );
+        await watch;
+        assert.equal(alive(parent), false);
+        assert.equal(alive(childPid), false);
+        const childExitedAt = Number(fs.readFileSync(childExit, "utf8"));
+        assert.ok(
+            parentGoneAt >= childExitedAt,
+            `parent ended at ${parentGoneAt}, before its child exited at ${childExitedAt}`,
+        );
+        assert.deepEqual(tracker.killed, []);
+        assert.equal(tracker.ended.length, 1);
+        assert.match(tracker.ended[0]!, new RegExp(`^pid ${parent} `));
     });
 });

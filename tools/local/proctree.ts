@@ -207,6 +207,11 @@ export class ProcessTracker {
     private exitHook = false;
     /** After `terminate()`: the processes that outlived the grace period and got SIGKILL. */
     killed: string[] = [];
+    /**
+     * After `terminate()`: `waiters` that were only waiting for children already gone, ended
+     * with SIGKILL before the grace period was over.
+     */
+    ended: string[] = [];
 
     constructor(private readonly options: ProcessTrackerOptions = {}) {
         options.record?.addMarker(this.marker);
@@ -279,12 +284,32 @@ export class ProcessTracker {
     /**
      * SIGTERM to every member, looking for new ones every 100 ms while they exit; SIGKILL to
      * what is left after `graceMs`; then wait up to `killMs` until none is alive. Returns the
-     * ones still alive after that (normally none).
+     * ones still alive after that (normally none). `waiters`: see `ended`.
      */
-    async terminate(graceMs = 10_000, killMs = 5_000): Promise<ProcInfo[]> {
+    async terminate(
+        graceMs = 10_000,
+        killMs = 5_000,
+        waiters?: { pids: number[]; afterMs: number },
+    ): Promise<ProcInfo[]> {
         if (this.timer) clearInterval(this.timer);
         this.timer = undefined;
         const signalled = new Set<string>();
+        // `waiters`: processes (ones `add()`ed) that, once their children have exited, may only
+        // sleep before noticing it; one still alive `afterMs` after SIGTERM with no live child
+        // gets SIGKILL then (listed in `ended`, not in `killed`: it had nothing left to do).
+        const waitUntil = waiters ? Date.now() + waiters.afterMs : Infinity;
+        const endIdleWaiters = () => {
+            if (Date.now() < waitUntil) return;
+            const procs = listProcs();
+            for (const pid of waiters!.pids) {
+                const p = procs.find((q) => q.pid === pid);
+                if (!p || this.known.get(pid)?.start !== p.start) continue;
+                if (procs.some((c) => c.ppid === pid)) continue; // a child still runs
+                this.ended.push(describe(p));
+                signal(pid, "SIGKILL");
+            }
+        };
+        this.ended = [];
         const round = (sig: NodeJS.Signals): ProcInfo[] => {
             const alive = this.members();
             for (const p of alive) {
@@ -297,7 +322,10 @@ export class ProcessTracker {
             return alive;
         };
         const graceUntil = Date.now() + graceMs;
-        while (round("SIGTERM").length > 0 && Date.now() < graceUntil) await sleep(100);
+        while (round("SIGTERM").length > 0 && Date.now() < graceUntil) {
+            endIdleWaiters();
+            await sleep(100);
+        }
         const killUntil = Date.now() + killMs;
         this.killed = this.members().map(describe); // named before they die
         let alive = round("SIGKILL");
