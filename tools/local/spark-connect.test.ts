@@ -8,9 +8,9 @@
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { freePort } from "./emulators";
 import { REPO_ROOT } from "./options";
 import { ProcessRegistry } from "./processes";
 import { venvBin } from "./python";
@@ -81,14 +81,3 @@ describe("local Spark Connect server: readiness", () => {
         }
     });
 });
-
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const s = net.createServer();
-        s.once("error", reject);
-        s.listen(0, "127.0.0.1", () => {
-            const { port } = s.address() as net.AddressInfo;
-            s.close(() => resolve(port));
-        });
-    });
-}
