@@ -88,6 +88,20 @@ interface MonthRun {
     result: RunResult;
 }
 
+/**
+ * The local Airflow's own settings (Airflow ignores an `AIRFLOW__…` name it does not know, so
+ * local.test.ts checks each against the real Airflow).
+ */
+export const LOCAL_AIRFLOW_SETTINGS: Record<string, string> = {
+    AIRFLOW__CORE__EXECUTOR: "LocalExecutor",
+    AIRFLOW__CORE__PARALLELISM: "4",
+    // The scheduler's sleep after a loop that found nothing to do (default 1 s): a task's
+    // successor waited up to that long, 3.5-4.9 s per batch run of 7 tasks (0.9-1.2 s at 0.2,
+    // whose idle loops cost the scheduler 2.5x its CPU).
+    AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME: "0.5",
+    AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION: "False",
+};
+
 /** The `pipeline-env` values of the local runtime (docs/architecture.md#pipeline-env), plus job settings. */
 export function localPipelineEnv(s: StateLayout, mlflowUrl: string): Record<string, string> {
     const env: Record<string, string> = {
@@ -428,13 +442,7 @@ async function main(opts: StartOptions): Promise<number> {
                     airflowUrl: `http://127.0.0.1:${ports.airflow}`,
                     docsUrl: docs.url,
                 }),
-                AIRFLOW__CORE__EXECUTOR: "LocalExecutor",
-                AIRFLOW__CORE__PARALLELISM: "4",
-                // The scheduler's sleep after a loop that found nothing to do (default 1 s): a
-                // task's successor waited up to that long, 3.5-4.9 s per batch run of 7 tasks
-                // (0.9-1.2 s at 0.2, whose idle loops cost the scheduler 2.5x its CPU).
-                AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME: "0.5",
-                AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION: "False",
+                ...LOCAL_AIRFLOW_SETTINGS,
             },
             log: (event, fields = {}) =>
                 fs.appendFileSync(

@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { PIPELINE_ENV_KEYS } from "../../components/airflow/pipeline-env";
 import { startLocalAirflow } from "../local-airflow";
-import { localPipelineEnv } from "../start";
+import { LOCAL_AIRFLOW_SETTINGS, localPipelineEnv } from "../start";
 import { logLine, renderLogText } from "./airflow-api";
 import { NewObjectDetector, scanLanding } from "./landing";
 import { databaseName, temporaryDatabase } from "./metadata-db";
@@ -330,6 +330,52 @@ describe("npm start: log excerpts", () => {
         assert.equal(duration(42.4), "42 s");
         assert.equal(duration(119.7), "2 min 0 s");
         assert.equal(duration(85), "1 min 25 s");
+    });
+});
+
+describe("npm start: the local Airflow's settings, read by the real Airflow (dags/.venv)", () => {
+    it("names only options Airflow knows, and Airflow reads each value as given", function () {
+        this.timeout(120_000);
+        const python = venvBin("dags", "python");
+        if (!fs.existsSync(python)) this.skip(); // npm test prepares dags/.venv before mocha
+        const home = fs.mkdtempSync(path.join(os.tmpdir(), "taxi-airflow-settings-"));
+        try {
+            const code = [
+                "import json, os",
+                "from airflow.configuration import conf",
+                "out = {}",
+                "for key in json.loads(os.environ['SETTINGS']):",
+                "    _, section, option = key.split('__', 2)",
+                "    section, option = section.lower(), option.lower()",
+                "    known = option in conf.configuration_description.get(section, {}).get('options', {})",
+                "    out[key] = conf.get(section, option) if known else None",
+                "print(json.dumps(out))",
+            ].join("\n");
+            const check = (settings: Record<string, string>) => {
+                const r = spawnSync(python, ["-c", code], {
+                    env: {
+                        PATH: process.env.PATH,
+                        AIRFLOW_HOME: home,
+                        SETTINGS: JSON.stringify(settings),
+                        ...settings,
+                    },
+                    encoding: "utf8",
+                    timeout: 90_000,
+                });
+                assert.equal(r.status, 0, r.stderr);
+                return JSON.parse(r.stdout.trim().split("\n").at(-1)!) as Record<
+                    string,
+                    string | null
+                >;
+            };
+            assert.deepEqual(check(LOCAL_AIRFLOW_SETTINGS), LOCAL_AIRFLOW_SETTINGS);
+            // A misspelt name would be ignored by Airflow; the check reports it.
+            assert.deepEqual(check({ AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIMES: "0.5" }), {
+                AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIMES: null,
+            });
+        } finally {
+            fs.rmSync(home, { recursive: true, force: true });
+        }
     });
 });
 
