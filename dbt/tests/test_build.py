@@ -250,3 +250,20 @@ def test_a_failing_data_test_fails_the_run(built: Built, tmp_path):
     [failure] = run.summary["failures"]
     assert "relationships_stg_tlc__trips_pickup_location_id" in failure["node"]
     assert failure["status"] == "fail"
+
+
+def test_the_incremental_delete_is_a_semi_join_not_a_join(built: Built):
+    """The DAG's call for a month deletes the window's dates with `pickup_date in (select …)`.
+    A `delete … using <new rows> where new.pickup_date = old.pickup_date` pairs every old row
+    of a date with every new row of that date: 4.2 s instead of 6 ms at 100k rows a month, and
+    rows squared beyond (dbt-duckdb writes that form for a list unique_key)."""
+    run = run_module(
+        "taxi_dbt.runner", ["build", "--vars", '{"source_month": "2024-01"}'], built.env
+    )
+    assert run.code == 0, describe(run)
+    executed = (
+        built.tmp / "target" / "run" / "taxi" / "models" / "marts" / "ml" / "fare_features.sql"
+    ).read_text()
+    delete = " ".join(executed.split("delete from", 1)[1].split(";", 1)[0].split()).lower()
+    assert " using " not in delete, delete
+    assert "where ( pickup_date) in ( select (pickup_date)" in delete, delete

@@ -6,8 +6,12 @@
         cluster_by=['pickup_location_id', 'dropoff_location_id'],
     ) }}
 {%- else -%}
-    {#- DuckDB: delete the window's pickup dates, then insert them (one transaction). -#}
-    {{ config(incremental_strategy='delete+insert', unique_key=['pickup_date']) }}
+    {#- DuckDB: delete the window's pickup dates, then insert them (one transaction). The key
+        is a string, not a list: dbt-duckdb deletes for a list key with `delete ... using new
+        rows where new.key = old.key`, a join that pairs every old row of a date with every
+        new row of that date (4.2 s for 100k rows a month, growing with rows squared); for a
+        string key it deletes `where key in (select key from new rows)`, a semi-join (6 ms). -#}
+    {{ config(incremental_strategy='delete+insert', unique_key='pickup_date') }}
 {%- endif -%}
 {{ config(materialized='incremental', on_schema_change='fail') }}
 
