@@ -9,7 +9,7 @@
     {#- DuckDB: delete the window's pickup dates, then insert them (one transaction). The key
         is a string, not a list: dbt-duckdb deletes for a list key with `delete ... using new
         rows where new.key = old.key`, a join that pairs every old row of a date with every
-        new row of that date (4.2 s for 100k rows a month, growing with rows squared); for a
+        new row of that date (4.2 s to re-load a month of 100k rows, rows squared); for a
         string key it deletes `where key in (select key from new rows)`, a semi-join (6 ms). -#}
     {{ config(incremental_strategy='delete+insert', unique_key='pickup_date') }}
 {%- endif -%}
