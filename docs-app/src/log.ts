@@ -49,33 +49,47 @@ export const LOG_FLUSH_MS = 20;
 
 /**
  * Lines are collected and written together, at most `LOG_FLUSH_MS` after the first of them:
- * under load the per-request log line costs a string append instead of a write system call
- * (synchronous when stdout is a file or a pipe). `flush()` writes what is pending at once; more
- * than `maxBytes` pending flushes immediately, so the buffer stays small. The timer does not keep
- * the process alive: what is pending at exit is written by the exit handler.
+ * under load the per-request log line costs a copy into a buffer instead of a write system call
+ * (synchronous when stdout is a file or a pipe). The lines are copied, as UTF-8, into one
+ * reused buffer outside V8's heap, not appended to a string: a string holding 20 ms of lines
+ * outlived V8's young-generation collections and was copied by each of them (measured under
+ * `wrk`: garbage collection 9.4 % of the docs app's CPU with request logs, 3 % without, and
+ * 23,000 against 38,000 small responses a second). `flush()` writes what is pending at once; a
+ * line that would not fit flushes first, and one longer than the buffer is written on its own.
+ * `sink` gets a view of the buffer and returns whether it is done with those bytes (then the
+ * buffer is reused; otherwise a new one is taken). The timer does not keep the process alive:
+ * what is pending at exit is written by the exit handler.
  */
 export function batchedWriter(
-    sink: (chunk: string) => void,
+    sink: (chunk: Buffer) => boolean,
     options: { maxBytes?: number; schedule?: (fn: () => void) => void } = {},
 ): { write: (line: string) => void; flush: () => void } {
     const maxBytes = options.maxBytes ?? 256 * 1024;
     const schedule =
         options.schedule ?? ((fn: () => void) => void setTimeout(fn, LOG_FLUSH_MS).unref());
-    let pending = "";
+    let buffer = Buffer.allocUnsafe(maxBytes);
+    let used = 0;
     let scheduled = false;
     const flush = (): void => {
         scheduled = false;
-        if (pending.length === 0) return;
-        const chunk = pending;
-        pending = "";
-        sink(chunk);
+        if (used === 0) return;
+        const chunk = buffer.subarray(0, used);
+        used = 0;
+        if (!sink(chunk)) buffer = Buffer.allocUnsafe(maxBytes);
     };
     return {
         write: (line) => {
-            pending += line;
-            if (pending.length >= maxBytes) {
+            // UTF-8 takes at most 3 bytes per UTF-16 code unit: room for 3 x length fits it.
+            const room = line.length * 3;
+            if (used + room > maxBytes) {
                 flush();
-            } else if (!scheduled) {
+                if (room > maxBytes) {
+                    sink(Buffer.from(line, "utf8"));
+                    return;
+                }
+            }
+            used += buffer.write(line, used, "utf8");
+            if (!scheduled) {
                 scheduled = true;
                 schedule(flush);
             }
@@ -89,7 +103,11 @@ let stdoutWriter: ((line: string) => void) | undefined;
 /** The process's stdout, batched; whatever is pending is written at exit. */
 function stdout(): (line: string) => void {
     if (stdoutWriter === undefined) {
-        const writer = batchedWriter((chunk) => process.stdout.write(chunk));
+        const writer = batchedWriter((chunk) => {
+            process.stdout.write(chunk);
+            // Nothing left queued: the bytes went to the file or pipe (synchronous on Linux).
+            return process.stdout.writableLength === 0;
+        });
         // On Linux, stdout writes to files and pipes are synchronous: flushing at exit is enough.
         process.once("exit", () => writer.flush());
         stdoutWriter = writer.write;

@@ -252,7 +252,7 @@ describe("batched log writer", () => {
     it("writes lines collected together in one write, in order, and flushes early when full", () => {
         const chunks: string[] = [];
         const turns: (() => void)[] = [];
-        const writer = batchedWriter((c) => chunks.push(c), {
+        const writer = batchedWriter((c) => chunks.push(c.toString("utf8")) > 0, {
             maxBytes: 10,
             schedule: (fn) => turns.push(fn),
         });
@@ -269,6 +269,40 @@ describe("batched log writer", () => {
         assert.deepEqual(chunks.at(-1), "c\n");
         turns.at(-1)!();
         assert.equal(chunks.length, 3, "a flush with nothing pending writes nothing");
+    });
+
+    it("keeps non-ASCII lines whole, and never overwrites bytes a sink still holds", () => {
+        const held: Buffer[] = [];
+        let release = false;
+        const turns: (() => void)[] = [];
+        // A sink that keeps the chunk it was given (a stream with writes queued) unless told.
+        const writer = batchedWriter(
+            (c) => {
+                held.push(c);
+                return release;
+            },
+            { maxBytes: 16, schedule: (fn) => turns.push(fn) },
+        );
+        writer.write("é€\n"); // 2 + 3 + 1 bytes
+        writer.flush();
+        writer.write("xyz\n");
+        writer.flush();
+        assert.deepEqual(
+            held.map((c) => c.toString("utf8")),
+            ["é€\n", "xyz\n"],
+            "the first chunk is intact after the second was written",
+        );
+        release = true;
+        writer.write("12345\n"); // room for 18 bytes > 16: flushed first, then alone
+        writer.write("😀\n"); // a surrogate pair: 4 bytes
+        writer.flush();
+        assert.deepEqual(
+            held.slice(2).map((c) => c.toString("utf8")),
+            ["12345\n", "😀\n"],
+        );
+        const long = "ü".repeat(40) + "\n";
+        writer.write(long);
+        assert.equal(held.at(-1)!.toString("utf8"), long, "a line longer than the buffer, alone");
     });
 });
 
