@@ -165,7 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         cacheMb: integer(env, "CACHE_MB", 32, 0, 4096),
         // GCS: a stat is a metadata request over the network, once per page view without this.
         // file://: a stat is two cheap system calls, and answering without them measured slower
-        // for the 2.66 MB page (README, Performance), so it is off there unless asked for.
+        // for the 2.66 MB page (bench/nginx.ts), so it is off there unless asked for.
         statCacheMs: integer(env, "STAT_CACHE_MS", docs.kind === "gcs" ? 1000 : 0, 0, 60_000),
         shutdownDelaySeconds: integer(env, "SHUTDOWN_DELAY_SECONDS", 5, 0, 300),
         shutdownTimeoutSeconds: integer(env, "SHUTDOWN_TIMEOUT_SECONDS", 20, 0, 600),
