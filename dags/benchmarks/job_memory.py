@@ -99,7 +99,7 @@ def main() -> int:
         "copy_to_staging": ["--uri", (a.landing / name).as_uri(), "--dest", staged],
         "validate": ["--uri", staged, "--run-id", "size-run"],
         "load": ["--uri", staged, "--run-id", "size-run"],
-        "dbt_build": ["build", "--vars", '{"source_month": "' + a.month + '"}'],
+        "dbt_build": ["build", "--no-unit-tests", "--vars", '{"source_month": "' + a.month + '"}'],
         "retrain": ["--month", a.month, "--run-id", "size-run", "--history-months", "0"],
         "publish_docs": [],
         "train": ["--from-scratch", "--run-id", "size-train", "--max-trials", "1"],

@@ -106,7 +106,12 @@ def test_batch_local_runs_in_order_and_is_idempotent(
     assert records["load"]["args"][:2] == ["--uri", staged.as_uri()]
     assert records["load"]["args"][2:] == ["--run-id", run.run_id]
     assert records["retrain"]["args"] == ["--month", "2024-01", "--run-id", run.run_id]
-    assert records["dbt_build"]["args"] == ["build", "--vars", '{"source_month": "2024-01"}']
+    assert records["dbt_build"]["args"] == [
+        "build",
+        "--no-unit-tests",
+        "--vars",
+        '{"source_month": "2024-01"}',
+    ]
     assert {r["platform_runtime"] for r in records.values()} == {"local"}
     assert xcoms.return_value(run, "copy_to_staging") == {
         "copy": "copied",

@@ -252,6 +252,54 @@ def test_a_failing_data_test_fails_the_run(built: Built, tmp_path):
     assert failure["status"] == "fail"
 
 
+def test_a_months_run_tests_the_trip_views_on_that_months_dates(built: Built, tmp_path):
+    """The DAG's build for a month runs the trip views' data tests on that month's pickup dates
+    (macros/test_window.sql), not on every month loaded so far: a bad trip of January fails
+    January's run and a run without a month, not February's."""
+    assert built.first.code == 0, describe(built.first)
+    warehouse = tmp_path / built.warehouse.name
+    shutil.copy(built.warehouse, warehouse)
+    with closing(duckdb.connect(str(warehouse))) as con:
+        con.execute(
+            """insert into raw.trips (VendorID, tpep_pickup_datetime, tpep_dropoff_datetime,
+                   PULocationID, DOLocationID, fare_amount, total_amount, trip_distance,
+                   pickup_date, source_file, source_month)
+               values (1, timestamp '2024-01-31 23:00:00', timestamp '2024-01-31 23:20:00',
+                   300, 161, 20.0, 25.0, 3.0, date '2024-01-31', 'x.parquet', date '2024-01-01')"""
+        )
+    env = dict(built.env, WAREHOUSE_PATH=str(warehouse))
+
+    def data_tests(*extra: str):
+        run = run_module(
+            "taxi_dbt.runner", ["test", "--no-unit-tests", "-s", "stg_tlc__trips", *extra], env
+        )
+        assert run.code in (0, 1), describe(run)
+        return run
+
+    february = data_tests("--vars", '{"source_month": "2024-02"}')
+    assert february.code == 0, describe(february)
+    assert february.summary["unit_tests"] == {}
+    compiled = (
+        built.tmp / "target" / "run" / "taxi" / "models" / "staging" / "tlc" / "_tlc__models.yml"
+    )
+    unique = next(compiled.rglob("unique_stg_tlc__trips_trip_id.sql")).read_text()
+    assert "pickup_date >= cast('2024-02-01' as date)" in unique, unique
+    assert "pickup_date < cast('2024-03-01' as date)" in unique, unique
+
+    for extra in (
+        ("--vars", '{"source_month": "2024-01"}'),
+        ("--vars", '{"pickup_date_from": "2024-01-31"}'),
+        (),
+    ):
+        run = data_tests(*extra)
+        assert run.code == 1, (extra, describe(run))
+        assert run.summary["tests"].get("fail") == 1, extra
+
+    bad = data_tests("--vars", '{"source_month": "2024-13"}')
+    assert bad.code != 0
+    assert "is not a month" in bad.stdout + bad.stderr
+
+
 def test_the_incremental_delete_is_a_semi_join_not_a_join(built: Built):
     """The DAG's call for a month deletes the window's dates with `pickup_date in (select …)`.
     A `delete … using <new rows> where new.pickup_date = old.pickup_date` pairs every old row

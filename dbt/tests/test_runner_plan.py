@@ -50,6 +50,19 @@ def test_docs_command_generates_the_static_page():
 def test_selection_is_refused_where_dbt_would_ignore_it():
     with pytest.raises(ConfigError, match="do not apply to 'docs'"):
         plan(["docs", "--full-refresh"])
+    with pytest.raises(ConfigError, match="do not apply to 'docs'"):
+        plan(["docs", "--no-unit-tests"])
+
+
+def test_no_unit_tests_excludes_that_resource_type_from_build_and_test():
+    assert plan(["build", "--no-unit-tests"]) == [
+        ("build", ["build", "--exclude-resource-type", "unit_test"])
+    ]
+    assert plan(["test", "--no-unit-tests", "-s", "a"]) == [
+        ("test", ["test", "--select", "a", "--exclude-resource-type", "unit_test"])
+    ]
+    # run and seed have no unit tests to leave out
+    assert plan(["run", "--no-unit-tests"]) == [("run", ["run"])]
 
 
 def test_source_month_goes_to_dbt_as_an_environment_variable():

@@ -1,8 +1,8 @@
 """Run the dbt project: what the DAGs call (``build``) and everything a person needs around it.
 
     python -m taxi_dbt.runner build [--select SEL] [--exclude SEL] [--full-refresh] [--vars JSON]
-                                    [--target duckdb|bigquery] [--deps] [--seed] [--docs]
-                                    [--summary-out PATH] [-- <more dbt args>]
+                                    [--no-unit-tests] [--target duckdb|bigquery] [--deps]
+                                    [--seed] [--docs] [--summary-out PATH] [-- <more dbt args>]
     python -m taxi_dbt.runner run|test|seed|compile|parse|debug|deps|docs [same options]
     python -m taxi_dbt.runner dbt -- <any dbt command and args>
 
@@ -10,6 +10,9 @@
 packages.yml unless they are already installed (the dbt image installs them at build time;
 offline checkouts have no packages.yml). ``--seed`` loads the seeds first (``build`` always
 does), ``--docs`` runs ``dbt docs generate --static`` afterwards (``taxi_dbt.publish`` uploads it).
+``--no-unit-tests`` leaves dbt's unit tests out of ``build``/``test``: they check the models' SQL
+on fixed inputs, so they belong to CI (``npm test`` runs them), not to every monthly run of the
+DAG (dbt's own advice for production; on BigQuery each is a query job).
 
 dbt's log lines are JSON on stdout; the last stdout line is this command's JSON summary with the
 counts per resource type (models, seeds, data tests, unit tests) and the failed nodes. Exit
@@ -53,6 +56,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--select", "-s", action="append", default=[], help="dbt selector (repeatable)")
     p.add_argument("--exclude", action="append", default=[], help="dbt exclusion (repeatable)")
     p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models/seeds")
+    p.add_argument(
+        "--no-unit-tests",
+        action="store_true",
+        help="leave dbt's unit tests out (they run in CI; the DAG's monthly build skips them)",
+    )
     p.add_argument(
         "--vars",
         default=None,
@@ -103,6 +111,27 @@ def run_time_env(
     return (rest or None) if dbt_vars is not None else None, env
 
 
+def _selection(args: argparse.Namespace) -> list[str]:
+    """The selection and materialisation options for dbt, where the command takes them."""
+    if args.command not in _SELECTING:
+        if args.select or args.exclude or args.full_refresh or args.no_unit_tests:
+            raise ConfigError(
+                "--select/--exclude/--full-refresh/--no-unit-tests do not apply to "
+                f"'{args.command}'; they apply to {', '.join(sorted(_SELECTING))}."
+            )
+        return []
+    out: list[str] = []
+    for sel in args.select:
+        out += ["--select", sel]
+    for exc in args.exclude:
+        out += ["--exclude", exc]
+    if args.full_refresh:
+        out.append("--full-refresh")
+    if args.no_unit_tests and args.command in ("build", "test"):
+        out += ["--exclude-resource-type", "unit_test"]
+    return out
+
+
 def plan(args: argparse.Namespace, dbt_vars: dict[str, Any] | None) -> list[tuple[str, list[str]]]:
     """The dbt invocations to run, in order: (step name, dbt argv)."""
     steps: list[tuple[str, list[str]]] = []
@@ -123,18 +152,7 @@ def plan(args: argparse.Namespace, dbt_vars: dict[str, Any] | None) -> list[tupl
             ("seed", ["seed", *common, *(["--full-refresh"] if args.full_refresh else [])])
         )
     main = ["docs", "generate", "--static"] if args.command == "docs" else [args.command]
-    if args.command in _SELECTING:
-        for sel in args.select:
-            main += ["--select", sel]
-        for exc in args.exclude:
-            main += ["--exclude", exc]
-        if args.full_refresh:
-            main.append("--full-refresh")
-    elif args.select or args.exclude or args.full_refresh:
-        raise ConfigError(
-            f"--select/--exclude/--full-refresh do not apply to '{args.command}'; "
-            f"they apply to {', '.join(sorted(_SELECTING))}."
-        )
+    main += _selection(args)
     if args.command not in ("deps",):
         main += common
     steps.append((args.command, main + list(args.extra)))
