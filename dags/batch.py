@@ -9,7 +9,8 @@ API with a deterministic run id (a duplicate S3 event gets HTTP 409).
   `"version_id"`. A missing or malformed conf fails `check_conf` with what was expected.
 * **tasks**: `check_conf` → `copy_to_staging` (to `<STAGING_URI>/<dataset>/<file>`) →
   `validate` (Great Expectations; below threshold fails the run) → `load` (Spark batch load,
-  the file's date partitions overwritten) → `dbt_build` → `retrain` → `publish_docs`.
+  the file's date partitions overwritten) → `dbt_build` → `retrain` and `publish_docs` side
+  by side (the docs describe the tables dbt built, not the model).
 * **idempotent**: every task overwrites what it owns (same staged object, same partitions,
   same docs), so re-running a run yields the same tables and files.
 * **runtime**: `PLATFORM_RUNTIME=kubernetes` runs Kubernetes Jobs and SparkApplications,

@@ -50,8 +50,10 @@ def build_dag(
     runtime: str | None = None,
     **dag_kwargs: Any,
 ) -> DAG:
-    """A linear DAG: ``check_conf`` then ``jobs`` in order, each through the runtime's runner
-    (a :class:`~common.engine_tasks.RemoteStep` through its external engine)."""
+    """``check_conf`` then ``jobs`` in order, each through the runtime's runner (a
+    :class:`~common.engine_tasks.RemoteStep` through its external engine); a job with
+    ``beside_previous`` follows the same task as the job before it, so the two run side by
+    side."""
     runtime = runtime or pipeline_env.runtime()
     with DAG(
         dag_id=dag_id,
@@ -65,12 +67,17 @@ def build_dag(
         **dag_kwargs,
     ) as dag:
         previous = _check_conf_task(dag_id, check, dataset)
+        upstream = None
         for job in jobs:
             if isinstance(job, RemoteStep):
                 op = job.operator(dag_id)
             else:
                 op = job_operator(job, runtime=runtime, dag_id=dag_id)
-            previous >> op
+            if getattr(job, "beside_previous", False) and upstream is not None:
+                upstream >> op
+            else:
+                previous >> op
+                upstream = previous
             previous = op
     return dag
 

@@ -116,3 +116,34 @@ def test_publisher_rejects_an_unsupported_docs_uri(built: Built):
     run = run_module("taxi_dbt.publish", ["--skip-generate"], dict(built.env, DOCS_URI="s3://x/y"))
     assert run.code == 2
     assert "unsupported scheme 's3'" in run.summary["error"]
+
+
+def test_publishes_while_retrain_reads_the_warehouse_and_keeps_the_partial_parse(
+    built: Built, tmp_path
+):
+    """The batch DAG runs publish_docs beside retrain: dbt's docs generate opens DuckDB
+    read-only (taxi_dbt.duckdb_access), so it works while another process reads the file, as
+    retrain does; and the next month's build still reuses dbt's partial parse (the publisher's
+    connection settings are the build's)."""
+    import duckdb
+
+    assert built.first.code == 0, describe(built.first)
+    env = dict(built.env, DOCS_URI=f"file://{tmp_path / 'docs'}")
+    reader = duckdb.connect(str(built.warehouse), read_only=True)
+    try:
+        assert reader.execute("select count(*) from marts.fare_features").fetchone()[0] > 0
+        run = run_module("taxi_dbt.publish", [], env)
+        assert run.code == 0, describe(run)
+        # A writer is refused while the reader is there: what the publisher would otherwise hit.
+        build = run_module("taxi_dbt.runner", ["run", "--select", "fare_features"], env)
+        assert build.code != 0
+        assert "lock" in (build.stdout + build.stderr).lower()
+    finally:
+        reader.close()
+    after = run_module(
+        "taxi_dbt.runner",
+        ["build", "--no-unit-tests", "--vars", '{"source_month": "2024-01"}'],
+        env,
+    )
+    assert after.code == 0, describe(after)
+    assert "Unable to do partial parsing" not in after.stdout

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -32,6 +33,10 @@ from typing import Any
 from taxi_dbt import config, invoke, storage
 from taxi_dbt import log as logmod
 from taxi_dbt.errors import PublishError, StorageError, TaxiDbtError
+
+# Read by the dbt-duckdb plugin taxi_dbt.duckdb_access (not imported here: the plugin imports
+# dbt-duckdb, which only the duckdb target needs).
+READ_ONLY_ENV = "TAXI_DUCKDB_READ_ONLY"
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -122,7 +127,17 @@ def check_self_contained(html: str) -> list[str]:
 
 
 def generate(cfg: config.DbtConfig) -> invoke.StepResult:
-    return invoke.run(cfg, "docs", ["docs", "generate", "--static"])
+    # `docs generate` only reads the warehouse: on DuckDB it opens the file read-only
+    # (taxi_dbt.duckdb_access), so the batch DAG's retrain can read it at the same time.
+    before = os.environ.get(READ_ONLY_ENV)
+    os.environ[READ_ONLY_ENV] = "1"
+    try:
+        return invoke.run(cfg, "docs", ["docs", "generate", "--static"])
+    finally:
+        if before is None:
+            os.environ.pop(READ_ONLY_ENV, None)
+        else:
+            os.environ[READ_ONLY_ENV] = before
 
 
 def read_static_docs() -> tuple[Path, str]:
