@@ -9,7 +9,7 @@ from taxi_dbt.errors import ConfigError
 
 
 def plan(argv: list[str], dbt_vars=None):
-    return runner.plan(runner.parser().parse_args(argv), dbt_vars)
+    return runner.plan(runner.parse_args(argv), dbt_vars)
 
 
 def test_the_dags_build_call():
@@ -38,6 +38,10 @@ def test_build_loads_seeds_itself():
 
 def test_extra_arguments_after_double_dash_are_passed_through():
     assert plan(["test", "--", "--threads", "1"]) == [("test", ["test", "--threads", "1"])]
+    # also after options (argparse alone refuses this form)
+    assert plan(["test", "-s", "a", "--", "--threads", "1", "--", "x"]) == [
+        ("test", ["test", "--select", "a", "--threads", "1", "--", "x"])
+    ]
     assert plan(["dbt", "--", "ls", "--resource-type", "model"]) == [
         ("dbt ls", ["ls", "--resource-type", "model"])
     ]

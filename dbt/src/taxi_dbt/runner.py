@@ -207,8 +207,22 @@ def write_summary(summary: dict[str, Any], path: str | None) -> None:
             fh.write(text + "\n")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The options; everything after the first ``--`` is passed to dbt as it is. (argparse
+    alone would refuse ``test -s a -- --threads 1``: once an option follows the command, it
+    takes the ``--`` part for a second, unknown positional list.)"""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, passthrough = argv[:cut], argv[cut + 1 :]
     args = parser().parse_args(argv)
+    args.extra = [*args.extra, *passthrough]
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     logmod.configure(args.log_level)
     started = time.monotonic()
     try:
