@@ -50,6 +50,7 @@
         {%- elif month -%}
             {#- month_literal rejects anything but YYYY-MM(-01) with a clear message -#}
             {%- set _ = taxi.month_literal(month) -%}
+            {%- set month = month | string -%}
             {%- set y = month[:4] | int -%}
             {%- set m = month[5:7] | int -%}
             {%- set next_month = '%04d-%02d-01' % (y + m // 12, m % 12 + 1) -%}
