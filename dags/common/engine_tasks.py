@@ -42,6 +42,7 @@ class RemoteStep:
     step: str  # load | transform
     engine: Engine
     dataset: str
+    beside_previous: bool = False  # as Job.beside_previous: a remote step follows the one before
 
     @property
     def task_id(self) -> str:

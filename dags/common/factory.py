@@ -73,7 +73,12 @@ def build_dag(
                 op = job.operator(dag_id)
             else:
                 op = job_operator(job, runtime=runtime, dag_id=dag_id)
-            if getattr(job, "beside_previous", False) and upstream is not None:
+            if job.beside_previous:
+                if upstream is None:
+                    raise ValueError(
+                        f"{dag_id}: {op.task_id} runs beside the job before it, but it is the "
+                        "first job; set beside_previous only on a later one"
+                    )
                 upstream >> op
             else:
                 previous >> op

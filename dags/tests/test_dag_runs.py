@@ -170,3 +170,13 @@ def test_full_refresh_local_passes_the_month_range(airflow_db, local_platform):
         "--glob",
         "yellow_tripdata_*.parquet",
     ]
+
+
+def test_a_first_job_beside_nothing_is_refused():
+    import dataclasses
+
+    yellow = datasets.get("yellow")
+    jobs = list(batch_jobs(yellow))
+    jobs[0] = dataclasses.replace(jobs[0], beside_previous=True)
+    with pytest.raises(ValueError, match="copy_to_staging runs beside the job before it"):
+        factory.batch_dag(yellow, doc_md="batch", jobs=jobs, runtime="local")

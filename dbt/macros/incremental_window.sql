@@ -20,13 +20,10 @@
     {%- if not is_incremental() or not execute -%}
         true
     {%- else -%}
-        {%- set date_from = var('pickup_date_from', none) -%}
-        {%- set date_to = var('pickup_date_to', none) -%}
-        {#- the runner passes source_month as TAXI_SOURCE_MONTH: a new month keeps dbt's partial parse -#}
-        {%- set month = var('source_month', none) or env_var('TAXI_SOURCE_MONTH', '') or none -%}
-        {%- if date_from -%}
-            {{ column }} between {{ taxi.date_literal(date_from, 'pickup_date_from') }}
-                and {{ taxi.date_literal(date_to or date_from, 'pickup_date_to') }}
+        {%- set w = taxi.window_vars() -%}
+        {%- set month = w.month -%}
+        {%- if w.date_from -%}
+            {{ taxi.date_range(column, w) }}
         {%- elif month -%}
             {%- set month_start = taxi.month_literal(month) -%}
             {%- set dates = run_query(
@@ -52,6 +49,22 @@
             {%- endif -%}
         {%- endif -%}
     {%- endif -%}
+{%- endmacro %}
+
+{#- The window's vars: pickup_date_from / _to, and source_month (also as TAXI_SOURCE_MONTH,
+    which the runner sets: a new month keeps dbt's partial parse). Shared with test_window.sql. -#}
+{% macro window_vars() -%}
+    {%- do return({
+        'date_from': var('pickup_date_from', none),
+        'date_to': var('pickup_date_to', none),
+        'month': var('source_month', none) or env_var('TAXI_SOURCE_MONTH', '') or none,
+    }) -%}
+{%- endmacro %}
+
+{#- `column` within the inclusive range pickup_date_from .. pickup_date_to (default: from). -#}
+{% macro date_range(column, w) -%}
+    {{ column }} between {{ taxi.date_literal(w.date_from, 'pickup_date_from') }}
+        and {{ taxi.date_literal(w.date_to or w.date_from, 'pickup_date_to') }}
 {%- endmacro %}
 
 {% macro date_literal(value, var_name) -%}

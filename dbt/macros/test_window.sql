@@ -41,12 +41,10 @@
     {%- if not execute -%}
         true
     {%- else -%}
-        {%- set date_from = var('pickup_date_from', none) -%}
-        {%- set date_to = var('pickup_date_to', none) -%}
-        {%- set month = var('source_month', none) or env_var('TAXI_SOURCE_MONTH', '') or none -%}
-        {%- if date_from -%}
-            {{ column }} between {{ taxi.date_literal(date_from, 'pickup_date_from') }}
-                and {{ taxi.date_literal(date_to or date_from, 'pickup_date_to') }}
+        {%- set w = taxi.window_vars() -%}
+        {%- set month = w.month -%}
+        {%- if w.date_from -%}
+            {{ taxi.date_range(column, w) }}
         {%- elif month -%}
             {#- month_literal rejects anything but YYYY-MM(-01) with a clear message -#}
             {%- set _ = taxi.month_literal(month) -%}

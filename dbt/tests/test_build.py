@@ -228,8 +228,9 @@ def test_a_new_month_keeps_dbts_partial_parse(built: Built):
     assert "source_month=1999-01: no raw rows for that month" in second.stdout
 
 
-def test_a_failing_data_test_fails_the_run(built: Built, tmp_path):
-    """A trip in a zone the seed does not know breaks the relationships test: exit 1."""
+def with_unknown_zone_trip(built: Built, tmp_path, pickup: str) -> dict[str, str]:
+    """The environment of a copy of the built warehouse with one raw trip of January's file in
+    zone 300, which the zone seed does not know (its relationships test fails)."""
     assert built.first.code == 0, describe(built.first)
     # Same file name: DuckDB names the catalog after the file and the views refer to it.
     warehouse = tmp_path / built.warehouse.name
@@ -239,10 +240,17 @@ def test_a_failing_data_test_fails_the_run(built: Built, tmp_path):
             """insert into raw.trips (VendorID, tpep_pickup_datetime, tpep_dropoff_datetime,
                    PULocationID, DOLocationID, fare_amount, total_amount, trip_distance,
                    pickup_date, source_file, source_month)
-               values (1, timestamp '2024-01-10 10:00:00', timestamp '2024-01-10 10:20:00',
-                   300, 161, 20.0, 25.0, 3.0, date '2024-01-10', 'x.parquet', date '2024-01-01')"""
+               values (1, cast(? as timestamp), cast(? as timestamp) + interval 20 minute,
+                   300, 161, 20.0, 25.0, 3.0, cast(cast(? as timestamp) as date), 'x.parquet',
+                   date '2024-01-01')""",
+            [pickup, pickup, pickup],
         )
-    env = dict(built.env, WAREHOUSE_PATH=str(warehouse))
+    return dict(built.env, WAREHOUSE_PATH=str(warehouse))
+
+
+def test_a_failing_data_test_fails_the_run(built: Built, tmp_path):
+    """A trip in a zone the seed does not know breaks the relationships test: exit 1."""
+    env = with_unknown_zone_trip(built, tmp_path, "2024-01-10 10:00:00")
     run = run_module("taxi_dbt.runner", ["test", "--select", "stg_tlc__trips"], env)
     assert run.code == 1, describe(run)
     assert run.summary["ok"] is False
@@ -256,18 +264,7 @@ def test_a_months_run_tests_the_trip_views_on_that_months_dates(built: Built, tm
     """The DAG's build for a month runs the trip views' data tests on that month's pickup dates
     (macros/test_window.sql), not on every month loaded so far: a bad trip of January fails
     January's run and a run without a month, not February's."""
-    assert built.first.code == 0, describe(built.first)
-    warehouse = tmp_path / built.warehouse.name
-    shutil.copy(built.warehouse, warehouse)
-    with closing(duckdb.connect(str(warehouse))) as con:
-        con.execute(
-            """insert into raw.trips (VendorID, tpep_pickup_datetime, tpep_dropoff_datetime,
-                   PULocationID, DOLocationID, fare_amount, total_amount, trip_distance,
-                   pickup_date, source_file, source_month)
-               values (1, timestamp '2024-01-31 23:00:00', timestamp '2024-01-31 23:20:00',
-                   300, 161, 20.0, 25.0, 3.0, date '2024-01-31', 'x.parquet', date '2024-01-01')"""
-        )
-    env = dict(built.env, WAREHOUSE_PATH=str(warehouse))
+    env = with_unknown_zone_trip(built, tmp_path, "2024-01-31 23:00:00")
 
     def data_tests(*extra: str):
         run = run_module(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from taxi_dbt import duckdb_access, publish
+from taxi_dbt import duckdb_access
 
 
 @pytest.mark.parametrize(("value", "mode"), [(None, None), ("0", None), ("1", "READ_ONLY")])
@@ -23,7 +23,3 @@ def test_a_bad_value_is_refused_naming_the_variable(monkeypatch):
     monkeypatch.setenv(duckdb_access.READ_ONLY_ENV, "yes")
     with pytest.raises(ValueError, match="TAXI_DUCKDB_READ_ONLY='yes': use 1"):
         duckdb_access.Plugin("duckdb_access", {}).update_connection_config(None, {})
-
-
-def test_the_publisher_sets_the_variable_the_plugin_reads():
-    assert publish.READ_ONLY_ENV == duckdb_access.READ_ONLY_ENV

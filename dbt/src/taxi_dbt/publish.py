@@ -32,11 +32,8 @@ from typing import Any
 
 from taxi_dbt import config, invoke, storage
 from taxi_dbt import log as logmod
+from taxi_dbt.duckdb_access import READ_ONLY_ENV
 from taxi_dbt.errors import PublishError, StorageError, TaxiDbtError
-
-# Read by the dbt-duckdb plugin taxi_dbt.duckdb_access (not imported here: the plugin imports
-# dbt-duckdb, which only the duckdb target needs).
-READ_ONLY_ENV = "TAXI_DUCKDB_READ_ONLY"
 
 EXIT_OK = 0
 EXIT_FAILED = 1
