@@ -1,6 +1,7 @@
 /**
  * The HTTP server (`node:http`, no framework): routing, conditional requests, gzip, streaming,
- * security headers, request logs, metrics and graceful shutdown.
+ * security headers, request logs, metrics and graceful shutdown. Plain requests for the index
+ * page are answered by the fast lane in front of it (fast-lane.ts), with the same bytes.
  *
  *   GET /           index of the published sites
  *   GET /<site>/…   files of a site (`…/` → `…/index.html`; a site without a root page gets a
@@ -10,7 +11,7 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import * as http from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
@@ -19,6 +20,8 @@ import * as zlib from "node:zlib";
 import { Catalog } from "./catalog";
 import { acceptsGzip, contentTypeFor, isCompressible } from "./content-types";
 import { BodyCache } from "./body-cache";
+import type { SimpleRequest } from "./fast-lane";
+import { FastLane, writeResponse } from "./fast-lane";
 import { StatCache } from "./stat-cache";
 import type { SiteSummary } from "./catalog";
 import { renderError, renderIndex, renderNotPublished, renderSiteListing } from "./index-page";
@@ -76,6 +79,11 @@ export interface DocsServerOptions {
      * in milliseconds (default 0: every request stats). See {@link StatCache}.
      */
     statCacheMs?: number;
+    /**
+     * Answer plain requests for pages held in memory straight on the socket (default true; see
+     * fast-lane.ts). False: `node:http` answers every request.
+     */
+    fastLane?: boolean;
 }
 
 /**
@@ -107,8 +115,9 @@ interface Page {
     gzip?: Buffer;
     /**
      * The response headers of a 200 by variant (gzip or not, HSTS or not), built on first use as
-     * a flat `[name, value, …]` list whose first pair is `X-Request-Id` and an empty value: a
-     * request copies the list and sets its id, instead of concatenating an ETag and spreading
+     * a flat `[name, value, …]` list whose last pair is `X-Request-Id` and an empty value: a
+     * request copies the list and sets its id (last, so that the fast lane writes everything
+     * before it as one constant buffer), instead of concatenating an ETag and spreading
      * the constants into a new object (Node also walks a list faster than an object's keys).
      */
     headers?: (string[] | undefined)[];
@@ -138,6 +147,8 @@ export class DocsServer {
     private draining = false;
     private readonly ids = new RequestIds();
     private closing: Promise<void> | undefined;
+    /** Undefined when turned off (`fastLane: false`). */
+    readonly fastLane: FastLane | undefined;
 
     constructor(options: DocsServerOptions) {
         this.storage = options.storage;
@@ -167,6 +178,14 @@ export class DocsServer {
         this.server.keepAliveTimeout = 620_000;
         this.server.headersTimeout = 30_000;
         this.server.requestTimeout = 120_000;
+        this.fastLane =
+            options.fastLane === false
+                ? undefined
+                : new FastLane(
+                      this.server,
+                      (request, socket) => this.answerFast(request, socket),
+                      this.server.keepAliveTimeout,
+                  );
         this.server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
             const status =
                 err.code === "HPE_HEADER_OVERFLOW"
@@ -205,14 +224,19 @@ export class DocsServer {
     shutdown(options: { delayMs: number; timeoutMs: number }): Promise<void> {
         this.closing ??= (async () => {
             this.draining = true;
+            this.fastLane?.drain();
             this.log.info("shutdown_started", {
                 drain_ms: options.delayMs,
                 timeout_ms: options.timeoutMs,
             });
             if (options.delayMs > 0) await sleep(options.delayMs);
             const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-            this.server.closeIdleConnections();
-            const sweep = setInterval(() => this.server.closeIdleConnections(), 250);
+            const closeIdle = (): void => {
+                this.server.closeIdleConnections();
+                this.fastLane?.closeIdle();
+            };
+            closeIdle();
+            const sweep = setInterval(closeIdle, 250);
             let forced = false;
             const timer = setTimeout(() => {
                 forced = true;
@@ -257,24 +281,114 @@ export class DocsServer {
         const status = res.statusCode;
         const route = res.route;
         this.metrics.recordRequest(route, req.method, status, seconds);
+        const forwarded = req.headers["x-forwarded-for"];
+        this.logRequest(
+            res.requestId,
+            req.method ?? "",
+            req.url ?? "",
+            route,
+            res.site,
+            status,
+            seconds,
+            !res.writableFinished,
+            typeof forwarded === "string" ? forwarded : undefined,
+            req.socket.remoteAddress,
+            req.headers["user-agent"],
+        );
+    }
+
+    /**
+     * The request's log line, written as JSON text in a fixed key order: every value a client
+     * controls goes through JSON.stringify; no fields object is built and serialised.
+     */
+    private logRequest(
+        requestId: string,
+        method: string,
+        url: string,
+        route: RouteLabel,
+        site: string | undefined,
+        status: number,
+        seconds: number,
+        aborted: boolean,
+        forwardedFor: string | undefined,
+        remoteAddress: string | undefined,
+        userAgent: string | undefined,
+    ): void {
         const quiet = route === "healthz" || route === "metrics";
         const level = status >= 500 ? "warn" : quiet ? "debug" : "info";
         if (!this.log.enabled(level)) return;
-        // One line per request, written as JSON text in a fixed key order: every value a client
-        // controls goes through JSON.stringify; no fields object is built and serialised.
         let line =
-            `"request_id":"${res.requestId}","method":${JSON.stringify((req.method ?? "").slice(0, 16))}` +
-            `,"path":${JSON.stringify((req.url ?? "").slice(0, 512))},"route":"${route}"`;
-        if (res.site !== undefined) line += `,"site":${JSON.stringify(res.site)}`;
+            `"request_id":"${requestId}","method":${JSON.stringify(method.slice(0, 16))}` +
+            `,"path":${JSON.stringify(url.slice(0, 512))},"route":"${route}"`;
+        if (site !== undefined) line += `,"site":${JSON.stringify(site)}`;
         line += `,"status":${status},"duration_ms":${Math.round(seconds * 1e5) / 100}`;
-        if (!res.writableFinished) line += ',"aborted":true';
-        const forwarded = req.headers["x-forwarded-for"];
+        if (aborted) line += ',"aborted":true';
         const remote =
-            (typeof forwarded === "string" ? forwarded.split(",")[0]?.trim() : undefined) ??
-            req.socket.remoteAddress;
+            (forwardedFor !== undefined ? forwardedFor.split(",")[0]?.trim() : undefined) ??
+            remoteAddress;
         if (remote !== undefined) line += `,"remote":${JSON.stringify(remote)}`;
-        line += `,"user_agent":${JSON.stringify((req.headers["user-agent"] ?? "").slice(0, 200))}`;
+        line += `,"user_agent":${JSON.stringify((userAgent ?? "").slice(0, 200))}`;
         this.log.members(level, "request", line);
+    }
+
+    /**
+     * The fast lane's question (fast-lane.ts): the index page is written here, with the same
+     * headers, log line and metrics as through `node:http`; anything else is left to it
+     * (false). Like the `node:http` path it waits, when it must, for the catalog to be listed
+     * again or for the page's gzip variant: the connection then stays in the lane.
+     */
+    private answerFast(request: SimpleRequest, socket: Socket): boolean | Promise<boolean> {
+        const startedAt = performance.now();
+        if (this.draining || parseTarget(request.url).kind !== "index") return false;
+        const sites = this.catalog.freshSites();
+        if (sites !== undefined) return this.writeIndex(request, socket, sites, startedAt);
+        return this.catalog
+            .sites()
+            .then((listed) => this.writeIndex(request, socket, listed, startedAt));
+    }
+
+    private writeIndex(
+        request: SimpleRequest,
+        socket: Socket,
+        sites: readonly SiteSummary[],
+        startedAt: number,
+    ): boolean | Promise<boolean> {
+        // Waited for something, and meanwhile the drain began: node:http says `close`.
+        if (this.draining) return false;
+        const page = this.renderIndexPage(sites);
+        const gzip = page.body.length >= GZIP_MIN_BYTES && acceptsGzip(request.acceptEncoding);
+        if (gzip && page.gzip === undefined) {
+            return gzipAsync(page.body).then((compressed) => {
+                page.gzip ??= compressed;
+                return this.writeIndex(request, socket, sites, startedAt);
+            });
+        }
+        const hsts = request.forwardedProto === "https";
+        const requestId = this.ids.next();
+        const head = request.method === "HEAD";
+        writeResponse(
+            socket,
+            pageHeaderList(page, gzip, hsts),
+            requestId,
+            head ? undefined : gzip ? page.gzip : page.body,
+            this.server.keepAliveTimeout / 1000,
+        );
+        const seconds = (performance.now() - startedAt) / 1000;
+        this.metrics.recordRequest("index", request.method, 200, seconds);
+        this.logRequest(
+            requestId,
+            request.method,
+            request.url,
+            "index",
+            undefined,
+            200,
+            seconds,
+            socket.destroyed,
+            request.forwardedFor,
+            socket.remoteAddress,
+            request.userAgent,
+        );
+        return true;
     }
 
     /** Answers the request; a promise only when it waits for something (storage, gzip, metrics). */
@@ -608,13 +722,8 @@ export class DocsServer {
     ): void {
         let headers: http.OutgoingHttpHeaders | string[];
         if (status === 200) {
-            const variant = (gzip ? 1 : 0) + (hsts ? 2 : 0);
-            page.headers ??= [];
-            const prepared = (page.headers[variant] ??= flatHeaders(
-                pageHeaders(page, 200, gzip, hsts),
-            ));
-            headers = prepared.slice();
-            headers[1] = res.requestId;
+            headers = pageHeaderList(page, gzip, hsts).slice();
+            headers[headers.length - 1] = res.requestId;
         } else {
             headers = { "X-Request-Id": res.requestId, ...pageHeaders(page, status, gzip, hsts) };
         }
@@ -756,12 +865,20 @@ function pageHeaders(
     return headers;
 }
 
-/** `headers` as a flat `[name, value, …]` list after an `X-Request-Id` pair to fill in. */
+/** The headers of a page's 200 in one variant, prepared once (see {@link Page.headers}). */
+function pageHeaderList(page: Page, gzip: boolean, hsts: boolean): string[] {
+    const variant = (gzip ? 1 : 0) + (hsts ? 2 : 0);
+    page.headers ??= [];
+    return (page.headers[variant] ??= flatHeaders(pageHeaders(page, 200, gzip, hsts)));
+}
+
+/** `headers` as a flat `[name, value, …]` list ending with an `X-Request-Id` pair to fill in. */
 function flatHeaders(headers: http.OutgoingHttpHeaders): string[] {
-    const flat = ["X-Request-Id", ""];
+    const flat: string[] = [];
     for (const [name, value] of Object.entries(headers)) {
         if (value !== undefined) flat.push(name, String(value));
     }
+    flat.push("X-Request-Id", "");
     return flat;
 }
 

@@ -120,7 +120,12 @@ export interface RunningServer {
 
 export async function startServer(
     storage: Storage,
-    options: { logLevel?: LogLevel; catalogTtlSeconds?: number; statCacheMs?: number } = {},
+    options: {
+        logLevel?: LogLevel;
+        catalogTtlSeconds?: number;
+        statCacheMs?: number;
+        fastLane?: boolean;
+    } = {},
 ): Promise<RunningServer> {
     const logs: Record<string, unknown>[] = [];
     const unparsable: string[] = [];
@@ -147,6 +152,7 @@ export async function startServer(
         metrics: new Metrics(),
         catalogTtlSeconds: options.catalogTtlSeconds ?? 30,
         ...(options.statCacheMs !== undefined ? { statCacheMs: options.statCacheMs } : {}),
+        ...(options.fastLane !== undefined ? { fastLane: options.fastLane } : {}),
     });
     const address = await docs.listen(0, "127.0.0.1");
     return {
