@@ -615,21 +615,25 @@ describe("bench-start: reading npm start's output", () => {
         assert.equal(parseDuration("soon"), undefined);
     });
 
-    it("finds the services start and each month's first batch task times (no ingest, no re-load)", () => {
+    it("finds the services start, when every month's first run had succeeded, and each month's first batch task times (no ingest, no re-load)", () => {
         const out = [
             "[01:44] ✓ services (1 min 37 s)",
             "[03:46] ✓ 2022-12 · validate (1 min 28 s)  100,000 rows",
             "[04:31] ✓ 2022-12 · load (44 s)  100,000 rows read",
+            "[05:02] ✓ month 2022-12 (39 s)  downloaded: run s3__landing__c691 succeeded",
             "[08:29] ✓ 2023-01 · validate (50 s)",
             "[08:29] ✗ 2023-01 · load (3.0 s)",
             "[08:40] ✓ 2023-01 ingest · download (1.5 s)  110.0 KiB",
             "[09:10] ✓ 2022-12 · validate (30 s)  the re-load of the republished month",
+            "[09:12] ✓ month 2023-01 (22 s)  downloaded: run s3__landing__b70b succeeded",
+            "[09:40] ✓ month 2022-12 (30 s)  re-loaded: run s3__landing__2005 succeeded",
             "All runs succeeded.",
         ].join("\n");
         assert.deepEqual(parseStartOutput(out, 12), {
             ok: true,
             wall: 12,
             services: 97,
+            monthsLoaded: 9 * 60 + 12,
             tasks: { validate: { "2022-12": 88, "2023-01": 50 }, load: { "2022-12": 44 } },
         });
     });
