@@ -187,6 +187,11 @@ export function writeResponse(
 
 /** One connection in the fast lane: its listeners, removed when it is handed over. */
 class Lane {
+    /** Its answer is being awaited (the catalog listed again, a gzip variant compressed). */
+    busy = false;
+    /** The client half-closed while its answer was awaited: end once it is written. */
+    ended = false;
+
     constructor(
         readonly fast: FastLane,
         readonly socket: net.Socket,
@@ -198,7 +203,8 @@ class Lane {
     };
     // A client that half-closes gets the other half closed (the HTTP server runs allowHalfOpen).
     readonly onEnd = (): void => {
-        this.socket.end();
+        if (this.busy) this.ended = true;
+        else this.socket.end();
     };
     readonly onError = (): void => {
         this.socket.destroy();
@@ -228,8 +234,9 @@ class Lane {
 }
 
 /**
- * Puts itself in front of the connection handling of `server` (an `http.Server`). `answer` is asked for every simple
- * request; `keepAliveMs` closes a connection idle in the lane as `server.keepAliveTimeout` would.
+ * Puts itself in front of the connection handling of `server` (an `http.Server`). `answer` is
+ * asked for every simple request; `keepAliveMs` closes a connection idle in the lane as
+ * `server.keepAliveTimeout` would.
  */
 export class FastLane {
     private readonly lanes = new Set<Lane>();
@@ -289,17 +296,23 @@ export class FastLane {
             this.handOver(lane, socket, chunk);
         } else {
             // Nothing more is read from this client until its answer is written.
+            lane.busy = true;
             socket.pause();
             result.then(
                 (done) => {
+                    lane.busy = false;
                     if (!done) {
                         this.handOver(lane, socket, chunk);
                         return;
                     }
                     this.answered++;
-                    socket.resume();
+                    if (lane.ended) socket.end();
+                    else socket.resume();
                 },
-                () => this.handOver(lane, socket, chunk),
+                () => {
+                    lane.busy = false;
+                    this.handOver(lane, socket, chunk);
+                },
             );
         }
     }
@@ -320,6 +333,15 @@ export class FastLane {
             this.httpConnection(socket);
             return;
         }
+        if (lane?.ended) {
+            // The client's end came while the lane held the socket: the stream has ended, so the
+            // chunk cannot be put back. The HTTP server gets both as a JS stream delivers them:
+            // the chunk to its parser, then the end (it ends the connection after its answer).
+            this.httpConnection(socket);
+            socket.emit("data", chunk);
+            socket.emit("end");
+            return;
+        }
         // Back in front of what the socket reads next, for the HTTP server's parser.
         socket.pause();
         socket.unshift(chunk);
@@ -329,15 +351,23 @@ export class FastLane {
 
     /**
      * From now on every request goes to `node:http` (draining: it answers with `Connection:
-     * close`); connections that are idle in the lane, which between two requests all are, are
-     * closed by {@link closeIdle}.
+     * close`); connections idle in the lane are closed by {@link closeIdle}.
      */
     drain(): void {
         this.closed = true;
     }
 
-    /** Close the connections idle in the lane (each is idle between its requests). */
+    /** Close the connections idle in the lane: all but those whose answer is awaited. */
     closeIdle(): void {
+        for (const lane of this.lanes) {
+            if (lane.busy) continue;
+            lane.socket.destroy();
+            this.lanes.delete(lane);
+        }
+    }
+
+    /** Close every connection of the lane (the shutdown's timeout ran out). */
+    closeAll(): void {
         for (const lane of this.lanes) lane.socket.destroy();
         this.lanes.clear();
     }

@@ -244,6 +244,7 @@ export class DocsServer {
                     reason: "in-flight requests outlived the timeout",
                 });
                 this.server.closeAllConnections();
+                this.fastLane?.closeAll();
             }, options.timeoutMs);
             await closed;
             clearInterval(sweep);

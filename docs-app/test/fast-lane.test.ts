@@ -294,6 +294,55 @@ describe("docs-app fast lane: the same exchanges as node:http alone", () => {
         }
     });
 
+    it("answers a client that half-closed while the lane waited for the catalog, then ends", async () => {
+        const files = new FileStorage(tree.root);
+        const storage = Object.assign(Object.create(files) as FileStorage, {
+            listSites: async () => {
+                await new Promise((r) => setTimeout(r, 400));
+                return files.listSites();
+            },
+        });
+        const local = await startServer(storage, { catalogTtlSeconds: 1 });
+        try {
+            const lane = local.docs.fastLane!;
+            // exchange() half-closes 150 ms after the request, while the listing takes 400 ms.
+            const raw = await exchange(local.port, [Buffer.from(`GET / HTTP/1.1\r\n${H}\r\n`)]);
+            assert.match(raw, /^HTTP\/1\.1 200 OK\r\n/);
+            assert.equal(lane.answered, 1);
+        } finally {
+            await local.close();
+        }
+    });
+
+    it("answers a request it was waiting on when the drain began (node:http, Connection: close)", async () => {
+        const files = new FileStorage(tree.root);
+        let slow = false;
+        const storage = Object.assign(Object.create(files) as FileStorage, {
+            listSites: async () => {
+                if (slow) await new Promise((r) => setTimeout(r, 400));
+                return files.listSites();
+            },
+        });
+        const local = await startServer(storage, { catalogTtlSeconds: 1 });
+        try {
+            await request(local.port, "/");
+            await new Promise((r) => setTimeout(r, 1100)); // the catalog is stale now
+            slow = true;
+            const reply = exchange(local.port, [Buffer.from(`GET / HTTP/1.1\r\n${H}\r\n`)]);
+            await new Promise((r) => setTimeout(r, 100)); // the lane is waiting for the listing
+            const done = local.docs.shutdown({ delayMs: 0, timeoutMs: 3000 });
+            const raw = await reply;
+            assert.match(raw, /^HTTP\/1\.1 200 OK\r\n/, JSON.stringify(local.logs.slice(-6)));
+            assert.match(raw, /\r\nConnection: close\r\n/);
+            await done;
+            assert.ok(
+                local.logs.some((l) => l.event === "shutdown_complete" && l.forced === false),
+            );
+        } finally {
+            await local.close();
+        }
+    });
+
     it("closes its idle keep-alive connections on shutdown, and node:http drains the rest", async () => {
         const local = await startServer(new FileStorage(tree.root));
         await request(local.port, "/");
