@@ -66,6 +66,25 @@ const HANDED_OVER = new Set([
     "if-range",
 ]);
 
+/** The headers the answer reads, or whose repetition changes the request: at most one each. */
+interface ReadHeaders {
+    host: string | undefined;
+    connection: string | undefined;
+    acceptEncoding: string | undefined;
+    forwardedProto: string | undefined;
+    forwardedFor: string | undefined;
+    userAgent: string | undefined;
+}
+/** Lower-case header name → where it is kept (a Map: client names never reach a prototype). */
+const READ = new Map<string, keyof ReadHeaders>([
+    ["host", "host"],
+    ["connection", "connection"],
+    ["accept-encoding", "acceptEncoding"],
+    ["x-forwarded-proto", "forwardedProto"],
+    ["x-forwarded-for", "forwardedFor"],
+    ["user-agent", "userAgent"],
+]);
+
 /** The request in `chunk` when it is one the fast lane takes (see the module doc), else undefined. */
 export function parseSimpleRequest(chunk: Buffer): SimpleRequest | undefined {
     const n = chunk.length;
@@ -77,12 +96,14 @@ export function parseSimpleRequest(chunk: Buffer): SimpleRequest | undefined {
     const head = chunk.toString("latin1", 0, n - 2);
     const line = REQUEST_LINE.exec(head);
     if (line === null) return undefined;
-    let host: string | undefined;
-    let connection: string | undefined;
-    let acceptEncoding: string | undefined;
-    let forwardedProto: string | undefined;
-    let forwardedFor: string | undefined;
-    let userAgent: string | undefined;
+    const read: ReadHeaders = {
+        host: undefined,
+        connection: undefined,
+        acceptEncoding: undefined,
+        forwardedProto: undefined,
+        forwardedFor: undefined,
+        userAgent: undefined,
+    };
     // Field lines up to the end; anything else (an empty line: a second request; a bare CR or
     // LF, obs-fold, other bytes) stops the sticky match short of it.
     let pos = line[0].length;
@@ -92,45 +113,24 @@ export function parseSimpleRequest(chunk: Buffer): SimpleRequest | undefined {
         if (field === null) return undefined;
         pos = FIELD.lastIndex;
         const name = field[1]!.toLowerCase();
-        const value = field[2]!.trim();
-        switch (name) {
-            case "host":
-                if (host !== undefined) return undefined;
-                host = value;
-                break;
-            case "connection":
-                if (connection !== undefined) return undefined;
-                connection = value;
-                break;
-            case "accept-encoding":
-                if (acceptEncoding !== undefined) return undefined;
-                acceptEncoding = value;
-                break;
-            case "x-forwarded-proto":
-                if (forwardedProto !== undefined) return undefined;
-                forwardedProto = value;
-                break;
-            case "x-forwarded-for":
-                if (forwardedFor !== undefined) return undefined;
-                forwardedFor = value;
-                break;
-            case "user-agent":
-                if (userAgent !== undefined) return undefined;
-                userAgent = value;
-                break;
-            default:
-                if (HANDED_OVER.has(name)) return undefined;
+        const key = READ.get(name);
+        if (key !== undefined) {
+            if (read[key] !== undefined) return undefined;
+            read[key] = field[2]!.trim();
+        } else if (HANDED_OVER.has(name)) {
+            return undefined;
         }
     }
-    if (host === undefined) return undefined;
+    if (read.host === undefined) return undefined;
+    const connection = read.connection;
     if (connection !== undefined && connection.toLowerCase() !== "keep-alive") return undefined;
     return {
         method: line[1] as "GET" | "HEAD",
         url: line[2]!,
-        acceptEncoding,
-        forwardedProto,
-        forwardedFor,
-        userAgent,
+        acceptEncoding: read.acceptEncoding,
+        forwardedProto: read.forwardedProto,
+        forwardedFor: read.forwardedFor,
+        userAgent: read.userAgent,
     };
 }
 

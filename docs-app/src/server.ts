@@ -357,7 +357,7 @@ export class DocsServer {
         // Waited for something, and meanwhile the drain began: node:http says `close`.
         if (this.draining) return false;
         const page = this.renderIndexPage(sites);
-        const gzip = page.body.length >= GZIP_MIN_BYTES && acceptsGzip(request.acceptEncoding);
+        const gzip = gzipsPage(page, request.acceptEncoding);
         if (gzip && page.gzip === undefined) {
             return gzipAsync(page.body).then((compressed) => {
                 page.gzip ??= compressed;
@@ -701,8 +701,7 @@ export class DocsServer {
             res.writeHead(304, { "X-Request-Id": res.requestId, ...headers }).end();
             return;
         }
-        const gzip =
-            page.body.length >= GZIP_MIN_BYTES && acceptsGzip(req.headers["accept-encoding"]);
+        const gzip = gzipsPage(page, req.headers["accept-encoding"]);
         if (gzip && page.gzip === undefined) {
             return gzipAsync(page.body).then((compressed) => {
                 page.gzip ??= compressed;
@@ -864,6 +863,11 @@ function pageHeaders(
     if (gzip) headers["Content-Encoding"] = "gzip";
     headers["Content-Length"] = String((gzip ? page.gzip! : page.body).length);
     return headers;
+}
+
+/** Whether a generated page goes gzip-compressed to a client sending `acceptEncoding`. */
+function gzipsPage(page: Page, acceptEncoding: string | undefined): boolean {
+    return page.body.length >= GZIP_MIN_BYTES && acceptsGzip(acceptEncoding);
 }
 
 /** The headers of a page's 200 in one variant, prepared once (see {@link Page.headers}). */

@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { parseSimpleRequest } from "../src/fast-lane";
 import { FileStorage } from "../src/storage-file";
 import type { DocsTree, RunningServer } from "./fixtures";
-import { makeDocsTree, request, startServer } from "./fixtures";
+import { keepAliveGet, makeDocsTree, request, startServer } from "./fixtures";
 
 const req = (text: string): Buffer => Buffer.from(text, "latin1");
 
@@ -34,6 +34,13 @@ describe("docs-app fast lane: what it takes", () => {
             userAgent: "wrk",
         });
         assert.equal(parseSimpleRequest(req("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n"))?.method, "HEAD");
+        // Names of Object's own members are plain headers, read or not.
+        assert.equal(
+            parseSimpleRequest(
+                req("GET / HTTP/1.1\r\nconstructor: a\r\n__proto__: b\r\nHost: x\r\n\r\n"),
+            )?.url,
+            "/",
+        );
     });
 
     const refused: [string, string][] = [
@@ -121,6 +128,17 @@ function exchange(port: number, parts: Buffer[]): Promise<string> {
             clearTimeout(quiet);
             resolve(Buffer.concat(chunks).toString("latin1"));
         });
+    });
+}
+
+/** The file backend of `root`, whose site listing takes 400 ms while `slow()` says so. */
+function slowListing(root: string, slow: () => boolean): FileStorage {
+    const files = new FileStorage(root);
+    return Object.assign(Object.create(files) as FileStorage, {
+        listSites: async () => {
+            if (slow()) await new Promise((r) => setTimeout(r, 400));
+            return files.listSites();
+        },
     });
 }
 
@@ -295,13 +313,7 @@ describe("docs-app fast lane: the same exchanges as node:http alone", () => {
     });
 
     it("answers a client that half-closed while the lane waited for the catalog, then ends", async () => {
-        const files = new FileStorage(tree.root);
-        const storage = Object.assign(Object.create(files) as FileStorage, {
-            listSites: async () => {
-                await new Promise((r) => setTimeout(r, 400));
-                return files.listSites();
-            },
-        });
+        const storage = slowListing(tree.root, () => true);
         const local = await startServer(storage, { catalogTtlSeconds: 1 });
         try {
             const lane = local.docs.fastLane!;
@@ -315,14 +327,8 @@ describe("docs-app fast lane: the same exchanges as node:http alone", () => {
     });
 
     it("answers a request it was waiting on when the drain began (node:http, Connection: close)", async () => {
-        const files = new FileStorage(tree.root);
         let slow = false;
-        const storage = Object.assign(Object.create(files) as FileStorage, {
-            listSites: async () => {
-                if (slow) await new Promise((r) => setTimeout(r, 400));
-                return files.listSites();
-            },
-        });
+        const storage = slowListing(tree.root, () => slow);
         const local = await startServer(storage, { catalogTtlSeconds: 1 });
         try {
             await request(local.port, "/");
@@ -347,18 +353,7 @@ describe("docs-app fast lane: the same exchanges as node:http alone", () => {
         const local = await startServer(new FileStorage(tree.root));
         await request(local.port, "/");
         const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-        const get = (target: string) =>
-            new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
-                http.get({ host: "127.0.0.1", port: local.port, path: target, agent }, (res) => {
-                    res.resume();
-                    res.on("end", () =>
-                        resolve({
-                            status: res.statusCode ?? 0,
-                            connection: res.headers.connection,
-                        }),
-                    );
-                }).on("error", reject);
-            });
+        const get = (target: string) => keepAliveGet(local.port, target, agent);
         try {
             const lane = local.docs.fastLane!;
             const before = lane.answered;

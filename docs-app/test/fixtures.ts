@@ -205,6 +205,22 @@ export function request(
     });
 }
 
+/** A GET over `agent` (keep-alive): its status and `Connection` header once the body was read. */
+export function keepAliveGet(
+    port: number,
+    target: string,
+    agent: http.Agent,
+): Promise<{ status: number; connection: string | undefined }> {
+    return new Promise((resolve, reject) => {
+        http.get({ host: "127.0.0.1", port, path: target, agent }, (res) => {
+            res.resume();
+            res.on("end", () =>
+                resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }),
+            );
+        }).on("error", reject);
+    });
+}
+
 /**
  * Send a request line exactly as given (node:http refuses many hostile targets client-side),
  * read until the server closes, and split status, headers and body.

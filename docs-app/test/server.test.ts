@@ -19,6 +19,7 @@ import {
     T_DBT,
     T_GX_FEB,
     T_MODEL,
+    keepAliveGet,
     makeDocsTree,
     request,
     startServer,
@@ -753,23 +754,7 @@ describe("docs-app server (file backend, loopback)", () => {
         it("fails /healthz while draining, closes keep-alive sockets, then stops listening", async () => {
             const local = await startServer(new FileStorage(tree.root));
             const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-            const get = (target: string) =>
-                new Promise<{ status: number; connection: string | undefined }>(
-                    (resolve, reject) => {
-                        http.get(
-                            { host: "127.0.0.1", port: local.port, path: target, agent },
-                            (res) => {
-                                res.resume();
-                                res.on("end", () =>
-                                    resolve({
-                                        status: res.statusCode ?? 0,
-                                        connection: res.headers.connection,
-                                    }),
-                                );
-                            },
-                        ).on("error", reject);
-                    },
-                );
+            const get = (target: string) => keepAliveGet(local.port, target, agent);
             try {
                 assert.equal((await get("/healthz")).status, 200);
                 const done = local.docs.shutdown({ delayMs: 300, timeoutMs: 2000 });
