@@ -138,9 +138,22 @@ export function createLogger(
     const name = options.name ?? "docs-app";
     const nameJson = JSON.stringify(name);
     const write = options.write ?? stdout();
+    /** Per level and event, the base keys after `ts` as JSON text (events are a fixed few). */
+    const afterTs: Record<LogLevel, Map<string, string>> = {
+        debug: new Map(),
+        info: new Map(),
+        warn: new Map(),
+        error: new Map(),
+    };
     /** A line's base keys as JSON text, without the closing brace. */
-    const headOf = (level: LogLevel, event: string): string =>
-        `{"ts":"${isoNow()}","level":"${level}","severity":"${SEVERITY[level]}","logger":${nameJson},"event":${JSON.stringify(event)}`;
+    const headOf = (level: LogLevel, event: string): string => {
+        let rest = afterTs[level].get(event);
+        if (rest === undefined) {
+            rest = `","level":"${level}","severity":"${SEVERITY[level]}","logger":${nameJson},"event":${JSON.stringify(event)}`;
+            if (afterTs[level].size < 64) afterTs[level].set(event, rest);
+        }
+        return '{"ts":"' + isoNow() + rest;
+    };
     const log = (level: LogLevel, event: string, fields?: LogFields): void => {
         if (RANK[level] < min) return;
         // The base keys are written as text and the fields object is serialised as it is: no

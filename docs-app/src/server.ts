@@ -31,6 +31,7 @@ import { errorFields } from "./log";
 import type { Metrics, RouteLabel } from "./metrics";
 import type { ParsedTarget } from "./paths";
 import { encodePath, parseTarget } from "./paths";
+import { RequestLines } from "./request-line";
 import type { ObjectInfo, Storage } from "./storage";
 import { StorageError, isStorageError } from "./storage";
 
@@ -146,6 +147,7 @@ export class DocsServer {
     private indexPage: { sites: readonly SiteSummary[]; page: Page } | undefined;
     private draining = false;
     private readonly ids = new RequestIds();
+    private readonly requestLines = new RequestLines();
     private closing: Promise<void> | undefined;
     /** Undefined when turned off (`fastLane: false`). */
     readonly fastLane: FastLane | undefined;
@@ -299,8 +301,9 @@ export class DocsServer {
     }
 
     /**
-     * The request's log line, written as JSON text in a fixed key order: every value a client
-     * controls goes through JSON.stringify; no fields object is built and serialised.
+     * The request's log line, written as JSON text in a fixed key order (request-line.ts): every
+     * value a client controls goes through JSON.stringify; no fields object is built and
+     * serialised.
      */
     private logRequest(
         requestId: string,
@@ -318,17 +321,19 @@ export class DocsServer {
         const quiet = route === "healthz" || route === "metrics";
         const level = status >= 500 ? "warn" : quiet ? "debug" : "info";
         if (!this.log.enabled(level)) return;
-        let line =
-            `"request_id":"${requestId}","method":${JSON.stringify(method.slice(0, 16))}` +
-            `,"path":${JSON.stringify(url.slice(0, 512))},"route":"${route}"`;
-        if (site !== undefined) line += `,"site":${JSON.stringify(site)}`;
-        line += `,"status":${status},"duration_ms":${Math.round(seconds * 1e5) / 100}`;
-        if (aborted) line += ',"aborted":true';
-        const remote =
-            (forwardedFor !== undefined ? forwardedFor.split(",")[0]?.trim() : undefined) ??
-            remoteAddress;
-        if (remote !== undefined) line += `,"remote":${JSON.stringify(remote)}`;
-        line += `,"user_agent":${JSON.stringify((userAgent ?? "").slice(0, 200))}`;
+        const line = this.requestLines.members(
+            requestId,
+            method,
+            url,
+            route,
+            site,
+            status,
+            seconds,
+            aborted,
+            forwardedFor,
+            remoteAddress,
+            userAgent,
+        );
         this.log.members(level, "request", line);
     }
 

@@ -247,6 +247,38 @@ describe("docs-app fast lane: the same exchanges as node:http alone", () => {
         });
     }
 
+    it("answers an index larger than what it copies behind the head (many sites): same bytes", async () => {
+        const big = makeDocsTree();
+        for (let i = 0; i < 300; i++) {
+            const site = path.join(big.root, `monthly-report-${String(i).padStart(4, "0")}`);
+            fs.mkdirSync(site);
+            fs.writeFileSync(path.join(site, "index.html"), "<p>report</p>");
+        }
+        const withLane = await startServer(new FileStorage(big.root));
+        const without = await startServer(new FileStorage(big.root), { fastLane: false });
+        try {
+            for (const srv of [withLane, without]) {
+                const page = await request(srv.port, "/", {
+                    headers: { "accept-encoding": "identity" },
+                });
+                assert.ok(page.body.length > 16 * 1024, `index is ${page.body.length} B`);
+            }
+            const lane = withLane.docs.fastLane!;
+            for (const text of [`GET / HTTP/1.1\r\n${H}\r\n`, `HEAD / HTTP/1.1\r\n${H}\r\n`]) {
+                const before = lane.answered;
+                const payload = [Buffer.from(text, "latin1")];
+                const viaLane = await exchange(withLane.port, payload);
+                const viaHttp = await exchange(without.port, payload);
+                assert.equal(normalise(viaLane), normalise(viaHttp));
+                assert.equal(lane.answered, before + 1);
+            }
+        } finally {
+            await withLane.close();
+            await without.close();
+            big.cleanup();
+        }
+    });
+
     it("logs and counts a request it answers like any other", async () => {
         const lane = fast.docs.fastLane!;
         const before = lane.answered;

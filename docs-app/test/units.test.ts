@@ -15,6 +15,7 @@ import { Metrics } from "../src/metrics";
 import { StatCache } from "../src/stat-cache";
 import type { ObjectInfo, Storage } from "../src/storage";
 import { encodePath, parseTarget } from "../src/paths";
+import { RequestLines } from "../src/request-line";
 
 describe("config", () => {
     it("parses gs:// and file:// URIs", () => {
@@ -458,6 +459,79 @@ describe("logger", () => {
             path: '/a"b',
             status: 200,
         });
+    });
+});
+
+describe("request log line members (text reused between requests that share it)", () => {
+    type Call = Parameters<RequestLines["members"]>;
+    /** What the line must hold, built from the call without the reuse. */
+    const expected = (c: Call): Record<string, unknown> => {
+        const [id, method, url, route, site, status, seconds, aborted, fwd, addr, ua] = c;
+        const remote = fwd !== undefined ? fwd.split(",")[0]!.trim() : addr;
+        return {
+            request_id: id,
+            method: method.slice(0, 16),
+            path: url.slice(0, 512),
+            route,
+            ...(site !== undefined ? { site } : {}),
+            status,
+            duration_ms: Math.round(seconds * 1e5) / 100,
+            ...(aborted ? { aborted: true } : {}),
+            ...(remote !== undefined ? { remote } : {}),
+            user_agent: (ua ?? "").slice(0, 200),
+        };
+    };
+
+    it("gives each request its own values, whichever of them changed since the last line", () => {
+        const lines = new RequestLines();
+        const base: Call = [
+            "id-1",
+            "GET",
+            "/",
+            "index",
+            undefined,
+            200,
+            0.0001234,
+            false,
+            undefined,
+            "127.0.0.1",
+            "wrk",
+        ];
+        const calls: Call[] = [base, [...base], [...base]];
+        calls[1]![0] = "id-2";
+        calls[2]![6] = 0.25;
+        // Then one input at a time differs from the line before it, and changes back.
+        const variants: [number, Call[number]][] = [
+            [1, "HEAD"],
+            [2, '/?q="quoted"\\\n\u2028ü'],
+            [3, "site"],
+            [4, "model"],
+            [4, undefined],
+            [5, 404],
+            [7, true],
+            [9, undefined],
+            [9, "::1"],
+            [8, "203.0.113.9, 10.0.0.1"],
+            [8, " 198.51.100.2 "],
+            [10, 'agent "x"\u0000'],
+            [10, undefined],
+            [2, "/" + "a".repeat(600)],
+            [1, "G".repeat(40)],
+        ];
+        let previous = base;
+        for (const [index, value] of variants) {
+            const call = [...previous] as Call;
+            (call as unknown[])[index] = value;
+            call[0] = `id-${calls.length + 1}`;
+            calls.push(call, [...previous] as Call);
+            previous = call;
+        }
+        for (const call of calls) {
+            const text = lines.members(...call);
+            assert.deepEqual(JSON.parse(`{${text}}`), expected(call), text);
+            // The key order is fixed (log readers and tests rely on it).
+            assert.deepEqual(Object.keys(JSON.parse(`{${text}}`)), Object.keys(expected(call)));
+        }
     });
 });
 
