@@ -7,7 +7,9 @@
  *      (by default a new database on the local PostgreSQL, dropped by `stop()`: SQLite does
  *      not take a burst of API calls; or any SQLAlchemy URL you pass), generated fernet key /
  *      API secret key / JWT secret, a light password hash for the local users;
- *   2. `airflow db migrate`, then one API user (role `User` by default: enough to create DAG
+ *   2. a new (empty) PostgreSQL metadata DB copied from the environment's template database
+ *      (`metadataTemplateName`; saved by the first migrate, before any user exists), then
+ *      `airflow db migrate`, then one API user (role `User` by default: enough to create DAG
  *      runs) and any extra users (e.g. an `Admin` for the UI), all in one Python process
  *      (`local/airflow_prepare.py`: the CLI's migrate, then FAB's security manager as
  *      `airflow users create` uses it; log `<home>/logs/prepare.log`), and, unless a

@@ -12,9 +12,9 @@ process (the command's exact code path, output and exit status).
 empty metadata database is replaced by a copy of the database NAME when that exists
 (`CREATE DATABASE … TEMPLATE`, a file copy: about 0.1 s against about 7 s of creating Airflow's
 tables), and when it does not, the freshly migrated database, before any user is created in it,
-is copied to NAME for the next time. The migrate still runs on the copy (it finds nothing to do
-when the copy is current, and brings it up to date when not), so NAME must only name a copy made
-by the same Airflow version: the caller keys it by the environment's requirements. Everything
+is copied to NAME for the next time. A copy is not migrated again: NAME must only ever name a
+copy made by this same Airflow environment, which the caller ensures by keying it with the
+environment's requirements hash. Everything
 about the template is best effort: when a step fails (another session on a database, no right to
 create databases), the script says so on one line and goes on as without it. Then it reads one JSON object
 per line on stdin (passwords never go on a command line, which every user of the machine can read):
@@ -84,17 +84,17 @@ def _metadata_url():
     return url if url.get_backend_name() == "postgresql" and url.database else None
 
 
-def use_template(template: str) -> bool:
+def use_template(template: str) -> str:
     """Replace the empty metadata DB by a copy of `template` when that exists.
 
-    Returns whether the migrated database should be saved as `template` afterwards (it was
-    empty and there was no template to copy)."""
+    Returns "copied", "save" (it was empty and there is no template yet: save the database as
+    `template` once migrated) or "" (not empty, not PostgreSQL, or a step failed)."""
     import psycopg2
 
     url = _metadata_url()
     if url is None:
         print("metadata template: not PostgreSQL, not used", flush=True)
-        return False
+        return ""
     try:
         db = psycopg2.connect(
             host=url.host,
@@ -116,13 +116,13 @@ def use_template(template: str) -> bool:
         finally:
             db.close()
         if not empty:
-            return False
+            return ""
         con = _maintenance(url)
         try:
             with con.cursor() as cur:
                 cur.execute("select 1 from pg_database where datname = %s", (template,))
                 if cur.fetchone() is None:
-                    return True
+                    return "save"
                 cur.execute(f"drop database {_quoted(url.database)}")
                 try:
                     cur.execute(
@@ -134,10 +134,10 @@ def use_template(template: str) -> bool:
         finally:
             con.close()
         print(f"metadata template: copied {template}", flush=True)
-        return False
+        return "copied"
     except (psycopg2.Error, ValueError) as err:
         print(f"metadata template: not used ({str(err).strip()})", flush=True)
-        return False
+        return ""
 
 
 def save_template(template: str) -> None:
@@ -241,10 +241,17 @@ def main() -> int:
         )
     # Read (and check) the users before migrating: a bad line fails fast, with nothing changed.
     users = read_users(sys.stdin.readlines())
-    save = use_template(args.template) if args.template is not None else False
-    if args.migrate:
+    template = use_template(args.template) if args.template is not None else ""
+    if template == "copied":
+        # The template's name is keyed by this environment's requirements: the copy was
+        # migrated by this very Airflow, so there is nothing for a migrate to do.
+        print(
+            "airflow db migrate: not needed (a copy migrated by this Airflow)",
+            flush=True,
+        )
+    elif args.migrate:
         migrate()
-    if save:
+    if template == "save":
         save_template(args.template)
     if users:
         create_users(users)
