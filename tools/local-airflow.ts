@@ -7,9 +7,7 @@
  *      (by default a new database on the local PostgreSQL, dropped by `stop()`: SQLite does
  *      not take a burst of API calls; or any SQLAlchemy URL you pass), generated fernet key /
  *      API secret key / JWT secret, a light password hash for the local users;
- *   2. a new (empty) PostgreSQL metadata DB copied from the environment's template database
- *      (`metadataTemplateName`; saved by the first migrate, before any user exists), then
- *      `airflow db migrate`, then one API user (role `User` by default: enough to create DAG
+ *   2. `airflow db migrate`, then one API user (role `User` by default: enough to create DAG
  *      runs) and any extra users (e.g. an `Admin` for the UI), all in one Python process
  *      (`local/airflow_prepare.py`: the CLI's migrate, then FAB's security manager as
  *      `airflow users create` uses it; log `<home>/logs/prepare.log`), and, unless a
@@ -33,7 +31,7 @@
  *       credentials file as JSON; the password itself is never printed).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -78,12 +76,6 @@ export interface LocalAirflowOptions {
      * calls: `tools/local/burst.ts`). Pass `sqlite:///<file>` to use SQLite anyway.
      */
     databaseUrl?: string;
-    /**
-     * Copy a new (empty) PostgreSQL metadata DB from a template database migrated once per
-     * Airflow environment, and save that template on the first migrate: true (the default)
-     * for {@link metadataTemplateName}'s, a name for another one (tests), false for none.
-     */
-    metadataTemplate?: boolean | string;
     /** Processes to run (default `["api-server"]`). */
     components?: AirflowComponent[];
     /** The API user to create (default `trigger-fn`, a random password, role `User`). */
@@ -227,21 +219,6 @@ function storedPassword(file: string, username: string): string | undefined {
 const PREPARE_SCRIPT = path.join(ROOT, "tools", "local", "airflow_prepare.py");
 
 /**
- * The template database of freshly migrated Airflow metadata (`airflow_prepare.py --template`)
- * for the environment of `bin`: `taxi_local_airflow_tpl_<hash of the requirements hash that
- * tools/python-suites.ts keeps in the venv>`, so a copy is only ever made by the Airflow version
- * that migrated it. Undefined when the venv has no such hash (made some other way). A new
- * metadata DB then costs a file copy instead of creating Airflow's tables (7 s of the 11 s that
- * preparing a new local Airflow took, measured on a 2-core machine); the template holds no user.
- */
-export function metadataTemplateName(bin: string): string | undefined {
-    const stamp = path.join(path.dirname(path.dirname(bin)), ".requirements.sha256");
-    if (!fs.existsSync(stamp)) return undefined;
-    const digest = createHash("sha256").update(fs.readFileSync(stamp)).digest("hex");
-    return `taxi_local_airflow_tpl_${digest.slice(0, 12)}`;
-}
-
-/**
  * `airflow db migrate` (Airflow's CLI, run in the script's process), then the FAB users that do
  * not exist. A user that exists already (a kept metadata DB) gets our password stored when its
  * password is not the one kept in its credentials file (`known`) or its stored hash predates
@@ -255,7 +232,6 @@ async function migrateAndEnsureUsers(
     env: NodeJS.ProcessEnv,
     logFile: string,
     deadline: number,
-    template: string | undefined,
 ): Promise<void> {
     const input = users
         .map((u) =>
@@ -270,7 +246,7 @@ async function migrateAndEnsureUsers(
     await runCommand(
         tracker,
         path.join(path.dirname(bin), "python"),
-        [PREPARE_SCRIPT, "--migrate", ...(template !== undefined ? ["--template", template] : [])],
+        [PREPARE_SCRIPT, "--migrate"],
         env,
         logFile,
         deadline,
@@ -604,11 +580,6 @@ export async function startLocalAirflow(options: LocalAirflowOptions = {}): Prom
             env,
             logFile("prepare"),
             deadline,
-            options.metadataTemplate === false || !/^postgresql/.test(databaseUrl)
-                ? undefined
-                : typeof options.metadataTemplate === "string"
-                  ? options.metadataTemplate
-                  : metadataTemplateName(bin),
         );
         fs.writeFileSync(hashMarker, `${LOCAL_PASSWORD_HASH}\n`);
         const reserialize = options.reserialize ?? !components.includes("dag-processor");

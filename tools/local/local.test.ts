@@ -14,7 +14,7 @@ import { startLocalAirflow } from "../local-airflow";
 import { LOCAL_AIRFLOW_SETTINGS, localPipelineEnv } from "../start";
 import { logLine, renderLogText } from "./airflow-api";
 import { NewObjectDetector, scanLanding } from "./landing";
-import { databaseName, DROP_DB, libpqEnv, temporaryDatabase } from "./metadata-db";
+import { databaseName, temporaryDatabase } from "./metadata-db";
 import { venvBin } from "./python";
 import { DEFAULTS, monthList, OptionsError, parseOptions, REPO_ROOT } from "./options";
 import { duration } from "./progress";
@@ -604,86 +604,6 @@ describe("tools/local-airflow: users against the real Airflow (dags/.venv, local
         assert.match(log, /User "admin" already exists; password stored/);
         assert.match(log, /User "trigger-fn" already exists\n/);
         assert.ok(!log.includes("first-password-1") && !log.includes("second-password-2"));
-    });
-});
-
-describe("tools/local-airflow: the metadata template (dags/.venv, local PostgreSQL)", () => {
-    const template = `taxi_local_airflow_tpl_test_${process.pid}_${Date.now()}`;
-    const dbs: Awaited<ReturnType<typeof temporaryDatabase>>[] = [];
-    let dir: string;
-    before(() => {
-        dir = fs.mkdtempSync(path.join(os.tmpdir(), "taxi-airflow-template-"));
-    });
-    after(() => {
-        for (const db of dbs) db.drop();
-        spawnSync(venvBin("dags", "python"), ["-c", DROP_DB, template], { env: libpqEnv() });
-        fs.rmSync(dir, { recursive: true, force: true });
-    });
-
-    /** One value of a query on a database of the local PostgreSQL ("" when it has no row). */
-    const query = (database: string, sql: string): string => {
-        const r = spawnSync(
-            venvBin("dags", "python"),
-            [
-                "-c",
-                "import sys, psycopg2\n" +
-                    "con = psycopg2.connect(dbname=sys.argv[1], connect_timeout=5)\n" +
-                    "cur = con.cursor(); cur.execute(sys.argv[2]); row = cur.fetchone()\n" +
-                    "print('' if row is None else row[0]); con.close()",
-                database,
-                sql,
-            ],
-            { encoding: "utf8", env: { ...process.env, ...libpqEnv() } },
-        );
-        assert.equal(r.status, 0, r.stderr);
-        return r.stdout.trim();
-    };
-
-    /** Prepares a local Airflow (no component) on a new database; its prepare log. */
-    const prepare = async (name: string): Promise<{ database: string; log: string }> => {
-        const db = await temporaryDatabase();
-        dbs.push(db);
-        const home = path.join(dir, name);
-        const airflow = await startLocalAirflow({
-            home,
-            components: [],
-            reserialize: false,
-            databaseUrl: db.url,
-            env: db.env,
-            metadataTemplate: template,
-            log: () => undefined,
-        });
-        await airflow.stop();
-        return {
-            database: db.database!,
-            log: fs.readFileSync(path.join(home, "logs", "prepare.log"), "utf8"),
-        };
-    };
-
-    it("saves a new database's migration without its users, and copies it into the next new one", async function () {
-        this.timeout(240_000);
-        const first = await prepare("first");
-        assert.match(first.log, new RegExp(`metadata template: saved ${template}`));
-        assert.equal(query(first.database, "select count(*) from ab_user"), "1");
-        assert.equal(
-            query(template, "select count(*) from ab_user"),
-            "0",
-            "no user in the template",
-        );
-        const head = query(first.database, "select version_num from alembic_version");
-        assert.match(head, /\w+/);
-        assert.equal(query(template, "select version_num from alembic_version"), head);
-
-        const second = await prepare("second");
-        assert.match(second.log, new RegExp(`metadata template: copied ${template}`));
-        assert.doesNotMatch(second.log, /metadata template: saved/);
-        // Not migrated again (a copy made by this Airflow), then its own user created.
-        assert.match(second.log, /airflow db migrate: not needed/);
-        assert.doesNotMatch(second.log, /airflow db migrate: done/);
-        assert.match(second.log, /User "trigger-fn" created with role "User"/);
-        assert.equal(query(second.database, "select version_num from alembic_version"), head);
-        assert.equal(query(second.database, "select count(*) from ab_user"), "1");
-        assert.equal(query(template, "select count(*) from ab_user"), "0");
     });
 });
 

@@ -107,8 +107,7 @@ Options:
                        (needs internet; a real month is tens of MB and millions of rows)
   --fail-fast          a failed task fails its run at once instead of after Airflow's retries
   --reset              start from scratch: delete the state folder and drop its PostgreSQL
-                       metadata database first (the Python environments are kept, and so is
-                       the template database a new metadata database is copied from)
+                       metadata database first (the Python environments are kept)
   --help               this text
 
 A second run reuses what exists (environments, data, metadata DB, warehouse) and checks each
