@@ -24,6 +24,7 @@
  * socket is given to the HTTP server's own connection handling (what `server.emit("connection",
  * socket)` does), so from then on `node:http` parses, times out, answers and closes it.
  */
+import type { EventEmitter } from "node:events";
 import type * as net from "node:net";
 
 /** A request the fast lane can answer: what the answer may depend on. */
@@ -199,6 +200,9 @@ export function writeResponse(
     socket.uncork();
 }
 
+/** An event listener, as `EventEmitter#on` takes any. */
+type Listener = Parameters<EventEmitter["on"]>[1];
+
 /** One connection in the fast lane: its listeners, removed when it is handed over. */
 class Lane {
     /** Its answer is being awaited (the catalog listed again, a gzip variant compressed). */
@@ -227,23 +231,24 @@ class Lane {
         this.fast.forget(this);
     };
 
+    /** The socket events the lane listens to, and its listener for each. */
+    private listeners(): [string, Listener][] {
+        return [
+            ["data", this.onData],
+            ["timeout", this.onTimeout],
+            ["end", this.onEnd],
+            ["error", this.onError],
+            ["close", this.onClose],
+        ];
+    }
+
     attach(): void {
-        const s = this.socket;
-        s.on("data", this.onData);
-        s.on("timeout", this.onTimeout);
-        s.on("end", this.onEnd);
-        s.on("error", this.onError);
-        s.on("close", this.onClose);
+        for (const [event, listener] of this.listeners()) this.socket.on(event, listener);
     }
 
     detach(): void {
-        const s = this.socket;
-        s.off("data", this.onData);
-        s.off("timeout", this.onTimeout);
-        s.off("end", this.onEnd);
-        s.off("error", this.onError);
-        s.off("close", this.onClose);
-        s.setTimeout(0);
+        for (const [event, listener] of this.listeners()) this.socket.off(event, listener);
+        this.socket.setTimeout(0);
     }
 }
 

@@ -31,7 +31,7 @@ import { errorFields } from "./log";
 import type { Metrics, RouteLabel } from "./metrics";
 import type { ParsedTarget } from "./paths";
 import { encodePath, parseTarget } from "./paths";
-import { RequestLines } from "./request-line";
+import { RequestLog } from "./request-log";
 import type { ObjectInfo, Storage } from "./storage";
 import { StorageError, isStorageError } from "./storage";
 
@@ -147,7 +147,7 @@ export class DocsServer {
     private indexPage: { sites: readonly SiteSummary[]; page: Page } | undefined;
     private draining = false;
     private readonly ids = new RequestIds();
-    private readonly requestLines = new RequestLines();
+    private readonly requestLog: RequestLog;
     private closing: Promise<void> | undefined;
     /** Undefined when turned off (`fastLane: false`). */
     readonly fastLane: FastLane | undefined;
@@ -155,6 +155,7 @@ export class DocsServer {
     constructor(options: DocsServerOptions) {
         this.storage = options.storage;
         this.log = options.logger;
+        this.requestLog = new RequestLog(this.log);
         this.metrics = options.metrics;
         this.cache = new BodyCache(options.cacheBytes ?? 32 * 1024 * 1024);
         this.catalog = new Catalog(options.storage, {
@@ -285,7 +286,7 @@ export class DocsServer {
         const route = res.route;
         this.metrics.recordRequest(route, req.method, status, seconds);
         const forwarded = req.headers["x-forwarded-for"];
-        this.logRequest(
+        this.requestLog.write(
             res.requestId,
             req.method ?? "",
             req.url ?? "",
@@ -298,43 +299,6 @@ export class DocsServer {
             req.socket.remoteAddress,
             req.headers["user-agent"],
         );
-    }
-
-    /**
-     * The request's log line, written as JSON text in a fixed key order (request-line.ts): every
-     * value a client controls goes through JSON.stringify; no fields object is built and
-     * serialised.
-     */
-    private logRequest(
-        requestId: string,
-        method: string,
-        url: string,
-        route: RouteLabel,
-        site: string | undefined,
-        status: number,
-        seconds: number,
-        aborted: boolean,
-        forwardedFor: string | undefined,
-        remoteAddress: string | undefined,
-        userAgent: string | undefined,
-    ): void {
-        const quiet = route === "healthz" || route === "metrics";
-        const level = status >= 500 ? "warn" : quiet ? "debug" : "info";
-        if (!this.log.enabled(level)) return;
-        const line = this.requestLines.members(
-            requestId,
-            method,
-            url,
-            route,
-            site,
-            status,
-            seconds,
-            aborted,
-            forwardedFor,
-            remoteAddress,
-            userAgent,
-        );
-        this.log.members(level, "request", line);
     }
 
     /**
@@ -381,7 +345,7 @@ export class DocsServer {
         );
         const seconds = (performance.now() - startedAt) / 1000;
         this.metrics.recordRequest("index", request.method, 200, seconds);
-        this.logRequest(
+        this.requestLog.write(
             requestId,
             request.method,
             request.url,

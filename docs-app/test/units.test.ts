@@ -11,11 +11,13 @@ import { BodyCache } from "../src/body-cache";
 import { escapeHtml, renderIndex } from "../src/index-page";
 import { Catalog } from "../src/catalog";
 import { batchedWriter, createLogger } from "../src/log";
+import type { LogLevel } from "../src/log";
 import { Metrics } from "../src/metrics";
+import type { RouteLabel } from "../src/metrics";
 import { StatCache } from "../src/stat-cache";
 import type { ObjectInfo, Storage } from "../src/storage";
 import { encodePath, parseTarget } from "../src/paths";
-import { RequestLines } from "../src/request-line";
+import { RequestLog } from "../src/request-log";
 
 describe("config", () => {
     it("parses gs:// and file:// URIs", () => {
@@ -462,8 +464,8 @@ describe("logger", () => {
     });
 });
 
-describe("request log line members (text reused between requests that share it)", () => {
-    type Call = Parameters<RequestLines["members"]>;
+describe("request log line (text reused between requests that share it)", () => {
+    type Call = Parameters<RequestLog["write"]>;
     /** What the line must hold, built from the call without the reuse. */
     const expected = (c: Call): Record<string, unknown> => {
         const [id, method, url, route, site, status, seconds, aborted, fwd, addr, ua] = c;
@@ -482,8 +484,12 @@ describe("request log line members (text reused between requests that share it)"
         };
     };
 
+    const levelOf = (status: number) =>
+        status >= 500
+            ? { level: "warn", severity: "WARNING" }
+            : { level: "info", severity: "INFO" };
+
     it("gives each request its own values, whichever of them changed since the last line", () => {
-        const lines = new RequestLines();
         const base: Call = [
             "id-1",
             "GET",
@@ -526,12 +532,57 @@ describe("request log line members (text reused between requests that share it)"
             calls.push(call, [...previous] as Call);
             previous = call;
         }
+        const written: string[] = [];
+        const requests = new RequestLog(
+            createLogger({ level: "debug", write: (l) => written.push(l) }),
+        );
         for (const call of calls) {
-            const text = lines.members(...call);
-            assert.deepEqual(JSON.parse(`{${text}}`), expected(call), text);
+            written.length = 0;
+            requests.write(...call);
+            assert.equal(written.length, 1);
+            const line = JSON.parse(written[0]!) as Record<string, unknown>;
+            const { ts, level, severity, logger, event, ...members } = line;
+            assert.equal(typeof ts, "string");
+            assert.deepEqual(
+                { level, severity, logger, event },
+                { ...levelOf(call[5]), logger: "docs-app", event: "request" },
+            );
+            assert.deepEqual(members, expected(call), written[0]);
             // The key order is fixed (log readers and tests rely on it).
-            assert.deepEqual(Object.keys(JSON.parse(`{${text}}`)), Object.keys(expected(call)));
+            assert.deepEqual(Object.keys(members), Object.keys(expected(call)));
         }
+    });
+
+    it("logs a 5xx as a warning, health checks and scrapes at debug, each only at its level", () => {
+        const at = (min: LogLevel, route: RouteLabel, status: number): string[] => {
+            const written: string[] = [];
+            const requests = new RequestLog(
+                createLogger({ level: min, write: (l) => written.push(l) }),
+            );
+            requests.write(
+                "id",
+                "GET",
+                "/",
+                route,
+                undefined,
+                status,
+                0.001,
+                false,
+                undefined,
+                "::1",
+                "",
+            );
+            return written.map((l) => (JSON.parse(l) as { level: string }).level);
+        };
+        assert.deepEqual(at("debug", "healthz", 200), ["debug"]);
+        assert.deepEqual(at("debug", "metrics", 200), ["debug"]);
+        assert.deepEqual(at("info", "healthz", 200), []);
+        assert.deepEqual(at("info", "index", 200), ["info"]);
+        assert.deepEqual(at("info", "site", 404), ["info"]);
+        assert.deepEqual(at("warn", "site", 200), []);
+        assert.deepEqual(at("warn", "site", 500), ["warn"]);
+        assert.deepEqual(at("warn", "healthz", 503), ["warn"]);
+        assert.deepEqual(at("error", "site", 503), []);
     });
 });
 
