@@ -8,8 +8,9 @@ Airflow DAG generated once per enabled dataset of `datasets.yaml` that has `inge
 * **tasks**: `plan` (the run's month = its data interval, the publisher's URL, the landing key
   the S3 trigger expects) → `download` (stream, verify the Parquet file, upload unless the
   landing object already has the same sha256).
-* **not published yet** (403/404): `download` is rescheduled every `ingest.poke_minutes` until
-  `publication_lag_days + patience_days`, then fails with the month and the URL.
+* **not published yet** (403/404): `download` waits (deferred to the triggerer) and asks again
+  every `ingest.poke_minutes` until `publication_lag_days + patience_days`, then fails with the
+  month and the URL.
 * **what follows**: a new landing object (or a new version of a republished month) raises the
   S3 event that starts `batch`; an unchanged month uploads nothing and starts nothing.
 * **runtime**: `PLATFORM_RUNTIME=kubernetes` runs the download as a Kubernetes Job (service

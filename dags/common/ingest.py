@@ -13,14 +13,15 @@ March 1 → April 1 fetches March), with two tasks:
   ``publication_lag_days`` after the month ends, or the plan's time if later, plus
   ``patience_days``;
 * ``download``: the download job (``taxi_spark.jobs.download``) through the runtime's runner. Its
-  exit code 3 (403/404: not published yet) reschedules the task (``AirflowRescheduleException``,
-  the sensor mechanism: no worker slot is held while waiting) every ``poke_minutes``
+  exit code 3 (403/404: not published yet) defers the task to a ``DateTimeTrigger`` (the
+  triggerer waits; no worker slot is held) and asks again every ``poke_minutes``
   (``INGEST_POKE_SECONDS`` overrides) until that deadline, then fails the run naming the month
   and the URL. Exit codes 1 and 2 (wrong content, bad input) fail without retries; 4 (publisher
   still failing) is retried by Airflow with backoff.
 
-The upload itself is idempotent (sha256), so a re-run or a rescheduled try of a month that is
-already in the landing bucket changes nothing and starts no batch run.
+The upload itself is idempotent (sha256), so a re-run, or an ask after a wait, of a month that is
+already in the landing bucket changes nothing and starts no batch run. An ask after a wait is
+the same try (same try number), as with a sensor.
 """
 
 from __future__ import annotations
@@ -127,11 +128,19 @@ def plan(
     }
 
 
-class _RescheduleWhenNotYet:
-    """Mixin over a runner: exit code 3 → reschedule until the plan's ``wait_until``."""
+class _WaitWhenNotYet:
+    """Mixin over a runner: exit code 3 → wait (deferred) until the next ask, until the plan's
+    ``wait_until``.
+
+    The wait is a deferral to a ``DateTimeTrigger`` (the triggerer holds it; no worker slot),
+    not a reschedule: when a rescheduled try fell due before the scheduler had handled the
+    executor's event of the previous try, the scheduler found the task ``scheduled`` again and
+    took that stale event for a task killed externally (``up_for_retry``). Airflow recognises
+    the same stale event after a deferral (the task instance carries its ``next_method``), so
+    the interval between two asks needs no margin for the scheduler's round trip."""
 
     def execute(self, context: Any) -> Any:
-        from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException
+        from airflow.sdk.exceptions import AirflowFailException
 
         try:
             return super().execute(context)  # type: ignore[misc]
@@ -161,15 +170,26 @@ class _RescheduleWhenNotYet:
                 when.isoformat(),
                 wait_until.isoformat(),
             )
-            raise AirflowRescheduleException(when) from exc
+            from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+            self.defer(  # type: ignore[attr-defined]
+                trigger=DateTimeTrigger(moment=when), method_name=ASK_AGAIN
+            )
+
+    def ask_again(self, context: Any, event: Any = None) -> Any:
+        """Where the task resumes once the wait is over: the download, asked again."""
+        return self.execute(context)
 
 
-class LocalIngestDownload(_RescheduleWhenNotYet, LocalJobOperator):
-    """The download job as a local process; not yet → reschedule."""
+ASK_AGAIN = _WaitWhenNotYet.ask_again.__name__
 
 
-class KubernetesIngestDownload(_RescheduleWhenNotYet, KubernetesTask):
-    """The download Job on the cluster; not yet → reschedule."""
+class LocalIngestDownload(_WaitWhenNotYet, LocalJobOperator):
+    """The download job as a local process; not yet → wait, deferred."""
+
+
+class KubernetesIngestDownload(_WaitWhenNotYet, KubernetesTask):
+    """The download Job on the cluster; not yet → wait, deferred."""
 
 
 def _plan_task(dag_id: str, dataset: Dataset):

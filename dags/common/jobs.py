@@ -365,7 +365,7 @@ def ingest_jobs(dataset: Dataset) -> tuple[Job, ...]:
     """download (publisher → verify → landing bucket), for one month (the run's data interval).
 
     The ``plan`` task (common.ingest) decides the month, the source URL and the landing URI; a
-    month that is not published yet (exit code 3) reschedules the task (common.ingest)."""
+    month that is not published yet (exit code 3) waits, deferred, and asks again (common.ingest)."""
     ingest = dataset.ingest
     return (
         Job(
@@ -395,7 +395,7 @@ def ingest_jobs(dataset: Dataset) -> tuple[Job, ...]:
             doc=(
                 f"Download the {dataset.name} month from the publisher, verify it (Parquet, "
                 "columns, rows, size) and upload it to the landing bucket unless unchanged "
-                "(sha256). Not published yet: rescheduled."
+                "(sha256). Not published yet: waits (deferred) and asks again."
             ),
         ),
     )

@@ -248,3 +248,65 @@ def test_past_the_patience_the_run_fails(airflow_db, local_ingest, site):
     assert _states(run) == {"plan": "success", "download": "failed"}
     assert site.requests.count(path) == 1  # failed for good: no blind retries
     assert not (local_ingest / "landing").exists()
+
+
+class _PlanTI:
+    """The task instance a runner sees: the plan's values as XCom, pushes recorded."""
+
+    def __init__(self, values: dict):
+        self.values, self.pushed, self.try_number = values, [], 1
+
+    def xcom_pull(self, task_ids: str):
+        assert task_ids == "plan"
+        return self.values
+
+    def xcom_push(self, key: str, value):
+        self.pushed.append((key, value))
+
+
+@pytest.mark.parametrize("cls", [ingest.LocalIngestDownload, ingest.KubernetesIngestDownload])
+def test_not_yet_defers_to_a_datetime_trigger_and_asks_again(cls, local_ingest):
+    """Exit code 3 defers (not reschedules: a reschedule that fell due before the scheduler saw
+    the previous try's executor event was failed as killed externally) to a DateTimeTrigger
+    one poke later, capped by the deadline; resuming asks the publisher again."""
+    from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from common.jobs import ingest_jobs
+    from common.runners import JobFailedError
+
+    answers = [3, 3]
+
+    class Publisher(cls):
+        def run(self, context):
+            code = answers.pop(0) if answers else 0
+            if code:
+                raise JobFailedError("HTTP 403", exit_code=code)
+            return {"action": "uploaded"}
+
+    yellow = datasets.get("yellow")
+    (job,) = ingest_jobs(yellow)
+    op = Publisher(task_id=job.task_id, job=job, dag_id=yellow.ingest_dag_id)
+    now = datetime.now(timezone.utc)
+    values = ingest.plan(
+        yellow, datetime(2024, 1, 1, tzinfo=timezone.utc), now, pipeline_env.read()
+    )
+    ti = _PlanTI(values)
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute({"ti": ti})
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, DateTimeTrigger)
+    assert deferred.value.method_name == ingest.ASK_AGAIN
+    wait = (trigger.moment - now).total_seconds()
+    assert 1 <= wait < 5, wait  # INGEST_POKE_SECONDS=1 (local_ingest)
+    with pytest.raises(TaskDeferred):
+        getattr(op, deferred.value.method_name)({"ti": ti}, event=None)
+    assert getattr(op, ingest.ASK_AGAIN)({"ti": ti}, event=None) == {"action": "uploaded"}
+
+    # Past the deadline: no further wait, the task fails for good naming the month.
+    from airflow.sdk.exceptions import AirflowFailException
+
+    answers.append(3)
+    ti.values = {**values, "wait_until": (now - timedelta(seconds=1)).isoformat()}
+    with pytest.raises(AirflowFailException, match="2024-01 is still not published"):
+        op.execute({"ti": ti})

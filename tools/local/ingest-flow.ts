@@ -6,7 +6,7 @@
  *
  * The scenario a platform left running meets, on one machine:
  *   1. every month but the last is published; the last answers 403 ("not published yet") until
- *      the ingest DAG has asked for it, so its download is rescheduled, then finds it;
+ *      the ingest DAG has asked for it, so its download waits (deferred), asks again and finds it;
  *   2. once every month is loaded, the first month is republished with a corrected file (no
  *      defective rows) and every month is checked again (its ingest run cleared, as an operator
  *      does after a publisher's correction): the corrected month is uploaded again (a new object
@@ -20,11 +20,13 @@ import type { TlcServer } from "./tlc-server";
 
 export const INGEST_DAG_ID = "ingest";
 /**
- * Seconds between two "not published yet" checks locally (the cluster: hours). Not shorter:
- * a reschedule that falls due before the scheduler has handled the executor's event for the
- * previous try is taken for a failure (up_for_retry); `ingest-flow.test.ts` holds the bound.
+ * Seconds between two "not published yet" checks locally (the cluster: hours). The stand-in
+ * publishes the withheld month once it was asked for, so the second ask, 10 s later, finds it
+ * while the first month's batch run still runs, and its own run starts as soon as that one
+ * ends. The wait is a deferral (dags/common/ingest.py): a reschedule this short was sometimes
+ * failed by the scheduler as killed externally, which is why this was 30 s before.
  */
-export const LOCAL_POKE_SECONDS = 30;
+export const LOCAL_POKE_SECONDS = 10;
 
 export type IngestPass = "first" | "re-check";
 
@@ -136,7 +138,8 @@ export class IngestFlow {
 
     /**
      * The publisher holds `name` back (403) until the ingest DAG has asked for it once, then
-     * publishes `file`: the download is rescheduled, then finds it. Runs in the background.
+     * publishes `file`: the download waits (deferred), asks again and finds it. Runs in the
+     * background.
      */
     withholdUntilAsked(month: string, name: string, file: string): void {
         const site = this.o.site;
@@ -148,7 +151,7 @@ export class IngestFlow {
                 while (!this.closed && site.answered(name, 403) === before) await sleep(500);
                 if (this.closed) return;
                 this.o.progress.info(
-                    `${month} · download: not published yet (HTTP 403 from ${site.baseUrl}) → rescheduled, asked again every ${LOCAL_POKE_SECONDS} s; the publisher now publishes it`,
+                    `${month} · download: not published yet (HTTP 403 from ${site.baseUrl}) → waits, asks again every ${LOCAL_POKE_SECONDS} s; the publisher now publishes it`,
                 );
                 site.publish(name, file);
             })(),
@@ -216,7 +219,7 @@ export class IngestFlow {
         const lines = [
             `publisher ${baseUrl} (${what})`,
             `downloaded ${list(of("first", uploaded))}; unchanged, not uploaded ${list(of("first", unchanged))}`,
-            `waited for ${waited.length ? waited.map((o) => `${o.month} (${o.notYet} × HTTP 403: not published yet, rescheduled)`).join(", ") : "none"}`,
+            `waited for ${waited.length ? waited.map((o) => `${o.month} (${o.notYet} × HTTP 403: not published yet, asked again)`).join(", ") : "none"}`,
         ];
         if (this.outcomes.some((o) => o.pass === "re-check")) {
             lines.push(
