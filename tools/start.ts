@@ -77,6 +77,13 @@ import { INGEST_DAG_ID, IngestFlow, ingestEnv, type IngestPass } from "./local/i
 import { TlcServer } from "./local/tlc-server";
 
 const DAG_ID = "batch";
+/**
+ * How often the landing watcher scans. A file is delivered once it is unchanged between two
+ * scans, so its S3-shaped event comes one to two intervals after it lands: at 1 s that was
+ * 1.4 s of each month's hand-over from its download to its batch run. A file copied in by hand
+ * over more than this is seen changing (size, mtime) and is delivered once complete.
+ */
+const WATCH_INTERVAL_MS = 500;
 const MODEL_NAME = "fare-model";
 const ADMIN = "admin";
 
@@ -524,7 +531,7 @@ async function main(opts: StartOptions): Promise<number> {
                               LANDING_URI_BASE: `file://${state.landing}`,
                               WATCH_LANDING_DIR: state.landing,
                           }),
-                    WATCH_INTERVAL_MS: "1000",
+                    WATCH_INTERVAL_MS: String(WATCH_INTERVAL_MS),
                 },
             },
         );
@@ -623,6 +630,7 @@ async function main(opts: StartOptions): Promise<number> {
             `${INGEST_DAG_ID} DAG unpaused for ${months[0]}..${months.at(-1)} (INGEST_MONTHS): it downloads each month from ${sourceBase} into ${landingTarget}` +
                 (cleared ? `; ${cleared} run(s) of an earlier session cleared to check again` : ""),
         );
+        let fareSync = Promise.resolve();
         /** The landing event of `f` → its batch run, followed; false when something failed. */
         const loadMonth = async (
             f: GeneratedFile,
@@ -649,7 +657,10 @@ async function main(opts: StartOptions): Promise<number> {
                 return false;
             }
             progress.done(`month ${f.month}`, since, `${what}: run ${mr.result.runId} succeeded`);
-            await syncFareApi(progress, fareApi);
+            // The fare API picks up a new champion (within its poll interval) while the next
+            // month goes on; the summary waits for it.
+            fareSync = fareSync.then(() => syncFareApi(progress, fareApi));
+            fareSync.catch(() => undefined); // awaited before the summary
             return true;
         };
         const ingestFailed = (month: string, since: number, runId: string, state: string) =>
@@ -717,6 +728,7 @@ async function main(opts: StartOptions): Promise<number> {
             });
         }
         await ingest.close();
+        await fareSync;
 
         // 5. Summary.
         const ok = allOk && runs.every((r) => r.result.state === "success");

@@ -77,6 +77,9 @@ export function emlHeaders(file: string): Record<string, string> {
     return out;
 }
 
+/** How often {@link reportFor} looks for the report: `npm start` waits for it after each run. */
+export const REPORT_POLL_MS = 250;
+
 /** The saved report of `runId`, once the sink has it (the dag-processor sends it after the run). */
 export async function reportFor(
     dir: string,
@@ -84,20 +87,22 @@ export async function reportFor(
     timeoutMs: number,
 ): Promise<string | undefined> {
     const deadline = Date.now() + timeoutMs;
+    const other = new Set<string>(); // reports of other runs: not read again
     for (;;) {
         const files = fs.existsSync(dir)
             ? fs
                   .readdirSync(dir)
-                  .filter((f) => f.endsWith(".eml"))
+                  .filter((f) => f.endsWith(".eml") && !other.has(f))
                   .sort()
                   .reverse()
             : [];
         for (const f of files) {
             const file = path.join(dir, f);
             if (emlHeaders(file)["x-taxi-run-id"] === runId) return file;
+            other.add(f);
         }
         if (Date.now() >= deadline) return undefined;
-        await new Promise((r) => setTimeout(r, 1000));
+        await new Promise((r) => setTimeout(r, REPORT_POLL_MS));
     }
 }
 
