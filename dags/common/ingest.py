@@ -137,7 +137,13 @@ class _WaitWhenNotYet:
     executor's event of the previous try, the scheduler found the task ``scheduled`` again and
     took that stale event for a task killed externally (``up_for_retry``). Airflow recognises
     the same stale event after a deferral (the task instance carries its ``next_method``), so
-    the interval between two asks needs no margin for the scheduler's round trip."""
+    the interval between two asks needs no margin for the scheduler's round trip.
+
+    The deferral has no timeout of its own: a triggerer that was down fires it when it is back.
+    Airflow 3.3 does not cap a deferral by the task's ``execution_timeout`` (the download job's
+    is 1 h, the cluster's asks are ``poke_minutes`` = 6 h apart; the Execution API's deferral
+    route leaves it as a TODO). Airflow 2 did cap it; an upgrade that brings the cap back must
+    come with a deferral ``timeout`` here (dags/README.md, "Ingest")."""
 
     def execute(self, context: Any) -> Any:
         from airflow.sdk.exceptions import AirflowFailException
