@@ -365,7 +365,8 @@ def ingest_jobs(dataset: Dataset) -> tuple[Job, ...]:
     """download (publisher → verify → landing bucket), for one month (the run's data interval).
 
     The ``plan`` task (common.ingest) decides the month, the source URL and the landing URI; a
-    month that is not published yet (exit code 3) waits, deferred, and asks again (common.ingest)."""
+    month that is not published yet (exit code 3) waits, deferred, and asks again
+    (common.ingest)."""
     ingest = dataset.ingest
     return (
         Job(
