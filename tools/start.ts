@@ -77,13 +77,6 @@ import { INGEST_DAG_ID, IngestFlow, ingestEnv, type IngestPass } from "./local/i
 import { TlcServer } from "./local/tlc-server";
 
 const DAG_ID = "batch";
-/**
- * How often the landing watcher scans. A file is delivered once it is unchanged between two
- * scans, so its S3-shaped event comes one to two intervals after it lands: at 1 s that was
- * 1.4 s of each month's hand-over from its download to its batch run. A file copied in by hand
- * over more than this is seen changing (size, mtime) and is delivered once complete.
- */
-const WATCH_INTERVAL_MS = 500;
 const MODEL_NAME = "fare-model";
 const ADMIN = "admin";
 
@@ -531,7 +524,6 @@ async function main(opts: StartOptions): Promise<number> {
                               LANDING_URI_BASE: `file://${state.landing}`,
                               WATCH_LANDING_DIR: state.landing,
                           }),
-                    WATCH_INTERVAL_MS: String(WATCH_INTERVAL_MS),
                 },
             },
         );

@@ -3,9 +3,10 @@
  * folder on loopback ports 28520-28526 (another base: E2E_PORT_BASE), then checks what it left,
  * reading each store directly (not the command's own summary):
  *   - the months came from the publisher through the ingest DAG: the loopback TLC stand-in
- *     answered 403 for the last month first (the download waited, asked again, then downloaded), the first month was
- *     republished corrected and re-loaded, the other found unchanged; the landing files are the
- *     publisher's last content, with the source URL and sha256 in their metadata sidecars;
+ *     answered 403 for the last month first (the download waited, asked again, then
+ *     downloaded), the first month was republished corrected and re-loaded, the other found
+ *     unchanged; the landing files are the publisher's last content, with the source URL and
+ *     sha256 in their metadata sidecars;
  *   - it exited 0 and, once it has returned, no process it started is still running: ports
  *     closed; none of the processes seen descending from it during the run (polled every second
  *     through /proc, whatever session they moved to), none carrying one of the markers its

@@ -45,6 +45,14 @@ export function scanLanding(root: string): Map<string, FileSig> {
     return out;
 }
 
+/**
+ * How often the landing watcher scans. A file is delivered once it is unchanged between two
+ * scans, so its S3-shaped event comes one to two intervals after it lands: at 1 s that was
+ * 1.4 s of each month's hand-over from its download to its batch run. A file copied in by hand
+ * over more than this is seen changing (size, mtime) and is delivered once complete.
+ */
+export const WATCH_INTERVAL_MS = 500;
+
 const same = (a: FileSig | undefined, b: FileSig | undefined) =>
     a !== undefined && b !== undefined && a.size === b.size && a.mtimeMs === b.mtimeMs;
 

@@ -15,6 +15,7 @@ import { LOCAL_AIRFLOW_SETTINGS, localPipelineEnv } from "../start";
 import { logLine, renderLogText } from "./airflow-api";
 import { NewObjectDetector, scanLanding } from "./landing";
 import { databaseName, temporaryDatabase } from "./metadata-db";
+import { REPORT_POLL_MS, reportFor } from "./mail";
 import { venvBin } from "./python";
 import { DEFAULTS, monthList, OptionsError, parseOptions, REPO_ROOT } from "./options";
 import { duration } from "./progress";
@@ -604,6 +605,40 @@ describe("tools/local-airflow: users against the real Airflow (dags/.venv, local
         assert.match(log, /User "admin" already exists; password stored/);
         assert.match(log, /User "trigger-fn" already exists\n/);
         assert.ok(!log.includes("first-password-1") && !log.includes("second-password-2"));
+    });
+});
+
+describe("npm start: waiting for a run's report mail", () => {
+    it("finds the run's report among others once it lands, and gives up at the deadline", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "taxi-mail-"));
+        // As the SMTP sink saves one: a temporary name, then renamed.
+        const save = (name: string, runId: string) => {
+            const tmp = path.join(dir, `.${name}.tmp`);
+            fs.writeFileSync(
+                tmp,
+                `Subject: run ${runId}\r\nX-Taxi-Run-Id: ${runId}\r\n\r\nbody\r\n`,
+            );
+            fs.renameSync(tmp, path.join(dir, name));
+        };
+        try {
+            save("20261207T000001Z-0001.eml", "run-a");
+            save("20261207T000002Z-0002.eml", "run-b");
+            const t0 = Date.now();
+            const later = setTimeout(() => save("20261207T000003Z-0003.eml", "run-c"), 400);
+            const found = await reportFor(dir, "run-c", 5_000);
+            clearTimeout(later);
+            assert.equal(found, path.join(dir, "20261207T000003Z-0003.eml"));
+            assert.ok(Date.now() - t0 < 400 + 2 * REPORT_POLL_MS + 200, `${Date.now() - t0} ms`);
+            assert.equal(
+                await reportFor(dir, "run-a", 1_000),
+                path.join(dir, "20261207T000001Z-0001.eml"),
+            );
+            const t1 = Date.now();
+            assert.equal(await reportFor(dir, "run-none", 600), undefined);
+            assert.ok(Date.now() - t1 >= 600);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });
 

@@ -24,7 +24,13 @@ import { objectCreatedEvent } from "../../functions/airflow-trigger/src/events";
 import type { TriggerHandler } from "../../functions/airflow-trigger/src/trigger";
 import { S3Client } from "@aws-sdk/client-s3";
 import { listLanding } from "./emulated-storage";
-import { NewObjectDetector, scanLanding, type FileSig, type WatcherMessage } from "./landing";
+import {
+    NewObjectDetector,
+    scanLanding,
+    WATCH_INTERVAL_MS,
+    type FileSig,
+    type WatcherMessage,
+} from "./landing";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -115,7 +121,7 @@ async function main(): Promise<void> {
         );
     }
     const source = bucket ? s3Source(bucket) : folderSource(root!);
-    const interval = Number(process.env.WATCH_INTERVAL_MS ?? 1000);
+    const interval = Number(process.env.WATCH_INTERVAL_MS ?? WATCH_INTERVAL_MS);
     // Cold start: the handler module reads and validates its configuration from the environment.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { handler } = require("../../functions/airflow-trigger/src/handler") as {
